@@ -1,0 +1,23 @@
+# The two commands most people need: `make demo` and `make test`.
+.PHONY: demo test unit e2e lint crds bench clean
+
+demo:  ## start a local control plane with the operator, the CRDs and the examples
+	bash hack/demo.sh
+
+test:  ## the whole test suite (lint, types, unit, end-to-end on a real control plane)
+	bash hack/test.sh
+
+unit:
+	bash hack/test.sh tests/unit
+
+e2e:
+	bash hack/test.sh tests/e2e
+
+crds:  ## regenerate crds/ and the chart's crds/ from the API models
+	.venv/bin/modelroute crds --write crds --write charts/modelroute/crds
+
+bench:
+	.venv/bin/python -m tests.bench.bench_check
+
+clean:
+	rm -rf .venv build dist *.egg-info

@@ -1,0 +1,28 @@
+"""Every annotation and label ModelRoute reads or writes, in one place."""
+
+PREFIX = "modelroute.io/"
+
+PROCUREMENT_CHANNEL = PREFIX + "procurement-channel"
+WORKLOAD = PREFIX + "workload"
+ENDPOINT = PREFIX + "endpoint"
+ENDPOINT_HOST = PREFIX + "endpoint-host"
+API_MODE = PREFIX + "api-mode"
+PROCUREMENT_REFERENCE = PREFIX + "procurement-reference"
+COST_CENTER = PREFIX + "cost-center"
+DECISION = PREFIX + "decision"
+
+#: Written by ModelRoute on admitted pods; any value a manifest brings is replaced or removed, so
+#: these always tell the truth.
+OWNED_POD_ANNOTATIONS = (
+    PROCUREMENT_CHANNEL,
+    WORKLOAD,
+    ENDPOINT,
+    ENDPOINT_HOST,
+    API_MODE,
+    PROCUREMENT_REFERENCE,
+    COST_CENTER,
+    DECISION,
+)
+
+#: A namespace or object label that takes it out of the webhooks' scope (the chart's selectors).
+IGNORE_LABEL = PREFIX + "ignore"

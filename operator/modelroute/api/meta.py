@@ -1,0 +1,102 @@
+"""Kubernetes meta types the ModelRoute kinds share (LabelSelector, Condition)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+GROUP = "modelroute.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+DNS_LABEL_MAX = 63
+DNS_SUBDOMAIN_MAX = 253
+
+
+class WireModel(BaseModel):
+    """camelCase on the wire, snake_case in Python; unknown fields are an error, not silently lost."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        use_enum_values=False,
+    )
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class SelectorOperator(StrEnum):
+    IN = "In"
+    NOT_IN = "NotIn"
+    EXISTS = "Exists"
+    DOES_NOT_EXIST = "DoesNotExist"
+
+
+class LabelSelectorRequirement(WireModel):
+    key: str = Field(description="The label key that the selector applies to.", max_length=317)
+    operator: SelectorOperator = Field(description="How the key relates to the values.")
+    values: list[str] = Field(
+        default_factory=list,
+        description="Values for In and NotIn; must be empty for Exists and DoesNotExist.",
+        max_length=256,
+    )
+
+
+class LabelSelector(WireModel):
+    """metav1.LabelSelector: an empty selector matches everything."""
+
+    match_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Labels that must all be present with exactly these values.",
+    )
+    match_expressions: list[LabelSelectorRequirement] = Field(
+        default_factory=list,
+        description="Requirements that must all hold.",
+        max_length=64,
+    )
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.match_labels and not self.match_expressions
+
+
+class ConditionStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class Condition(WireModel):
+    """metav1.Condition, as controller-runtime projects publish it."""
+
+    model_config = WireModel.model_config | ConfigDict(extra="ignore")
+
+    type: str = Field(description="Condition type, e.g. Ready.", max_length=316)
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: str = Field(description="Machine-readable CamelCase reason for the status.", max_length=1024)
+    message: str = Field(default="", description="Human-readable details.", max_length=32768)
+    observed_generation: int | None = Field(
+        default=None, description="The .metadata.generation the condition was computed from.", ge=0
+    )
+    last_transition_time: str | None = Field(
+        default=None,
+        description="When the status last changed (RFC 3339).",
+        json_schema_extra={"format": "date-time"},
+    )
+
+
+Conditions = Annotated[
+    list[Condition],
+    Field(
+        default_factory=list,
+        description="Current state: Ready, with a reason saying why not when False.",
+        max_length=16,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    ),
+]

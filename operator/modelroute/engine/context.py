@@ -1,0 +1,248 @@
+"""The policy context, compiled once from the cluster's (or the input files') objects and then used
+to judge many pods: endpoints parsed and checked, selectors compiled, policies merged per namespace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from modelroute.api.v1alpha1 import (
+    AzureEndpoint,
+    EndpointType,
+    Enforcement,
+    ModelWorkload,
+    ProcurementChannel,
+    RoutePolicy,
+    RoutePolicySpec,
+    StatefulDirect,
+    UnmanagedAction,
+)
+from modelroute.engine import hosts
+from modelroute.engine.clients import RouteValues
+from modelroute.engine.environment import ConfigMaps
+from modelroute.engine.selectors import LabelPredicate, Labels, compile_selector
+
+ALWAYS_EXCLUDED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+_AZURE_MODEL_FAMILIES = frozenset(
+    {hosts.HostFamily.AZURE_OPENAI, hosts.HostFamily.AZURE_COGNITIVE_SERVICES, hosts.HostFamily.AZURE_AI_FOUNDRY}
+)
+_AZURE_OPENAI_SUFFIX = ".openai.azure.com"
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointState:
+    """An AzureEndpoint as the engine uses it: parsed, checked, and its client values precomputed."""
+
+    endpoint: AzureEndpoint
+    ready: bool
+    reason: str
+    message: str
+    url: hosts.ParsedURL | None
+    route: RouteValues | None
+    allows_namespace: LabelPredicate
+    deployments: frozenset[str]
+
+    @property
+    def name(self) -> str:
+        return self.endpoint.metadata.name
+
+    @property
+    def host_port(self) -> str | None:
+        return self.url.host_port if self.url else None
+
+    def allows_channel(self, channel: ProcurementChannel) -> bool:
+        return channel in self.endpoint.spec.allowed_channels
+
+
+def _readiness(endpoint: AzureEndpoint, url: hosts.ParsedURL) -> tuple[bool, str, str]:
+    spec = endpoint.spec
+    host_class = hosts.classify_host(url.host)
+    cloud = str(host_class.cloud) if host_class.cloud else None
+    if spec.type is EndpointType.AZURE_OPENAI:
+        if host_class.family not in _AZURE_MODEL_FAMILIES:
+            return False, "HostNotAzure", (
+                f"{url.host} is not an Azure OpenAI, Cognitive Services or AI Foundry host "
+                "(e.g. <resource>.openai.azure.com); declare it as type Gateway if it forwards to Azure"
+            )
+    elif spec.type is EndpointType.API_MANAGEMENT:
+        if host_class.family is not hosts.HostFamily.AZURE_API_MANAGEMENT:
+            return False, "HostNotAPIManagement", f"{url.host} is not an Azure API Management host (*.azure-api.net)"
+    elif spec.type is EndpointType.OPENAI:
+        if host_class.family is not hosts.HostFamily.OPENAI:
+            return False, "HostNotOpenAI", f"{url.host} is not an OpenAI-operated host (api.openai.com family)"
+        return True, "Approved", f"approved route {url.host_port} (OpenAI channel only)"
+    elif host_class.family in (hosts.HostFamily.OPENAI, hosts.HostFamily.AWS_BEDROCK):
+        return False, "GatewayIsProvider", (
+            f"{url.host} is a model provider's own host, not a gateway; declare it with its own type"
+        )
+    if spec.type in (EndpointType.AZURE_OPENAI, EndpointType.API_MANAGEMENT) and cloud != str(spec.cloud):
+        return False, "CloudMismatch", f"{url.host} belongs to {cloud}, but spec.cloud is {spec.cloud}"
+    return True, "Approved", f"approved route {url.host_port}"
+
+
+def _route_values(endpoint: AzureEndpoint, url: hosts.ParsedURL) -> RouteValues:
+    base = url.origin + url.path.rstrip("/")
+    if url.path.strip("/"):
+        openai_base = base
+    elif endpoint.spec.type in (EndpointType.AZURE_OPENAI,):
+        openai_base = base + "/openai/v1"
+    elif endpoint.spec.type is EndpointType.OPENAI:
+        openai_base = base + "/v1"
+    else:
+        openai_base = base
+    instance = None
+    if url.host.endswith(_AZURE_OPENAI_SUFFIX) and url.port == 443 and not url.path.strip("/"):
+        instance = url.host.removesuffix(_AZURE_OPENAI_SUFFIX)
+    return RouteValues(openai_base, base, endpoint.spec.default_api_version, instance)
+
+
+def endpoint_state(endpoint: AzureEndpoint) -> EndpointState:
+    spec = endpoint.spec
+    deployments = frozenset(d.name for d in spec.deployments)
+    selector = compile_selector(spec.namespace_selector)
+    try:
+        url = hosts.parse_url(spec.url)
+    except hosts.URLError as error:
+        return EndpointState(endpoint, False, "InvalidURL", f"spec.url: {error}", None, None, selector, deployments)
+    ready, reason, message = _readiness(endpoint, url)
+    return EndpointState(endpoint, ready, reason, message, url, _route_values(endpoint, url), selector, deployments)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledWorkload:
+    workload: ModelWorkload
+    selects: LabelPredicate
+
+    @property
+    def name(self) -> str:
+        return self.workload.metadata.name
+
+
+@dataclass(frozen=True, slots=True)
+class EffectivePolicy:
+    """The strictest combination of the RoutePolicies that govern a namespace."""
+
+    enforcement: Enforcement
+    unmanaged: UnmanagedAction
+    rewrite: bool
+    stateful_direct: StatefulDirect
+    sources: tuple[str, ...]  # names of the RoutePolicies merged; () for the built-in default
+
+
+#: With no RoutePolicy at all, ModelRoute still injects and annotates covered pods, and reports
+#: every violation as a warning: installing it never breaks a running cluster.
+BUILT_IN_POLICY = EffectivePolicy(
+    enforcement=Enforcement.WARN,
+    unmanaged=UnmanagedAction.WARN,
+    rewrite=False,
+    stateful_direct=StatefulDirect.ALLOW,
+    sources=(),
+)
+
+_ENFORCEMENT_RANK = {Enforcement.AUDIT: 0, Enforcement.WARN: 1, Enforcement.ENFORCE: 2}
+_UNMANAGED_RANK = {UnmanagedAction.ALLOW: 0, UnmanagedAction.WARN: 1, UnmanagedAction.DENY: 2}
+
+
+def strictest(policies: Iterable[tuple[str, RoutePolicySpec]]) -> EffectivePolicy | None:
+    merged: EffectivePolicy | None = None
+    for name, spec in policies:
+        if merged is None:
+            merged = EffectivePolicy(spec.enforcement, spec.unmanaged, spec.rewrite, spec.stateful_direct, (name,))
+            continue
+        merged = EffectivePolicy(
+            enforcement=max(merged.enforcement, spec.enforcement, key=_ENFORCEMENT_RANK.__getitem__),
+            unmanaged=max(merged.unmanaged, spec.unmanaged, key=_UNMANAGED_RANK.__getitem__),
+            # rewriting admits what another policy would deny, so it needs every policy's consent
+            rewrite=merged.rewrite and spec.rewrite,
+            stateful_direct=StatefulDirect.DENY
+            if StatefulDirect.DENY in (merged.stateful_direct, spec.stateful_direct)
+            else StatefulDirect.ALLOW,
+            sources=(*merged.sources, name),
+        )
+    return merged
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """Everything the engine needs besides the object being judged. Build with `PolicyContext.build`."""
+
+    endpoints: Mapping[str, EndpointState]
+    workloads: Mapping[str, tuple[CompiledWorkload, ...]]  # by namespace
+    policies: tuple[tuple[RoutePolicy, LabelPredicate], ...]
+    config_maps: ConfigMaps
+    namespace_labels: Mapping[str, Labels]
+    operator_namespace: str | None = None
+    _policy_cache: dict[str, EffectivePolicy | None] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        endpoints: Iterable[AzureEndpoint] = (),
+        workloads: Iterable[ModelWorkload] = (),
+        policies: Iterable[RoutePolicy] = (),
+        config_maps: ConfigMaps | None = None,
+        namespace_labels: Mapping[str, Labels] | None = None,
+        operator_namespace: str | None = None,
+    ) -> PolicyContext:
+        by_namespace: dict[str, list[CompiledWorkload]] = {}
+        for workload in sorted(workloads, key=lambda w: (w.metadata.namespace or "", w.metadata.name)):
+            compiled = CompiledWorkload(workload, compile_selector(workload.spec.selector))
+            by_namespace.setdefault(workload.metadata.namespace or "default", []).append(compiled)
+        return cls(
+            endpoints={e.metadata.name: endpoint_state(e) for e in endpoints},
+            workloads={ns: tuple(ws) for ns, ws in by_namespace.items()},
+            policies=tuple(
+                (p, compile_selector(p.spec.namespace_selector))
+                for p in sorted(policies, key=lambda p: p.metadata.name)
+            ),
+            config_maps=config_maps or {},
+            namespace_labels=namespace_labels or {},
+            operator_namespace=operator_namespace,
+        )
+
+    @cached_property
+    def excluded_namespaces(self) -> frozenset[str]:
+        extra = {self.operator_namespace} if self.operator_namespace else set()
+        return ALWAYS_EXCLUDED_NAMESPACES | extra
+
+    def labels_of(self, namespace: str) -> Labels:
+        labels = self.namespace_labels.get(namespace)
+        if labels is None or NAMESPACE_NAME_LABEL not in labels:
+            return {**(labels or {}), NAMESPACE_NAME_LABEL: namespace}
+        return labels
+
+    def policy_for(self, namespace: str) -> EffectivePolicy | None:
+        """The effective policy in a namespace, or None when the namespace is not governed."""
+        if namespace in self._policy_cache:
+            return self._policy_cache[namespace]
+        result: EffectivePolicy | None
+        if namespace in self.excluded_namespaces:
+            result = None
+        elif not self.policies:
+            result = BUILT_IN_POLICY
+        else:
+            labels = self.labels_of(namespace)
+            result = strictest(
+                (p.metadata.name, p.spec)
+                for p, selects in self.policies
+                if namespace not in p.spec.excluded_namespaces and selects(labels)
+            )
+        self._policy_cache[namespace] = result
+        return result
+
+    def covering_workloads(self, namespace: str, pod_labels: Labels) -> list[CompiledWorkload]:
+        return [w for w in self.workloads.get(namespace, ()) if w.selects(pod_labels)]
+
+    def approved_hosts_for(self, namespace: str) -> dict[str, EndpointState]:
+        """host:port -> endpoint, for Ready endpoints that admit this namespace (unmanaged pods)."""
+        labels = self.labels_of(namespace)
+        return {
+            e.host_port: e
+            for e in self.endpoints.values()
+            if e.ready and e.host_port and e.allows_namespace(labels)
+        }

@@ -1,0 +1,148 @@
+"""A container's environment as the kubelet will build it: envFrom, then env in order, `$(VAR)`
+expanded against what is defined so far, later definitions winning.
+
+ConfigMaps come from the caller (a cluster cache or the CLI's input files); Secrets are never read,
+so values that come from them are known to exist but not known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+ConfigMaps = Mapping[tuple[str, str], Mapping[str, str]]
+
+
+class Source(Enum):
+    LITERAL = "value"
+    CONFIG_MAP = "configMap"
+    SECRET = "secret"
+    FIELD = "field"
+    UNRESOLVED = "unresolved"
+
+
+@dataclass(frozen=True, slots=True)
+class EnvSetting:
+    name: str
+    value: str | None  # None when not visible to ModelRoute (Secret, field reference) or unresolved
+    source: Source
+    field: str  # where it is set, relative to the container: "env[2]" or "envFrom[0]"
+    detail: str = ""  # human description of the source, for messages
+    hidden_refs: tuple[str, ...] = ()  # $(VAR)s in the value whose values ModelRoute cannot see
+
+
+@dataclass(frozen=True, slots=True)
+class OpaqueSource:
+    """An envFrom whose variable names ModelRoute cannot know."""
+
+    field: str
+    detail: str
+    unresolved: bool  # True: a missing ConfigMap; False: a Secret, which is never read
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerEnv:
+    settings: dict[str, EnvSetting]
+    opaque: tuple[OpaqueSource, ...]
+
+    def expand(self, text: str) -> str:
+        return expand(text, self.settings)[0]
+
+
+def expand(text: str, defined: Mapping[str, EnvSetting]) -> tuple[str, tuple[str, ...]]:
+    """Kubernetes' `$(VAR)` expansion: `$$` is a literal `$`; undefined references stay as written."""
+    if "$" not in text:
+        return text, ()
+    out: list[str] = []
+    hidden: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch != "$" or i + 1 >= n:
+            out.append(ch)
+            i += 1
+            continue
+        nxt = text[i + 1]
+        if nxt == "$":
+            out.append("$")
+            i += 2
+        elif nxt == "(":
+            close = text.find(")", i + 2)
+            if close == -1:
+                out.append("$(")
+                i += 2
+                continue
+            name = text[i + 2 : close]
+            setting = defined.get(name)
+            if setting is None:
+                out.append(f"$({name})")
+            elif setting.value is None:
+                hidden.append(name)
+                out.append(f"$({name})")
+            else:
+                out.append(setting.value)
+                hidden.extend(setting.hidden_refs)
+            i = close + 1
+        else:
+            out.append("$" + nxt)
+            i += 2
+    return "".join(out), tuple(hidden)
+
+
+def _config_map_value(
+    config_maps: ConfigMaps, namespace: str, name: str, key: str
+) -> tuple[str | None, str | None]:
+    data = config_maps.get((namespace, name))
+    if data is None:
+        return None, f"ConfigMap {namespace}/{name} does not exist"
+    if key not in data:
+        return None, f"ConfigMap {namespace}/{name} has no key {key!r}"
+    return data[key], None
+
+
+def container_env(container: Mapping[str, Any], namespace: str, config_maps: ConfigMaps) -> ContainerEnv:
+    settings: dict[str, EnvSetting] = {}
+    opaque: list[OpaqueSource] = []
+
+    for index, source in enumerate(container.get("envFrom") or ()):
+        field = f"envFrom[{index}]"
+        prefix = source.get("prefix") or ""
+        if ref := source.get("configMapRef"):
+            name = ref.get("name", "")
+            data = config_maps.get((namespace, name))
+            if data is None:
+                if not ref.get("optional"):
+                    opaque.append(OpaqueSource(field, f"ConfigMap {namespace}/{name} does not exist", True))
+                continue
+            for key, value in data.items():
+                settings[prefix + key] = EnvSetting(
+                    prefix + key, value, Source.CONFIG_MAP, field, f"ConfigMap {namespace}/{name} key {key!r}"
+                )
+        elif ref := source.get("secretRef"):
+            opaque.append(OpaqueSource(field, f"Secret {namespace}/{ref.get('name', '')}", False))
+
+    for index, entry in enumerate(container.get("env") or ()):
+        name = entry.get("name", "")
+        field = f"env[{index}]"
+        value_from = entry.get("valueFrom")
+        if not value_from:
+            value, hidden = expand(str(entry.get("value") or ""), settings)
+            settings[name] = EnvSetting(name, value, Source.LITERAL, field, "value", hidden)
+        elif ref := value_from.get("configMapKeyRef"):
+            cm_name, key = ref.get("name", ""), ref.get("key", "")
+            value, problem = _config_map_value(config_maps, namespace, cm_name, key)
+            if problem is None:
+                detail = f"ConfigMap {namespace}/{cm_name} key {key!r}"
+                settings[name] = EnvSetting(name, value, Source.CONFIG_MAP, field, detail)
+            elif ref.get("optional"):
+                settings.pop(name, None)
+            else:
+                settings[name] = EnvSetting(name, None, Source.UNRESOLVED, field, problem)
+        elif ref := value_from.get("secretKeyRef"):
+            detail = f"Secret {namespace}/{ref.get('name', '')} key {ref.get('key', '')!r}"
+            settings[name] = EnvSetting(name, None, Source.SECRET, field, detail)
+        else:
+            settings[name] = EnvSetting(name, None, Source.FIELD, field, "a field reference")
+    return ContainerEnv(settings, tuple(opaque))

@@ -1,0 +1,375 @@
+"""Host and URL parsing for deciding where OpenAI API traffic really goes.
+
+Every decision is taken on the parsed, canonical host, never on a substring of the URL. Inputs on
+which common HTTP clients disagree (httpx, urllib, WHATWG parsers such as Node's, libc) are
+rejected with URLError rather than resolved by guessing: callers must treat such a URL as one
+whose destination cannot be proven.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from encodings import idna as _idna
+from enum import StrEnum
+
+__all__ = [
+    "AzureCloud",
+    "HostClass",
+    "HostFamily",
+    "ParsedURL",
+    "URLError",
+    "canonical_host",
+    "classify_host",
+    "find_urls",
+    "parse_url",
+]
+
+
+class HostFamily(StrEnum):
+    AZURE_OPENAI = "AzureOpenAI"
+    AZURE_COGNITIVE_SERVICES = "CognitiveServices"
+    AZURE_AI_FOUNDRY = "AIFoundry"
+    AZURE_API_MANAGEMENT = "APIManagement"
+    OPENAI = "OpenAI"
+    AWS_BEDROCK = "AWSBedrock"
+    OTHER = "Other"
+
+
+class AzureCloud(StrEnum):
+    PUBLIC = "AzurePublic"
+    US_GOVERNMENT = "AzureUSGovernment"
+    CHINA = "AzureChina"
+
+
+_AZURE_FAMILIES = frozenset(
+    {
+        HostFamily.AZURE_OPENAI,
+        HostFamily.AZURE_COGNITIVE_SERVICES,
+        HostFamily.AZURE_AI_FOUNDRY,
+        HostFamily.AZURE_API_MANAGEMENT,
+    }
+)
+_OPENAI_MODEL_FAMILIES = frozenset(
+    {
+        HostFamily.AZURE_OPENAI,
+        HostFamily.AZURE_COGNITIVE_SERVICES,
+        HostFamily.AZURE_AI_FOUNDRY,
+        HostFamily.OPENAI,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HostClass:
+    """What kind of service a host belongs to."""
+
+    family: HostFamily
+    cloud: AzureCloud | None
+
+    @property
+    def is_azure(self) -> bool:
+        return self.family in _AZURE_FAMILIES
+
+    @property
+    def is_openai_model_host(self) -> bool:
+        """Whether the host serves OpenAI models directly (API Management only fronts them)."""
+        return self.family in _OPENAI_MODEL_FAMILIES
+
+
+class URLError(ValueError):
+    """A URL or host that cannot be judged; the message says why."""
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedURL:
+    """An absolute http(s) URL reduced to what decides its destination."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+
+    @property
+    def _bracketed_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    @property
+    def host_port(self) -> str:
+        return f"{self._bracketed_host}:{self.port}"
+
+    @property
+    def origin(self) -> str:
+        if self.port == _DEFAULT_PORTS[self.scheme]:
+            return f"{self.scheme}://{self._bracketed_host}"
+        return f"{self.scheme}://{self._bracketed_host}:{self.port}"
+
+
+# Label suffixes, each matched on a label boundary with at least one label in front.
+_SUFFIXES: tuple[tuple[tuple[str, ...], HostFamily, AzureCloud], ...] = (
+    (("openai", "azure", "com"), HostFamily.AZURE_OPENAI, AzureCloud.PUBLIC),
+    (("openai", "azure", "us"), HostFamily.AZURE_OPENAI, AzureCloud.US_GOVERNMENT),
+    (("openai", "azure", "cn"), HostFamily.AZURE_OPENAI, AzureCloud.CHINA),
+    (("cognitiveservices", "azure", "com"), HostFamily.AZURE_COGNITIVE_SERVICES, AzureCloud.PUBLIC),
+    (("cognitiveservices", "azure", "us"), HostFamily.AZURE_COGNITIVE_SERVICES, AzureCloud.US_GOVERNMENT),
+    (("cognitiveservices", "azure", "cn"), HostFamily.AZURE_COGNITIVE_SERVICES, AzureCloud.CHINA),
+    (("api", "cognitive", "microsoft", "com"), HostFamily.AZURE_COGNITIVE_SERVICES, AzureCloud.PUBLIC),
+    (("services", "ai", "azure", "com"), HostFamily.AZURE_AI_FOUNDRY, AzureCloud.PUBLIC),
+    (("services", "ai", "azure", "us"), HostFamily.AZURE_AI_FOUNDRY, AzureCloud.US_GOVERNMENT),
+    (("azure-api", "net"), HostFamily.AZURE_API_MANAGEMENT, AzureCloud.PUBLIC),
+    (("azure-api", "us"), HostFamily.AZURE_API_MANAGEMENT, AzureCloud.US_GOVERNMENT),
+    (("azure-api", "cn"), HostFamily.AZURE_API_MANAGEMENT, AzureCloud.CHINA),
+)
+_OPENAI_SUFFIX = ("openai", "com")
+_AWS_SUFFIX = ("amazonaws", "com")
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_PORT = re.compile(r"[0-9]+")
+_PERCENT_BYTE = re.compile(r"%([0-9A-Fa-f]{2})")
+_ASCII_LABEL = re.compile(r"[a-z0-9_-]+")
+_DECIMAL = re.compile(r"[0-9]+")
+_OCTAL = re.compile(r"0[0-7]*")
+# An empty "0x" is IPv4 zero to WHATWG parsers but a DNS name to libc, so it is not accepted as a number.
+_HEX = re.compile(r"0x[0-9a-f]+")
+_ENDS_IN_NUMBER = re.compile(r"[0-9]+|0x[0-9a-f]*")
+# IDNA treats these as label separators, plain-text parsers do not.
+_UNICODE_DOTS = frozenset("\u3002\uff0e\uff61")
+_ASCII_WHITESPACE = " \t\n\r\f\v"
+_URL_START = re.compile(r"https?://", re.IGNORECASE)
+_URL_BODY = re.compile(r"[^\s<>\"'`]*")
+_QUOTES = frozenset("\"'`")
+_AUTHORITY_END = frozenset("/?#")
+_MAX_LABEL = 63
+_MAX_HOST = 253
+
+
+def _percent_decode(host: str) -> str:
+    if "%" not in host:
+        return host
+    if "%" in _PERCENT_BYTE.sub("", host):
+        raise URLError(f"host {host!r} has a malformed percent-encoding")
+    raw = bytearray()
+    for piece in re.split(r"(%[0-9A-Fa-f]{2})", host):
+        if piece.startswith("%"):
+            raw.append(int(piece[1:], 16))
+        else:
+            raw.extend(piece.encode("utf-8", "surrogatepass"))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise URLError(f"host {host!r} percent-decodes to invalid UTF-8") from None
+
+
+def _ascii_label(label: str, host: str) -> str:
+    if label.isascii():
+        ascii_label = label
+    else:
+        try:
+            ascii_label = _idna.ToASCII(label).decode("ascii")
+            round_trip = _idna.ToUnicode(ascii_label)
+        except UnicodeError as error:
+            raise URLError(f"host {host!r} is not a valid internationalised name: {error}") from None
+        # IDNA 2003 (libc, urllib), IDNA 2008 (httpx) and UTS 46 (browsers) map characters such as
+        # "ß", "ς", full-width letters or zero-width joiners differently, so only labels that need
+        # no mapping at all name one host for every client.
+        if round_trip != label:
+            raise URLError(
+                f"ambiguous host {host!r}: label {label!r} is rewritten by IDNA mapping "
+                f"(to {round_trip!r}); write it in that form or in punycode"
+            )
+    if not _ASCII_LABEL.fullmatch(ascii_label):
+        bad = next((c for c in ascii_label if not _ASCII_LABEL.fullmatch(c)), ascii_label)
+        raise URLError(f"host {host!r} contains a character not allowed in a host name: {bad!r}")
+    if len(ascii_label) > _MAX_LABEL:
+        raise URLError(f"host {host!r} has a label longer than {_MAX_LABEL} characters")
+    return ascii_label
+
+
+def _ipv4_number(part: str) -> int | None:
+    if _HEX.fullmatch(part):
+        return int(part[2:], 16)
+    if len(part) > 1 and part.startswith("0"):
+        return int(part[1:], 8) if _OCTAL.fullmatch(part) else None
+    if _DECIMAL.fullmatch(part):
+        return int(part, 10)
+    return None
+
+
+def _ipv4(labels: list[str], host: str, trailing_dot: bool) -> str | None:
+    """Dotted-quad form when the name is an IPv4 address, as WHATWG and inet_aton read it."""
+    if not _ENDS_IN_NUMBER.fullmatch(labels[-1]):
+        return None
+    # WHATWG parsers read "1.2.3.4." as an address, libc as a DNS name.
+    if trailing_dot:
+        raise URLError(f"ambiguous host {host!r}: numeric host with a trailing dot")
+    numbers = [_ipv4_number(label) for label in labels]
+    if len(labels) > 4 or None in numbers:
+        raise URLError(f"host {host!r} ends in a number but is not a valid IPv4 address")
+    values = [n for n in numbers if n is not None]
+    if any(n > 255 for n in values[:-1]) or values[-1] >= 256 ** (5 - len(values)):
+        raise URLError(f"host {host!r} is an IPv4 address out of range")
+    address = values[-1]
+    for index, value in enumerate(values[:-1]):
+        address += value * 256 ** (3 - index)
+    return str(ipaddress.IPv4Address(address))
+
+
+def _ipv6(literal: str, host: str) -> str:
+    # ipaddress accepts "%zone" suffixes, which URL parsers treat inconsistently.
+    if "%" in literal:
+        raise URLError(f"host {host!r}: IPv6 zone identifiers are not supported")
+    try:
+        return ipaddress.IPv6Address(literal).compressed
+    except ValueError:
+        raise URLError(f"host {host!r} is not a valid IPv6 address") from None
+
+
+def canonical_host(host: str) -> str:
+    """Canonical form of a host name or IP literal; raises URLError when it is not a valid host."""
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise URLError(f"host {host!r} has an unterminated IPv6 literal")
+        return _ipv6(host[1:-1], host)
+    if ":" in host:
+        return _ipv6(host, host)
+    name = _percent_decode(host)
+    if not name:
+        raise URLError("no host")
+    trailing_dot = name.endswith(".")
+    if trailing_dot:
+        name = name[:-1]
+    if any(c in _UNICODE_DOTS for c in name):
+        raise URLError(f"ambiguous host {host!r}: contains a non-ASCII full stop")
+    labels = name.lower().split(".")
+    if "" in labels:
+        raise URLError(f"host {host!r} has an empty label")
+    ascii_labels = [_ascii_label(label, host) for label in labels]
+    address = _ipv4(ascii_labels, host, trailing_dot)
+    if address is not None:
+        return address
+    canonical = ".".join(ascii_labels)
+    if len(canonical) > _MAX_HOST:
+        raise URLError(f"host {host!r} is longer than {_MAX_HOST} characters")
+    return canonical
+
+
+def _split_host_port(hostport: str) -> tuple[str, str]:
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        if end < 0:
+            raise URLError("unterminated IPv6 literal in authority")
+        host, rest = hostport[: end + 1], hostport[end + 1 :]
+        if rest and not rest.startswith(":"):
+            raise URLError(f"unexpected {rest!r} after IPv6 literal")
+        return host, rest[1:]
+    host, _, port = hostport.partition(":")
+    if ":" in port:
+        raise URLError("ambiguous authority: more than one ':' outside an IPv6 literal")
+    return host, port
+
+
+def parse_url(text: str) -> ParsedURL:
+    """Parse an absolute http(s) URL; raises URLError for malformed or ambiguous input."""
+    url = text.strip(_ASCII_WHITESPACE)
+    scheme_match = _SCHEME.match(url)
+    if scheme_match is None or not url.startswith("//", scheme_match.end()):
+        raise URLError("not an absolute URL: expected http:// or https://")
+    scheme = scheme_match.group(1).lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise URLError(f"scheme must be http or https, not {scheme!r}")
+    rest = url[scheme_match.end() + 2 :]
+    authority_end = next((i for i, c in enumerate(rest) if c in _AUTHORITY_END), len(rest))
+    authority, tail = rest[:authority_end], rest[authority_end:]
+    # WHATWG parsers end the authority at a backslash, httpx and urllib do not.
+    if "\\" in authority:
+        raise URLError("ambiguous authority: contains a backslash")
+    bad = next((c for c in authority if c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F), None)
+    if bad is not None:
+        raise URLError(f"authority contains whitespace or a control character: {bad!r}")
+    if authority.count("@") > 1:
+        raise URLError("ambiguous authority: more than one '@'")
+    hostport = authority.rpartition("@")[2]
+    host, port_text = _split_host_port(hostport)
+    if not host:
+        raise URLError("no host")
+    # httpx and urllib keep "%2e" literally, WHATWG parsers and curl decode it.
+    if "%" in host and not host.startswith("["):
+        raise URLError(f"ambiguous host {host!r}: percent-encoded")
+    if port_text:
+        if not _PORT.fullmatch(port_text) or not 1 <= int(port_text) <= 65535:
+            raise URLError(f"port must be a number from 1 to 65535, not {port_text!r}")
+        port = int(port_text)
+    else:
+        port = _DEFAULT_PORTS[scheme]
+    path = re.split(r"[?#]", tail, maxsplit=1)[0]
+    return ParsedURL(scheme=scheme, host=canonical_host(host), port=port, path=path)
+
+
+def classify_host(host: str) -> HostClass:
+    """Family (and Azure cloud) of a host, matched on whole labels; raises URLError for invalid hosts."""
+    labels = tuple(canonical_host(host).split("."))
+    for suffix, family, cloud in _SUFFIXES:
+        if len(labels) > len(suffix) and labels[-len(suffix) :] == suffix:
+            return HostClass(family, cloud)
+    if labels[-len(_OPENAI_SUFFIX) :] == _OPENAI_SUFFIX:
+        return HostClass(HostFamily.OPENAI, None)
+    if len(labels) > len(_AWS_SUFFIX) and labels[-2:] == _AWS_SUFFIX and labels[0].startswith("bedrock"):
+        return HostClass(HostFamily.AWS_BEDROCK, None)
+    return HostClass(HostFamily.OTHER, None)
+
+
+def _host_or_none(url: str) -> str | None:
+    try:
+        return parse_url(url).host
+    except URLError:
+        return None
+
+
+def _spliced(text: str, start: int) -> str:
+    """The word from start as a shell would join it, quotes removed."""
+    out: list[str] = []
+    index = start
+    while index < len(text):
+        char = text[index]
+        if char.isspace() or char in "<>":
+            break
+        if char == "\\" and index + 1 < len(text) and text[index + 1] in _QUOTES:
+            index += 2
+            continue
+        if char not in _QUOTES:
+            out.append(char)
+        index += 1
+    return "".join(out)
+
+
+def find_urls(text: str) -> list[str]:
+    """http(s) URLs in free text, in order.
+
+    A URL ends at whitespace, a quote, '<' or '>'. When a quote cuts the authority short and the
+    word goes on (`"https://contoso.openai.azure.com".evil.com` in a shell command), the word with
+    its quotes removed is returned as well, right after the cut URL, if it names another host.
+    """
+    found: list[str] = []
+    position = 0
+    while (start := _URL_START.search(text, position)) is not None:
+        body = _URL_BODY.match(text, start.end())
+        end = body.end() if body is not None else start.end()
+        url = text[start.start() : end]
+        position = max(end, start.end())
+        quoted = end < len(text) and text[end] in _QUOTES
+        # A JSON-escaped closing quote leaves its backslash behind.
+        if quoted and url.endswith("\\"):
+            url = url[:-1]
+        found.append(url)
+        authority_open = not any(c in _AUTHORITY_END for c in url[start.end() - start.start() :])
+        if not (quoted and authority_open):
+            continue
+        joined = _spliced(text, start.start())
+        joined_host = _host_or_none(joined) if joined != url else None
+        if joined_host is not None and joined_host != _host_or_none(url):
+            found.append(joined)
+    return found
