@@ -137,9 +137,15 @@ def _issue(
         builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         builder = builder.add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -161,16 +167,20 @@ def _issue(
         builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-                encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False)
     )
     return _Issued(builder.sign(ca.key, hashes.SHA256()), key)
 
@@ -321,9 +331,7 @@ def _parent_death_hook() -> Callable[[], None] | None:
     return hook
 
 
-def _https_context(
-    ca_file: Path, cert_file: Path | None = None, key_file: Path | None = None
-) -> ssl.SSLContext:
+def _https_context(ca_file: Path, cert_file: Path | None = None, key_file: Path | None = None) -> ssl.SSLContext:
     ctx = ssl.create_default_context(cafile=str(ca_file))
     if cert_file and key_file:
         ctx.load_cert_chain(str(cert_file), str(key_file))
@@ -452,7 +460,7 @@ class LocalCluster:
         if running:
             raise LocalClusterError(
                 f"a cluster from {self.workdir} is still running: {', '.join(running)}; "
-                f"stop it first (python {Path(__file__).name} down --workdir {self.workdir})"
+                f"stop it first (python {Path(__file__).resolve()} down --workdir {self.workdir})"
             )
 
     def _start(self, deadline: float) -> None:
@@ -463,77 +471,88 @@ class LocalCluster:
         shutil.rmtree(data_dir, ignore_errors=True)
         pki = self._pki
 
-        self._spawn("etcd", [
-            "--name=etcd",
-            f"--data-dir={data_dir}",
-            f"--listen-client-urls=http://127.0.0.1:{etcd_port}",
-            f"--advertise-client-urls=http://127.0.0.1:{etcd_port}",
-            f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
-            f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
-            f"--initial-cluster=etcd=http://127.0.0.1:{peer_port}",
-            "--initial-cluster-state=new",
-            "--unsafe-no-fsync",
-        ])
-        self._wait(
-            "etcd to report healthy", "etcd", deadline, lambda: _healthy(_get(etcd_port, "/health", None))
+        self._spawn(
+            "etcd",
+            [
+                "--name=etcd",
+                f"--data-dir={data_dir}",
+                f"--listen-client-urls=http://127.0.0.1:{etcd_port}",
+                f"--advertise-client-urls=http://127.0.0.1:{etcd_port}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
+                f"--initial-cluster=etcd=http://127.0.0.1:{peer_port}",
+                "--initial-cluster-state=new",
+                "--unsafe-no-fsync",
+            ],
         )
+        self._wait("etcd to report healthy", "etcd", deadline, lambda: _healthy(_get(etcd_port, "/health", None)))
 
-        self._spawn("kube-apiserver", [
-            f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            f"--secure-port={api_port}",
-            f"--cert-dir={pki}",
-            f"--tls-cert-file={pki / 'serving.crt'}",
-            f"--tls-private-key-file={pki / 'serving.key'}",
-            f"--client-ca-file={pki / 'ca.crt'}",
-            f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
-            "--authorization-mode=RBAC",
-            "--allow-privileged=true",
-            # There are no tokens to mount without a kubelet, and the plugin would reject pods whose
-            # service account does not exist yet.
-            "--disable-admission-plugins=ServiceAccount",
-            # Both webhook plugins are on by default; naming them keeps them on if defaults change.
-            "--enable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook",
-            f"--service-account-issuer=https://127.0.0.1:{api_port}/",
-            f"--service-account-key-file={pki / 'sa.pub'}",
-            f"--service-account-signing-key-file={pki / 'sa.key'}",
-        ])
-        api = _https_context(self.ca_file, self.client_cert_file, self.client_key_file)
-        self._wait(
-            "kube-apiserver /readyz", "kube-apiserver", deadline, lambda: _ok(_get(api_port, "/readyz", api))
+        self._spawn(
+            "kube-apiserver",
+            [
+                f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={api_port}",
+                f"--cert-dir={pki}",
+                f"--tls-cert-file={pki / 'serving.crt'}",
+                f"--tls-private-key-file={pki / 'serving.key'}",
+                f"--client-ca-file={pki / 'ca.crt'}",
+                f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+                "--authorization-mode=RBAC",
+                "--allow-privileged=true",
+                # There are no tokens to mount without a kubelet, and the plugin would reject pods whose
+                # service account does not exist yet.
+                "--disable-admission-plugins=ServiceAccount",
+                # Both webhook plugins are on by default; naming them keeps them on if defaults change.
+                "--enable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook",
+                f"--service-account-issuer=https://127.0.0.1:{api_port}/",
+                f"--service-account-key-file={pki / 'sa.pub'}",
+                f"--service-account-signing-key-file={pki / 'sa.key'}",
+            ],
         )
+        api = _https_context(self.ca_file, self.client_cert_file, self.client_key_file)
+        self._wait("kube-apiserver /readyz", "kube-apiserver", deadline, lambda: _ok(_get(api_port, "/readyz", api)))
         self._wait(
-            "the default namespace", "kube-apiserver", deadline,
+            "the default namespace",
+            "kube-apiserver",
+            deadline,
             lambda: _ok(_get(api_port, "/api/v1/namespaces/default", api)),
         )
 
-        self._spawn("kube-controller-manager", [
-            f"--kubeconfig={self.kubeconfig}",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={kcm_port}",
-            f"--tls-cert-file={pki / 'serving.crt'}",
-            f"--tls-private-key-file={pki / 'serving.key'}",
-            "--leader-elect=false",
-            "--use-service-account-credentials=false",
-            f"--service-account-private-key-file={pki / 'sa.key'}",
-            f"--root-ca-file={pki / 'ca.crt'}",
-            f"--cluster-signing-cert-file={pki / 'ca.crt'}",
-            f"--cluster-signing-key-file={pki / 'ca.key'}",
-            f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
-            # Without a cloud provider the cloud controllers skip themselves, and the node controllers
-            # idle while there are no nodes, so nothing needs turning off.
-            "--controllers=*",
-        ])
+        self._spawn(
+            "kube-controller-manager",
+            [
+                f"--kubeconfig={self.kubeconfig}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={kcm_port}",
+                f"--tls-cert-file={pki / 'serving.crt'}",
+                f"--tls-private-key-file={pki / 'serving.key'}",
+                "--leader-elect=false",
+                "--use-service-account-credentials=false",
+                f"--service-account-private-key-file={pki / 'sa.key'}",
+                f"--root-ca-file={pki / 'ca.crt'}",
+                f"--cluster-signing-cert-file={pki / 'ca.crt'}",
+                f"--cluster-signing-key-file={pki / 'ca.key'}",
+                f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+                # Without a cloud provider the cloud controllers skip themselves, and the node controllers
+                # idle while there are no nodes, so nothing needs turning off.
+                "--controllers=*",
+            ],
+        )
         kcm = _https_context(self.ca_file)
         self._wait(
-            "kube-controller-manager /healthz", "kube-controller-manager", deadline,
+            "kube-controller-manager /healthz",
+            "kube-controller-manager",
+            deadline,
             lambda: _ok(_get(kcm_port, "/healthz", kcm)),
         )
         # The service-account controller creating `default` proves controllers sync, not just serve.
         self._wait(
-            "kube-controller-manager to create the default service account", "kube-controller-manager",
-            deadline, lambda: _ok(_get(api_port, "/api/v1/namespaces/default/serviceaccounts/default", api)),
+            "kube-controller-manager to create the default service account",
+            "kube-controller-manager",
+            deadline,
+            lambda: _ok(_get(api_port, "/api/v1/namespaces/default/serviceaccounts/default", api)),
         )
 
     def _write_pki(self) -> None:
@@ -572,12 +591,24 @@ class LocalCluster:
         config: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "local", "cluster": {
-                "server": self.server, "certificate-authority-data": b64(ca.cert_pem()),
-            }}],
-            "users": [{"name": "admin", "user": {
-                "client-certificate-data": b64(admin.cert_pem()), "client-key-data": b64(admin.key_pem()),
-            }}],
+            "clusters": [
+                {
+                    "name": "local",
+                    "cluster": {
+                        "server": self.server,
+                        "certificate-authority-data": b64(ca.cert_pem()),
+                    },
+                }
+            ],
+            "users": [
+                {
+                    "name": "admin",
+                    "user": {
+                        "client-certificate-data": b64(admin.cert_pem()),
+                        "client-key-data": b64(admin.key_pem()),
+                    },
+                }
+            ],
             "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],
             "current-context": "local",
         }
@@ -650,11 +681,7 @@ def _read_pid_file(pid_file: Path) -> list[tuple[str, int]]:
         return []
     except ValueError as e:
         raise LocalClusterError(f"{pid_file} is not a pid file written by this module: {e}") from e
-    return [
-        (name, int(e["pid"]))
-        for name, e in entries.items()
-        if _pid_runs(int(e["pid"]), str(e["exe"]))
-    ]
+    return [(name, int(e["pid"])) for name, e in entries.items() if _pid_runs(int(e["pid"]), str(e["exe"]))]
 
 
 def stop_workdir(workdir: Path) -> list[str]:
@@ -682,8 +709,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         print(f"localcluster: {e}", file=sys.stderr)
         return 1
     print(
-        f"localcluster: ready in {cluster.startup_seconds:.1f}s at {cluster.server}; "
-        f"logs in {cluster.workdir}",
+        f"localcluster: ready in {cluster.startup_seconds:.1f}s at {cluster.server}; logs in {cluster.workdir}",
         file=sys.stderr,
     )
     print(f"export KUBECONFIG={cluster.kubeconfig}")
@@ -696,20 +722,15 @@ def _cmd_down(args: argparse.Namespace) -> int:
     except LocalClusterError as e:
         print(f"localcluster: {e}", file=sys.stderr)
         return 1
-    print(f"localcluster: stopped {', '.join(stopped) if stopped else 'nothing (no running cluster)'}",
-          file=sys.stderr)
+    print(f"localcluster: stopped {', '.join(stopped) if stopped else 'nothing (no running cluster)'}", file=sys.stderr)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="localcluster.py", description=__doc__.splitlines()[0] if __doc__ else None
-    )
+    parser = argparse.ArgumentParser(prog="localcluster.py", description=__doc__.splitlines()[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start a cluster that keeps running after this command returns")
-    up.add_argument(
-        "--workdir", required=True, help="directory for kubeconfig, pids, certificates, data and logs"
-    )
+    up.add_argument("--workdir", required=True, help="directory for kubeconfig, pids, certificates, data and logs")
     up.add_argument("--bin-dir", help="directory with the binaries (default: build-control-plane.sh)")
     up.add_argument("--timeout", type=float, default=120, help="seconds to wait for readiness")
     up.set_defaults(func=_cmd_up)

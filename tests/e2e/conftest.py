@@ -25,6 +25,8 @@ sys.path.insert(0, str(REPO_ROOT / "hack"))
 import localcluster  # noqa: E402
 
 EXTERNAL_KUBECONFIG_ENV = "MODELROUTE_E2E_KUBECONFIG"
+# Set by hack/test.sh, which has already run hack/build-control-plane.sh.
+PREBUILT_BIN_DIR_ENV = "MODELROUTE_BIN_DIR"
 START_TIMEOUT_SECONDS = 180
 
 
@@ -91,26 +93,37 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2ECluster]:
         ext = E2ECluster(kubeconfig=Path(external), bin_dir=None, workdir=workdir, local=None)
         reachable = ext.kubectl("version", check=False, timeout=30)
         if reachable.returncode != 0:
-            pytest.fail(
-                f"the cluster in ${EXTERNAL_KUBECONFIG_ENV}={external} is unreachable:\n{reachable.stderr}"
-            )
+            pytest.fail(f"the cluster in ${EXTERNAL_KUBECONFIG_ENV}={external} is unreachable:\n{reachable.stderr}")
         yield ext
         return
 
     # Failing rather than skipping: a missing control plane must not pass as a green run.
+    local = _start_local_cluster(workdir)
+    if isinstance(local, str):
+        pytest.fail(local, pytrace=False)
     try:
-        bin_dir = localcluster.build_control_plane(capture_log=True)
+        yield E2ECluster(kubeconfig=local.kubeconfig, bin_dir=local.bin_dir, workdir=workdir, local=local)
+    finally:
+        local.stop()
+
+
+def _start_local_cluster(workdir: Path) -> localcluster.LocalCluster | str:
+    """The running cluster, or why there is none.
+
+    The reason is returned rather than raised so that pytest.fail runs outside an except block and
+    the report states it once instead of twice through exception chaining.
+    """
+    prebuilt = os.environ.get(PREBUILT_BIN_DIR_ENV)
+    try:
+        bin_dir = Path(prebuilt) if prebuilt else localcluster.build_control_plane(capture_log=True)
     except localcluster.LocalClusterError as e:
-        pytest.fail(f"cannot build the local control plane: {e}", pytrace=False)
+        return f"cannot build the local control plane: {e}"
     local = localcluster.LocalCluster(workdir, bin_dir)
     try:
         local.start(timeout=START_TIMEOUT_SECONDS)
     except localcluster.LocalClusterError as e:
-        pytest.fail(f"cannot start the local control plane in {workdir}: {e}", pytrace=False)
-    try:
-        yield E2ECluster(kubeconfig=local.kubeconfig, bin_dir=bin_dir, workdir=workdir, local=local)
-    finally:
-        local.stop()
+        return f"cannot start the local control plane (logs in {workdir}): {e}"
+    return local
 
 
 @pytest.fixture

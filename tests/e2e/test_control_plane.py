@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 import localcluster
 import pytest
@@ -125,12 +126,9 @@ def test_rbac_denies_unbound_user(cluster: E2ECluster, namespace: str) -> None:
 
     # The other half of RBAC: a RoleBinding grants exactly what its Role allows.
     cluster.kubectl("create", "role", "pod-reader", "--verb=list", "--resource=pods", "-n", namespace)
-    cluster.kubectl(
-        "create", "rolebinding", "nobody-reads-pods", "--role=pod-reader", "--user=nobody", "-n", namespace
-    )
+    cluster.kubectl("create", "rolebinding", "nobody-reads-pods", "--role=pod-reader", "--user=nobody", "-n", namespace)
     eventually(
-        lambda: cluster.kubectl("get", "pods", "-n", namespace, "--as=nobody", check=False).returncode == 0
-        or None,
+        lambda: cluster.kubectl("get", "pods", "-n", namespace, "--as=nobody", check=False).returncode == 0 or None,
         "the RoleBinding to take effect",
         timeout=30,
     )
@@ -148,12 +146,14 @@ class _WebhookHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         request = review["request"]
-        self.seen.append(f"{self.path} {request['operation']} {request['name']}")
+        # The apiserver appends ?timeout=<timeoutSeconds>s to the configured URL.
+        path = urlsplit(self.path).path
+        self.seen.append(f"{path} {request['operation']} {request['name']}")
         response: dict[str, Any] = {"uid": request["uid"], "allowed": True}
-        if self.path == "/validate":
+        if path == "/validate":
             response["allowed"] = False
             response["status"] = {"code": 403, "message": f"e2e webhook denies {request['name']}"}
-        elif self.path == "/mutate":
+        elif path == "/mutate":
             patch = [{"op": "add", "path": "/metadata/labels/e2e-mutated", "value": "true"}]
             response["patchType"] = "JSONPatch"
             response["patch"] = base64.b64encode(json.dumps(patch).encode()).decode()
@@ -169,26 +169,34 @@ class _WebhookHandler(BaseHTTPRequestHandler):
 
 
 def _webhook_configuration(kind: str, path: str, namespace: str, port: int, ca_bundle: str) -> str:
-    return json.dumps({
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": kind,
-        "metadata": {"name": f"{namespace}-{path}"},
-        "webhooks": [{
-            "name": f"{path}.e2e.modelroute.test",
-            "clientConfig": {"url": f"https://127.0.0.1:{port}/{path}", "caBundle": ca_bundle},
-            "rules": [{
-                "apiGroups": [""], "apiVersions": ["v1"],
-                "operations": ["CREATE"], "resources": ["configmaps"],
-            }],
-            # Scoped to one namespace and a label: the cluster is shared by the whole session.
-            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
-            "objectSelector": {"matchLabels": {"e2e-webhook": path}},
-            "failurePolicy": "Fail",
-            "sideEffects": "None",
-            "admissionReviewVersions": ["v1"],
-            "timeoutSeconds": 5,
-        }],
-    })
+    return json.dumps(
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": kind,
+            "metadata": {"name": f"{namespace}-{path}"},
+            "webhooks": [
+                {
+                    "name": f"{path}.e2e.modelroute.test",
+                    "clientConfig": {"url": f"https://127.0.0.1:{port}/{path}", "caBundle": ca_bundle},
+                    "rules": [
+                        {
+                            "apiGroups": [""],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE"],
+                            "resources": ["configmaps"],
+                        }
+                    ],
+                    # Scoped to one namespace and a label: the cluster is shared by the whole session.
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+                    "objectSelector": {"matchLabels": {"e2e-webhook": path}},
+                    "failurePolicy": "Fail",
+                    "sideEffects": "None",
+                    "admissionReviewVersions": ["v1"],
+                    "timeoutSeconds": 5,
+                }
+            ],
+        }
+    )
 
 
 @pytest.fixture
@@ -210,9 +218,7 @@ def webhooks(cluster: E2ECluster, namespace: str, tmp_path: Path) -> Iterator[li
     kinds = {"validate": "ValidatingWebhookConfiguration", "mutate": "MutatingWebhookConfiguration"}
     try:
         for path, kind in kinds.items():
-            cluster.kubectl(
-                "apply", "-f", "-", input=_webhook_configuration(kind, path, namespace, port, ca_bundle)
-            )
+            cluster.kubectl("apply", "-f", "-", input=_webhook_configuration(kind, path, namespace, port, ca_bundle))
         yield seen
     finally:
         for path, kind in kinds.items():
@@ -223,15 +229,14 @@ def webhooks(cluster: E2ECluster, namespace: str, tmp_path: Path) -> Iterator[li
 
 def _create_configmap(cluster: E2ECluster, namespace: str, name: str, label: str) -> Any:
     manifest = {
-        "apiVersion": "v1", "kind": "ConfigMap",
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
         "metadata": {"name": name, "namespace": namespace, "labels": {"e2e-webhook": label}},
     }
     return cluster.kubectl("create", "-o", "json", "-f", "-", input=json.dumps(manifest), check=False)
 
 
-def test_validating_webhook_on_loopback_denies(
-    cluster: E2ECluster, namespace: str, webhooks: list[str]
-) -> None:
+def test_validating_webhook_on_loopback_denies(cluster: E2ECluster, namespace: str, webhooks: list[str]) -> None:
     attempt = iter(range(1000))
 
     # The apiserver picks up new webhook configurations asynchronously.
@@ -246,9 +251,7 @@ def test_validating_webhook_on_loopback_denies(
     cluster.kubectl("create", "configmap", "unlabelled", "-n", namespace)
 
 
-def test_mutating_webhook_on_loopback_patches(
-    cluster: E2ECluster, namespace: str, webhooks: list[str]
-) -> None:
+def test_mutating_webhook_on_loopback_patches(cluster: E2ECluster, namespace: str, webhooks: list[str]) -> None:
     attempt = iter(range(1000))
 
     def mutated() -> dict[str, Any] | None:

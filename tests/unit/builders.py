@@ -15,8 +15,12 @@ APPROVED_HOST = "contoso-eastus.openai.azure.com"
 
 def endpoint(name: str = "contoso", url: str = APPROVED_URL, **spec: Any) -> AzureEndpoint:
     return AzureEndpoint.model_validate(
-        {"apiVersion": "modelroute.io/v1alpha1", "kind": "AzureEndpoint", "metadata": {"name": name},
-         "spec": {"url": url, "defaultApiVersion": "2024-10-21", **spec}}
+        {
+            "apiVersion": "modelroute.io/v1alpha1",
+            "kind": "AzureEndpoint",
+            "metadata": {"name": name},
+            "spec": {"url": url, "defaultApiVersion": "2024-10-21", **spec},
+        }
     )
 
 
@@ -36,8 +40,12 @@ def workload(
     if endpoint_name is not None:
         body["endpointRef"] = {"name": endpoint_name}
     return ModelWorkload.model_validate(
-        {"apiVersion": "modelroute.io/v1alpha1", "kind": "ModelWorkload",
-         "metadata": {"name": name, "namespace": namespace}, "spec": body}
+        {
+            "apiVersion": "modelroute.io/v1alpha1",
+            "kind": "ModelWorkload",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": body,
+        }
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from builders import APPROVED_URL, codes, container, context, judge, pod
+from builders import APPROVED_URL, codes, container, judge, pod
 
 from modelroute.engine.detection import TargetKind, inspect_pod_spec
 from modelroute.engine.verdict import Outcome
@@ -16,19 +16,25 @@ def targets(spec_pod: dict, config_maps: dict | None = None) -> list[tuple[str, 
 
 @pytest.mark.parametrize(
     "variable",
-    ["OPENAI_BASE_URL", "OPENAI_API_BASE", "AZURE_OPENAI_ENDPOINT", "AZURE_API_BASE", "OPENAI_API_BASE_URL",
-     "AZURE_OPENAI_BASE_URL", "OPENAI_REVERSE_PROXY"],
+    [
+        "OPENAI_BASE_URL",
+        "OPENAI_API_BASE",
+        "AZURE_OPENAI_ENDPOINT",
+        "AZURE_API_BASE",
+        "OPENAI_API_BASE_URL",
+        "AZURE_OPENAI_BASE_URL",
+        "OPENAI_REVERSE_PROXY",
+    ],
 )
 def test_a_known_endpoint_variable_is_a_target(variable: str) -> None:
-    assert targets(pod(container(env={variable: "https://api.openai.com/v1"}))) == [
-        (variable, "api.openai.com")
-    ]
+    assert targets(pod(container(env={variable: "https://api.openai.com/v1"}))) == [(variable, "api.openai.com")]
 
 
 def test_open_webui_url_lists_are_split_on_semicolons() -> None:
     value = "https://a.openai.azure.com/openai/v1;https://api.openai.com/v1"
     assert [h for _, h in targets(pod(container(env={"OPENAI_API_BASE_URLS": value})))] == [
-        "a.openai.azure.com", "api.openai.com"
+        "a.openai.azure.com",
+        "api.openai.com",
     ]
 
 
@@ -42,7 +48,8 @@ def test_a_credential_without_an_endpoint_means_the_sdk_default_api_openai_com()
     findings = inspect_pod_spec(pod(container(env={"OPENAI_API_KEY": "x"}))["spec"], "spec", "apps", {})
     (target,) = findings[0].targets
     assert target.kind is TargetKind.DEFAULT
-    assert target.url is not None and target.url.host == "api.openai.com"
+    assert target.url is not None
+    assert target.url.host == "api.openai.com"
 
 
 def test_a_credential_with_an_endpoint_adds_no_default_target() -> None:
@@ -92,8 +99,7 @@ def test_init_and_ephemeral_containers_are_judged_too(kind: str) -> None:
 
 def test_endpoints_from_a_config_map_key_are_resolved() -> None:
     c = container(env=None)
-    c["env"] = [{"name": "OPENAI_BASE_URL",
-                 "valueFrom": {"configMapKeyRef": {"name": "llm", "key": "url"}}}]
+    c["env"] = [{"name": "OPENAI_BASE_URL", "valueFrom": {"configMapKeyRef": {"name": "llm", "key": "url"}}}]
     found = targets(pod(c), {("apps", "llm"): {"url": "https://api.openai.com/v1"}})
     assert found == [("OPENAI_BASE_URL", "api.openai.com")]
 
@@ -133,8 +139,10 @@ def test_an_endpoint_from_a_secret_cannot_be_proven_and_is_reported() -> None:
 
 def test_an_endpoint_built_from_a_secret_variable_cannot_be_proven() -> None:
     c = container()
-    c["env"] = [{"name": "H", "valueFrom": {"secretKeyRef": {"name": "s", "key": "h"}}},
-                {"name": "OPENAI_BASE_URL", "value": "https://$(H)/v1"}]
+    c["env"] = [
+        {"name": "H", "valueFrom": {"secretKeyRef": {"name": "s", "key": "h"}}},
+        {"name": "OPENAI_BASE_URL", "value": "https://$(H)/v1"},
+    ]
     assert codes(judge(pod(c))) == ["EndpointNotVisible"]
 
 
@@ -145,8 +153,10 @@ def test_a_malformed_endpoint_url_is_a_violation_that_says_why() -> None:
 
 @pytest.mark.parametrize(
     "env",
-    [{"AWS_BEDROCK_BASE_URL": "https://bedrock-runtime.us-east-1.amazonaws.com"},
-     {"OPENAI_API_TYPE": "amazon-bedrock"}],
+    [
+        {"AWS_BEDROCK_BASE_URL": "https://bedrock-runtime.us-east-1.amazonaws.com"},
+        {"OPENAI_API_TYPE": "amazon-bedrock"},
+    ],
 )
 def test_routes_to_aws_bedrock_are_non_azure_providers(env: dict[str, str]) -> None:
     assert codes(judge(pod(container(env=env)))) == ["NonAzureProvider"]

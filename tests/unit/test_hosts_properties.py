@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import ipaddress
+import json
 import re
+import shutil
 import socket
+import subprocess
 import urllib.parse
 from types import ModuleType
 
@@ -25,18 +29,6 @@ from modelroute.engine.hosts import (
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ASCII_WHITESPACE = " \t\n\r\f\v"
 
-
-def _http_client() -> ModuleType | None:
-    # The openai SDK ships its HTTP client as httpx2 in recent releases and as httpx before.
-    for name in ("httpx2", "httpx"):
-        try:
-            return importlib.import_module(name)
-        except ImportError:
-            continue
-    return None
-
-
-HTTPX = _http_client()
 
 # ---------------------------------------------------------------------------------------------
 # Adversarial pieces
@@ -76,11 +68,16 @@ def percent_encoded(draw: st.DrawFn, text: str) -> str:
     return "".join(out)
 
 
-label = st.one_of(
-    st.sampled_from(SUFFIX_LABELS),
-    st.sampled_from(TRICKY_LABELS),
-    st.text(alphabet="abcxyz019-_", min_size=1, max_size=8),
-    st.text(alphabet=NASTY, min_size=0, max_size=5),
+label = st.integers(0, 5).flatmap(
+    lambda n: (
+        [
+            st.sampled_from(TRICKY_LABELS),
+            st.text(alphabet=NASTY, min_size=0, max_size=4),
+            st.text(alphabet="abcxyz019-_", min_size=1, max_size=8),
+        ][n]
+        if n < 3
+        else st.sampled_from(SUFFIX_LABELS)
+    )
 )
 
 
@@ -139,40 +136,39 @@ def ipv6_hosts(draw: st.DrawFn) -> str:
     return draw(st.sampled_from([f"[{form}]", f"[{form}]", form, f"[{form}", f"{form}]"]))
 
 
-hosts = st.one_of(domain_hosts(), ipv4_hosts(), ipv6_hosts(), st.text(alphabet=NASTY, max_size=12))
+def _mostly(usual: st.SearchStrategy[str], unusual: st.SearchStrategy[str], odds: int = 3) -> st.SearchStrategy[str]:
+    # one_of() weighs distinct branches equally, so the weighting is drawn explicitly.
+    return st.integers(0, odds).flatmap(lambda n: unusual if n == 0 else usual)
 
-userinfos = st.one_of(
+
+hosts = _mostly(st.one_of(domain_hosts(), ipv4_hosts(), ipv6_hosts()), st.text(alphabet=NASTY, max_size=12))
+userinfos = _mostly(
     st.just(""),
-    st.text(alphabet="ab:@%\\/. #?[]", max_size=8).map(lambda u: u + "@"),
-    st.sampled_from(["api.openai.com@", "evil.com@", "contoso.openai.azure.com:443@", "@", "a@b@", "u:p@"]),
-    hosts.map(lambda h: h + "@"),
-)
-ports = st.one_of(
-    st.sampled_from(
-        [
-            "",
-            "",
-            ":",
-            ":443",
-            ":80",
-            ":0",
-            ":65535",
-            ":65536",
-            ":+443",
-            ": 443",
-            ":\u0664\u0664\u0663",
-            ":4_43",
-        ]
+    st.one_of(
+        st.text(alphabet="ab:@%\\/. #?[]", max_size=8).map(lambda u: u + "@"),
+        st.sampled_from(["api.openai.com@", "evil.com@", "contoso.openai.azure.com:443@", "@", "a@b@", "u:p@"]),
+        hosts.map(lambda h: h + "@"),
     ),
-    st.sampled_from([":443:80", ":-1", ":0443", ":1e3", ":abc", ":443@evil.com"]),
-    st.integers(0, 70000).map(lambda p: f":{p}"),
 )
-tails = st.sampled_from(
-    ["", "/", "/v1", "?x=@evil.com", "#@evil.com", "/\\@evil.com", "\\@evil.com", "/a@evil.com", "?", "#"]
+ports = _mostly(
+    st.sampled_from(["", ":", ":443", ":80", ":0443", ":8443"]),
+    st.one_of(
+        st.sampled_from([":0", ":65535", ":65536", ":+443", ": 443", ":\u0664\u0664\u0663", ":4_43", ":443:80"]),
+        st.sampled_from([":-1", ":1e3", ":abc", ":443@evil.com"]),
+        st.integers(0, 70000).map(lambda p: f":{p}"),
+    ),
 )
-schemes = st.sampled_from(["https", "http", "HTTPS", "hTTp", "ftp", "https:", "ht\ttps", "file"])
-separators = st.sampled_from(["://", "://", "://", "://", ":/", ":\\\\", ":///", ":"])
-whitespace = st.sampled_from(["", "", "", " ", "\n", "\t", "\x00"])
+tails = _mostly(
+    st.sampled_from(["", "/", "/v1", "/openai/v1/"]),
+    st.sampled_from(["?x=@evil.com", "#@evil.com", "/\\@evil.com", "\\@evil.com", "/a@evil.com", "?", "#"]),
+)
+schemes = _mostly(
+    st.sampled_from(["https", "http", "HTTPS", "hTTp"]),
+    st.sampled_from(["ftp", "https:", "ht\ttps", "file", "https+unix"]),
+    odds=9,
+)
+separators = _mostly(st.just("://"), st.sampled_from([":/", ":\\\\", ":///", ":", ":\\/"]), odds=9)
+whitespace = _mostly(st.just(""), st.sampled_from([" ", "\n", "\t", "\x00", "\u00a0"]), odds=9)
 
 
 @st.composite
@@ -192,15 +188,19 @@ def urls(draw: st.DrawFn) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Oracles
+# Oracles: the parsers of real HTTP clients. Each returns (host, port) or None when it rejects the URL.
 # ---------------------------------------------------------------------------------------------
 
 IPV4_TEXT = re.compile(r"[0-9a-fx.]+")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+Endpoint = tuple[str, int]
 
 
 def _normalised(host: str) -> str | None:
     """The host a client would connect to, in canonical form; None when it could connect nowhere."""
     host = host.lower()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
     if ":" in host:
         try:
             return ipaddress.IPv6Address(host).compressed
@@ -220,31 +220,118 @@ def _normalised(host: str) -> str | None:
             host = host.encode("idna").decode("ascii")
         except UnicodeError:
             return None
-    return host
+    return host or None
 
 
-def _httpx_host(text: str) -> str | None:
+def _endpoint(scheme: str, host: str | None, port: int | None) -> Endpoint | None:
+    scheme = scheme.lower()
+    if scheme not in DEFAULT_PORTS or not host:
+        return None
+    normal = _normalised(host)
+    return None if normal is None else (normal, DEFAULT_PORTS[scheme] if port is None else port)
+
+
+def _optional(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+# The openai SDK ships its HTTP client as httpx2 in recent releases and as httpx before.
+HTTPX = _optional("httpx2") or _optional("httpx")
+URLLIB3 = _optional("urllib3.util")  # requests
+YARL = _optional("yarl")  # aiohttp
+
+
+def _httpx(text: str) -> Endpoint | None:
     if HTTPX is None:
         return None
     try:
         url = HTTPX.URL(text)
-        if url.scheme not in ("http", "https"):
-            return None
-        raw: bytes = url.raw_host
+        return _endpoint(url.scheme, url.raw_host.decode("ascii"), url.port)
     except Exception:
         return None
-    return _normalised(raw.decode("ascii")) if raw else None
 
 
-def _urlsplit_host(text: str) -> str | None:
+def _urlsplit(text: str) -> Endpoint | None:
     try:
         parts = urllib.parse.urlsplit(text)
-        host = parts.hostname
+        return _endpoint(parts.scheme, parts.hostname, parts.port)
     except ValueError:
         return None
-    if parts.scheme.lower() not in ("http", "https") or not host:
+
+
+def _urllib3(text: str) -> Endpoint | None:
+    if URLLIB3 is None:
         return None
-    return _normalised(host)
+    try:
+        url = URLLIB3.parse_url(text)
+        return _endpoint(url.scheme or "", url.host, url.port)
+    except Exception:
+        return None
+
+
+def _yarl(text: str) -> Endpoint | None:
+    if YARL is None:
+        return None
+    try:
+        url = YARL.URL(text)
+        return _endpoint(url.scheme, url.raw_host, url.explicit_port)
+    except Exception:
+        return None
+
+
+NODE_SCRIPT = """
+const lines = require("readline").createInterface({ input: process.stdin });
+lines.on("line", (line) => {
+  let result = null;
+  try {
+    const url = new URL(JSON.parse(line));
+    result = [url.protocol.slice(0, -1), url.hostname, url.port];
+  } catch (error) {}
+  process.stdout.write(JSON.stringify(result) + "\\n");
+});
+"""
+
+
+class _WhatwgOracle:
+    """Node's URL class (openai-node, browsers), when node is installed; one process for the session."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[str] | None = None
+        self._started = False
+
+    def _start(self) -> subprocess.Popen[str] | None:
+        if not self._started:
+            self._started = True
+            node = shutil.which("node")
+            if node is not None:
+                self._process = subprocess.Popen(
+                    [node, "-e", NODE_SCRIPT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+                )
+                atexit.register(self._stop)
+        return self._process
+
+    def _stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=5)
+
+    def __call__(self, text: str) -> Endpoint | None:
+        process = self._start()
+        if process is None or process.stdin is None or process.stdout is None:
+            return None
+        process.stdin.write(json.dumps(text) + "\n")
+        process.stdin.flush()
+        result = json.loads(process.stdout.readline())
+        if result is None:
+            return None
+        scheme, host, port = result
+        return _endpoint(scheme, host, int(port) if port else None)
+
+
+ORACLES = {"httpx": _httpx, "urlsplit": _urlsplit, "urllib3": _urllib3, "yarl": _yarl, "whatwg": _WhatwgOracle()}
 
 
 def test_http_client_oracle_is_available() -> None:
@@ -257,7 +344,9 @@ def test_http_client_oracle_is_available() -> None:
 @example("https://api.openai.com@evil.com/")
 @example("https://evil.com\\@contoso.openai.azure.com/")
 @example("https://a@evil.com@contoso.openai.azure.com/")
-@example("https://straße.de/")
+@example("https://contoso\u3002openai.azure.com/")
+@example("https://stra\u00dfe.de/")
+@example("https://\u0130.com/")
 @example("https://0x7f.1/")
 @example("https://0x/")
 @example("https://1.2.3.4./")
@@ -266,18 +355,18 @@ def test_http_client_oracle_is_available() -> None:
 @example("https://api.open\tai.com/")
 @example("https://[::ffff:127.0.0.1]/")
 @example("https://\uff4f\uff50\uff45\uff4e\uff41\uff49.com/")
-def test_parse_url_host_matches_http_clients(text: str) -> None:
+def test_parse_url_destination_matches_http_clients(text: str) -> None:
     try:
         parsed = parse_url(text)
     except URLError:
         return
-    # Stripping surrounding whitespace is parse_url's documented WHATWG rule; inside the
-    # authority both oracles would see a host that cannot resolve anywhere.
+    # Stripping surrounding whitespace is parse_url's documented (WHATWG) rule; a client that keeps
+    # it sees a host with a space or %20 in it, which resolves nowhere.
     stripped = text.strip(ASCII_WHITESPACE)
-    for name, oracle in (("httpx", _httpx_host), ("urlsplit", _urlsplit_host)):
+    for name, oracle in ORACLES.items():
         expected = oracle(stripped)
         if expected is not None:
-            assert parsed.host == expected, f"{name} connects to {expected!r}, parse_url said {parsed.host!r}"
+            assert (parsed.host, parsed.port) == expected, f"{name} connects to {expected}, parse_url: {parsed}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from builders import APPROVED_URL, codes, container, context, endpoint, env_of, judge, policy, pod, workload
+from builders import APPROVED_URL, codes, container, context, endpoint, env_of, judge, pod, policy, workload
 
 from modelroute.api.v1alpha1 import Enforcement
 from modelroute.engine.context import BUILT_IN_POLICY
@@ -42,8 +42,9 @@ def test_audit_admits_silently_but_records_the_violations() -> None:
     assert decision.annotations["modelroute.io/decision"] == "audited"
 
 
-@pytest.mark.parametrize(("unmanaged", "allowed", "warned"), [("Deny", False, False), ("Warn", True, True),
-                                                              ("Allow", True, False)])
+@pytest.mark.parametrize(
+    ("unmanaged", "allowed", "warned"), [("Deny", False, False), ("Warn", True, True), ("Allow", True, False)]
+)
 def test_unmanaged_openai_traffic(unmanaged: str, allowed: bool, warned: bool) -> None:
     p = pod(container(env={"OPENAI_BASE_URL": APPROVED_URL}), app="nobody-declared-me")
     decision = judge(p, context(policies=[policy(unmanaged=unmanaged)]))
@@ -82,7 +83,9 @@ def test_rewrite_replaces_a_non_approved_endpoint_with_the_approved_route() -> N
 def test_rewrite_also_overrides_an_endpoint_that_came_from_a_config_map() -> None:
     c = container(envFrom=[{"configMapRef": {"name": "llm"}}])
     p = pod(c)
-    ctx = context(policies=[policy(rewrite=True)], config_maps={("apps", "llm"): {"OPENAI_API_BASE": "https://x.example"}})
+    ctx = context(
+        policies=[policy(rewrite=True)], config_maps={("apps", "llm"): {"OPENAI_API_BASE": "https://x.example"}}
+    )
     decision = judge(p, ctx)
     assert decision.outcome is Outcome.REWRITTEN
     assert env_of(decision, p)["OPENAI_API_BASE"] == APPROVED_URL + "/openai/v1"
@@ -102,14 +105,19 @@ def test_stateful_workloads_may_reach_openai_directly_by_default() -> None:
 
 
 def test_stateful_direct_deny_refuses_direct_openai_traffic() -> None:
-    ctx = context(workloads=[workload(endpoint_name=None, apiMode="Stateful")],
-                  policies=[policy(statefulDirect="Deny")])
+    ctx = context(
+        workloads=[workload(endpoint_name=None, apiMode="Stateful")], policies=[policy(statefulDirect="Deny")]
+    )
     assert codes(judge(pod(container(env={"OPENAI_API_KEY": "k"})), ctx)) == ["StatefulDirectDenied"]
 
 
 def test_the_strictest_of_several_policies_wins() -> None:
-    ctx = context(policies=[policy("lax", enforcement="Audit", rewrite=True),
-                            policy("strict", enforcement="Enforce", rewrite=False)])
+    ctx = context(
+        policies=[
+            policy("lax", enforcement="Audit", rewrite=True),
+            policy("strict", enforcement="Enforce", rewrite=False),
+        ]
+    )
     decision = judge(pod(container(env=DIRECT)), ctx)
     assert not decision.allowed
     assert ctx.policy_for("apps") is not None
@@ -117,8 +125,9 @@ def test_the_strictest_of_several_policies_wins() -> None:
 
 
 def test_policies_govern_only_the_namespaces_they_select() -> None:
-    ctx = context(policies=[policy(namespaceSelector={"matchLabels": {"env": "prod"}})],
-                  namespace_labels={"apps": {"env": "dev"}})
+    ctx = context(
+        policies=[policy(namespaceSelector={"matchLabels": {"env": "prod"}})], namespace_labels={"apps": {"env": "dev"}}
+    )
     decision = judge(pod(container(env=DIRECT)), ctx)
     assert decision.allowed
     assert decision.outcome is Outcome.UNGOVERNED
@@ -168,8 +177,9 @@ def test_a_channel_the_endpoint_does_not_admit_is_a_violation() -> None:
 
 
 def test_an_openai_type_endpoint_admits_only_the_openai_channel() -> None:
-    ctx = context(endpoints=[endpoint(url="https://eu.api.openai.com", type="OpenAI")],
-                  workloads=[workload(channel="Microsoft")])
+    ctx = context(
+        endpoints=[endpoint(url="https://eu.api.openai.com", type="OpenAI")], workloads=[workload(channel="Microsoft")]
+    )
     assert codes(judge(pod(container()), ctx)) == ["ChannelNotAllowed"]
 
 

@@ -49,8 +49,12 @@ KIND_INFOS: tuple[KindInfo, ...] = (
             {"name": "Cloud", "type": "string", "jsonPath": ".spec.cloud", "priority": 1},
             {"name": "Ready", "type": "string", "jsonPath": _READY},
             {"name": "Workloads", "type": "integer", "jsonPath": ".status.workloads"},
-            {"name": "Reason", "type": "string", "priority": 1,
-             "jsonPath": '.status.conditions[?(@.type=="Ready")].reason'},
+            {
+                "name": "Reason",
+                "type": "string",
+                "priority": 1,
+                "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+            },
             _AGE,
         ),
     ),
@@ -68,8 +72,12 @@ KIND_INFOS: tuple[KindInfo, ...] = (
             {"name": "Ready", "type": "string", "jsonPath": _READY},
             {"name": "Pods", "type": "integer", "jsonPath": ".status.pods.matched"},
             {"name": "Violating", "type": "integer", "jsonPath": ".status.pods.violating"},
-            {"name": "Reason", "type": "string", "priority": 1,
-             "jsonPath": '.status.conditions[?(@.type=="Ready")].reason'},
+            {
+                "name": "Reason",
+                "type": "string",
+                "priority": 1,
+                "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+            },
             _AGE,
         ),
     ),
@@ -127,7 +135,7 @@ def _structural(node: JSONSchema, defs: Mapping[str, JSONSchema]) -> JSONSchema:
         out["items"] = _structural(node["items"], defs)
     if "enum" in out:
         out["type"] = "string"
-    first = {k: out.pop(k) for k in ("type", "description") if k in out}
+    first: JSONSchema = {k: out.pop(k) for k in ("type", "description") if k in out}
     return {**first, **out}
 
 
@@ -151,7 +159,7 @@ def custom_resource_definition(info: KindInfo) -> dict[str, Any]:
         "properties": {
             "apiVersion": {"type": "string", "description": "APIVersion of this object: modelroute.io/v1alpha1."},
             "kind": {"type": "string", "description": f"Kind of this object: {info.kind}."},
-            "metadata": {"type": "object"},
+            "metadata": {"type": "object", "description": "Standard object metadata."},
             "spec": spec_schema,
             "status": status_schema,
         },

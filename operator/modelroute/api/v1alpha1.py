@@ -12,7 +12,6 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from modelroute.api.meta import (
-    API_VERSION,
     DNS_SUBDOMAIN_MAX,
     Conditions,
     LabelSelector,
@@ -143,6 +142,8 @@ class EndpointEgress(WireModel):
 
 
 class AzureEndpointSpec(WireModel):
+    """The approved route: where it is, what kind of host it is, and who may use it."""
+
     model_config = WireModel.model_config | ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
@@ -232,8 +233,6 @@ class AzureEndpointSpec(WireModel):
         return frozenset(self.channels or ProcurementChannel)
 
 
-
-
 class AzureEndpointStatus(WireModel):
     model_config = WireModel.model_config | ConfigDict(extra="ignore")
 
@@ -251,7 +250,7 @@ class AzureEndpoint(WireModel):
     SCOPE: ClassVar[str] = "Cluster"
     model_config = WireModel.model_config | ConfigDict(extra="ignore")
 
-    api_version: Literal["modelroute.io/v1alpha1"] = API_VERSION
+    api_version: Literal["modelroute.io/v1alpha1"] = "modelroute.io/v1alpha1"
     kind: Literal["AzureEndpoint"] = "AzureEndpoint"
     metadata: ObjectMeta
     spec: AzureEndpointSpec
@@ -311,6 +310,8 @@ class WorkloadEgress(WireModel):
 
 
 class ModelWorkloadSpec(WireModel):
+    """Which pods make OpenAI calls, through which endpoint, bought through which channel."""
+
     model_config = WireModel.model_config | ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
@@ -351,8 +352,6 @@ class ModelWorkloadSpec(WireModel):
         return self
 
 
-
-
 class PodCounts(WireModel):
     matched: int = Field(default=0, ge=0, description="Pods the selector matches.")
     compliant: int = Field(default=0, ge=0, description="Of those, pods the policy finds compliant.")
@@ -376,7 +375,7 @@ class ModelWorkload(WireModel):
     SCOPE: ClassVar[str] = "Namespaced"
     model_config = WireModel.model_config | ConfigDict(extra="ignore")
 
-    api_version: Literal["modelroute.io/v1alpha1"] = API_VERSION
+    api_version: Literal["modelroute.io/v1alpha1"] = "modelroute.io/v1alpha1"
     kind: Literal["ModelWorkload"] = "ModelWorkload"
     metadata: ObjectMeta
     spec: ModelWorkloadSpec
@@ -388,6 +387,8 @@ class ModelWorkload(WireModel):
 
 
 class RoutePolicySpec(WireModel):
+    """How strictly routes are enforced, and in which namespaces."""
+
     enforcement: Enforcement = Field(
         default=Enforcement.ENFORCE,
         description="Enforce denies violating pods; Warn admits them with admission warnings; "
@@ -427,7 +428,7 @@ class RoutePolicy(WireModel):
     SCOPE: ClassVar[str] = "Cluster"
     model_config = WireModel.model_config | ConfigDict(extra="ignore")
 
-    api_version: Literal["modelroute.io/v1alpha1"] = API_VERSION
+    api_version: Literal["modelroute.io/v1alpha1"] = "modelroute.io/v1alpha1"
     kind: Literal["RoutePolicy"] = "RoutePolicy"
     metadata: ObjectMeta
     spec: RoutePolicySpec = Field(default_factory=RoutePolicySpec)

@@ -46,9 +46,7 @@ class Judged:
         }
 
 
-def judge_documents(
-    documents: list[Document], context: PolicyContext, default_namespace: str
-) -> list[Judged]:
+def judge_documents(documents: list[Document], context: PolicyContext, default_namespace: str) -> list[Judged]:
     results = []
     for doc in documents:
         if doc.kind not in POD_TEMPLATE_PATHS or is_policy_object(doc):
@@ -67,7 +65,7 @@ def judge_documents(
 
 def summary(results: Iterable[Judged], ignored: int) -> dict[str, int]:
     items = list(results)
-    counts = {
+    return {
         "judged": len(items),
         "allowed": sum(r.decision.allowed for r in items),
         "denied": sum(not r.decision.allowed for r in items),
@@ -76,7 +74,6 @@ def summary(results: Iterable[Judged], ignored: int) -> dict[str, int]:
         "rewritten": sum(r.decision.outcome is Outcome.REWRITTEN for r in items),
         "ignored": ignored,
     }
-    return counts
 
 
 _LABEL = {True: "ALLOW", False: "DENY "}
@@ -116,13 +113,17 @@ def render_text(results: list[Judged], counts: dict[str, int], out: TextIO) -> N
     )
 
 
-def run_check(paths: list[str], output: str, default_namespace: str, operator_namespace: str | None,
-              out: TextIO) -> int:
+def run_check(
+    paths: list[str], output: str, default_namespace: str, operator_namespace: str | None, out: TextIO
+) -> int:
     documents = read_documents(paths)
     context = build_context(documents, default_namespace, operator_namespace)
     results = judge_documents(documents, context, default_namespace)
-    ignored = sum(1 for d in documents if d.kind not in POD_TEMPLATE_PATHS and not is_policy_object(d)
-                  and d.kind not in ("ConfigMap", "Namespace"))
+    ignored = sum(
+        1
+        for d in documents
+        if d.kind not in POD_TEMPLATE_PATHS and not is_policy_object(d) and d.kind not in ("ConfigMap", "Namespace")
+    )
     counts = summary(results, ignored)
     if output == "json":
         json.dump({"results": [r.to_json() for r in results], "summary": counts}, out, indent=2)

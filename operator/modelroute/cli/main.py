@@ -21,15 +21,24 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add_input(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("paths", nargs="+", metavar="PATH",
-                         help="a file, a directory (recursive: *.yaml, *.yml, *.json) or - for stdin")
-        sub.add_argument("-n", "--namespace", default="default",
-                         help="namespace for objects that name none (default: %(default)s)")
-        sub.add_argument("--operator-namespace", default=DEFAULT_OPERATOR_NAMESPACE,
-                         help="the operator's namespace, which is never governed (default: %(default)s)")
+        sub.add_argument(
+            "paths",
+            nargs="+",
+            metavar="PATH",
+            help="a file, a directory (recursive: *.yaml, *.yml, *.json) or - for stdin",
+        )
+        sub.add_argument(
+            "-n", "--namespace", default="default", help="namespace for objects that name none (default: %(default)s)"
+        )
+        sub.add_argument(
+            "--operator-namespace",
+            default=DEFAULT_OPERATOR_NAMESPACE,
+            help="the operator's namespace, which is never governed (default: %(default)s)",
+        )
 
     check = commands.add_parser(
-        "check", help="judge manifests offline with the webhook's engine",
+        "check",
+        help="judge manifests offline with the webhook's engine",
         description="Judge Pods and pod controllers offline. AzureEndpoints, ModelWorkloads, RoutePolicies, "
         "ConfigMaps and Namespaces in the input are the policy context. Exit 0: nothing denied; "
         "1: something denied; 2: bad input or usage.",
@@ -41,8 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     add_input(mutate)
 
     crds = commands.add_parser("crds", help="print (or --write) the CustomResourceDefinitions")
-    crds.add_argument("--write", type=Path, action="append", metavar="DIR",
-                      help="write one file per CRD into DIR instead of printing (repeatable)")
+    crds.add_argument(
+        "--write",
+        type=Path,
+        action="append",
+        metavar="DIR",
+        help="write one file per CRD into DIR instead of printing (repeatable)",
+    )
 
     commands.add_parser("version", help="print the version")
     return parser

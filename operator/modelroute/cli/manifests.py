@@ -26,7 +26,7 @@ class InputError(Exception):
 @dataclass(frozen=True, slots=True)
 class Document:
     source: str  # the file, or "-" for standard input
-    index: str   # 1-based document number; "2.items[3]" inside a List
+    index: str  # 1-based document number; "2.items[3]" inside a List
     obj: dict[str, Any]
 
     @property
@@ -62,7 +62,7 @@ def _documents_of(source: str, text: str, is_json: bool) -> Iterator[tuple[int, 
         return
     number = 0
     try:
-        for number, doc in enumerate(yaml.load_all(text, Loader=_Loader), start=1):  # noqa: B007
+        for number, doc in enumerate(yaml.load_all(text, Loader=_Loader), start=1):
             yield number, doc
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
@@ -102,8 +102,10 @@ def _files(path_text: str) -> Iterator[Path]:
     path = Path(path_text)
     if path.is_dir():
         found = sorted(
-            p for p in path.rglob("*")
-            if p.is_file() and p.suffix.lower() in MANIFEST_SUFFIXES
+            p
+            for p in path.rglob("*")
+            if p.is_file()
+            and p.suffix.lower() in MANIFEST_SUFFIXES
             and not any(part.startswith(".") for part in p.relative_to(path).parts)
         )
         if not found:
@@ -111,8 +113,9 @@ def _files(path_text: str) -> Iterator[Path]:
         yield from found
     elif path.is_file():
         if path.suffix.lower() not in MANIFEST_SUFFIXES:
-            raise InputError(f"{path_text}: unsupported file type {path.suffix or '(none)'!r}; "
-                             "expected .yaml, .yml or .json")
+            raise InputError(
+                f"{path_text}: unsupported file type {path.suffix or '(none)'!r}; expected .yaml, .yml or .json"
+            )
         yield path
     else:
         raise InputError(f"{path_text}: no such file or directory")
@@ -157,9 +160,7 @@ def is_policy_object(doc: Document) -> bool:
     return doc.kind in _POLICY_KINDS and str(doc.obj.get("apiVersion", "")).startswith("modelroute.io/")
 
 
-def build_context(
-    documents: list[Document], default_namespace: str, operator_namespace: str | None
-) -> PolicyContext:
+def build_context(documents: list[Document], default_namespace: str, operator_namespace: str | None) -> PolicyContext:
     """The policy context the input files describe: their ModelRoute objects, ConfigMaps and Namespaces."""
     endpoints: list[AzureEndpoint] = []
     workloads: list[ModelWorkload] = []

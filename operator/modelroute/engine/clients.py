@@ -16,8 +16,8 @@ from modelroute.api.v1alpha1 import ClientProfile
 class Route(Enum):
     """How an endpoint variable's value names the host a client will call."""
 
-    URL = "url"                  # a URL
-    URL_LIST = "url-list"        # URLs separated by ';' (Open WebUI)
+    URL = "url"  # a URL
+    URL_LIST = "url-list"  # URLs separated by ';' (Open WebUI)
     AZURE_INSTANCE = "instance"  # an Azure OpenAI resource name: {name}.openai.azure.com
 
 
@@ -63,8 +63,8 @@ OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 class RouteValues:
     """The values an approved endpoint gives each kind of client setting."""
 
-    openai_base_url: str   # for OpenAI-style clients: the v1 API root
-    azure_endpoint: str    # for Azure clients: the resource root they append /openai/... to
+    openai_base_url: str  # for OpenAI-style clients: the v1 API root
+    azure_endpoint: str  # for Azure clients: the resource root they append /openai/... to
     api_version: str | None
     instance_name: str | None  # when the host is {name}.openai.azure.com
 
@@ -113,9 +113,9 @@ APPROVED_VALUE: dict[str, ValueOf] = {
 
 @dataclass(frozen=True, slots=True)
 class ProfileRecipe:
-    settings: tuple[str, ...]      # variables written from the approved route
-    credentials: tuple[str, ...]   # variables that receive credentialsSecretRef
-    azure_only: bool = False       # meaningless for an endpoint of type OpenAI
+    settings: tuple[str, ...]  # variables written from the approved route
+    credentials: tuple[str, ...]  # variables that receive credentialsSecretRef
+    azure_only: bool = False  # meaningless for an endpoint of type OpenAI
 
 
 PROFILES: dict[ClientProfile, ProfileRecipe] = {

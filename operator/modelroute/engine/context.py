@@ -54,6 +54,11 @@ class EndpointState:
     def host_port(self) -> str | None:
         return self.url.host_port if self.url else None
 
+    @property
+    def display_host(self) -> str | None:
+        """The host as people write it: with the port only when it is not the scheme's default."""
+        return self.url.origin.split("://", 1)[1] if self.url else None
+
     def allows_channel(self, channel: ProcurementChannel) -> bool:
         return channel in self.endpoint.spec.allowed_channels
 
@@ -64,9 +69,13 @@ def _readiness(endpoint: AzureEndpoint, url: hosts.ParsedURL) -> tuple[bool, str
     cloud = str(host_class.cloud) if host_class.cloud else None
     if spec.type is EndpointType.AZURE_OPENAI:
         if host_class.family not in _AZURE_MODEL_FAMILIES:
-            return False, "HostNotAzure", (
-                f"{url.host} is not an Azure OpenAI, Cognitive Services or AI Foundry host "
-                "(e.g. <resource>.openai.azure.com); declare it as type Gateway if it forwards to Azure"
+            return (
+                False,
+                "HostNotAzure",
+                (
+                    f"{url.host} is not an Azure OpenAI, Cognitive Services or AI Foundry host "
+                    "(e.g. <resource>.openai.azure.com); declare it as type Gateway if it forwards to Azure"
+                ),
             )
     elif spec.type is EndpointType.API_MANAGEMENT:
         if host_class.family is not hosts.HostFamily.AZURE_API_MANAGEMENT:
@@ -76,8 +85,10 @@ def _readiness(endpoint: AzureEndpoint, url: hosts.ParsedURL) -> tuple[bool, str
             return False, "HostNotOpenAI", f"{url.host} is not an OpenAI-operated host (api.openai.com family)"
         return True, "Approved", f"approved route {url.host_port} (OpenAI channel only)"
     elif host_class.family in (hosts.HostFamily.OPENAI, hosts.HostFamily.AWS_BEDROCK):
-        return False, "GatewayIsProvider", (
-            f"{url.host} is a model provider's own host, not a gateway; declare it with its own type"
+        return (
+            False,
+            "GatewayIsProvider",
+            (f"{url.host} is a model provider's own host, not a gateway; declare it with its own type"),
         )
     if spec.type in (EndpointType.AZURE_OPENAI, EndpointType.API_MANAGEMENT) and cloud != str(spec.cloud):
         return False, "CloudMismatch", f"{url.host} belongs to {cloud}, but spec.cloud is {spec.cloud}"
@@ -242,7 +253,5 @@ class PolicyContext:
         """host:port -> endpoint, for Ready endpoints that admit this namespace (unmanaged pods)."""
         labels = self.labels_of(namespace)
         return {
-            e.host_port: e
-            for e in self.endpoints.values()
-            if e.ready and e.host_port and e.allows_namespace(labels)
+            e.host_port: e for e in self.endpoints.values() if e.ready and e.host_port and e.allows_namespace(labels)
         }

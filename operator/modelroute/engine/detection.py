@@ -35,10 +35,10 @@ _DEFAULT_URL = hosts.parse_url(OPENAI_DEFAULT_BASE_URL)
 
 
 class TargetKind(Enum):
-    SETTING = "setting"      # an endpoint variable
-    EMBEDDED = "embedded"    # a URL inside another env value, the command or the args
-    DEFAULT = "default"      # a credential with no endpoint: the SDK default, api.openai.com
-    BEDROCK = "bedrock"      # an API type that routes to AWS Bedrock, no URL
+    SETTING = "setting"  # an endpoint variable
+    EMBEDDED = "embedded"  # a URL inside another env value, the command or the args
+    DEFAULT = "default"  # a credential with no endpoint: the SDK default, api.openai.com
+    BEDROCK = "bedrock"  # an API type that routes to AWS Bedrock, no URL
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,7 @@ class Target:
     kind: TargetKind
     url: hosts.ParsedURL | None
     setting: str  # what names it, for messages: "OPENAI_BASE_URL", "args[1]"
-    field: str    # full field path
+    field: str  # full field path
     variable: str | None = None  # the endpoint variable, when kind is SETTING
 
     @property
@@ -72,7 +72,7 @@ def redacted(url: hosts.ParsedURL | None) -> str:
 @dataclass(slots=True)
 class ContainerFindings:
     name: str
-    field: str  # "spec.containers[0]"
+    path: str  # "spec.containers[0]"
     is_app: bool
     env: ContainerEnv
     targets: list[Target] = field(default_factory=list)
@@ -106,7 +106,7 @@ class _Inspector:
         self.f = findings
 
     def path(self, relative: str) -> str:
-        return f"{self.f.field}.{relative}"
+        return f"{self.f.path}.{relative}"
 
     def problem(self, code: Code, message: str, relative: str) -> None:
         self.f.problems.append(Violation(code, message, self.f.name, self.path(relative)))

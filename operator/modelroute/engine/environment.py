@@ -91,9 +91,7 @@ def expand(text: str, defined: Mapping[str, EnvSetting]) -> tuple[str, tuple[str
     return "".join(out), tuple(hidden)
 
 
-def _config_map_value(
-    config_maps: ConfigMaps, namespace: str, name: str, key: str
-) -> tuple[str | None, str | None]:
+def _config_map_value(config_maps: ConfigMaps, namespace: str, name: str, key: str) -> tuple[str | None, str | None]:
     data = config_maps.get((namespace, name))
     if data is None:
         return None, f"ConfigMap {namespace}/{name} does not exist"
@@ -128,14 +126,14 @@ def container_env(container: Mapping[str, Any], namespace: str, config_maps: Con
         field = f"env[{index}]"
         value_from = entry.get("valueFrom")
         if not value_from:
-            value, hidden = expand(str(entry.get("value") or ""), settings)
-            settings[name] = EnvSetting(name, value, Source.LITERAL, field, "value", hidden)
+            literal, hidden = expand(str(entry.get("value") or ""), settings)
+            settings[name] = EnvSetting(name, literal, Source.LITERAL, field, "value", hidden)
         elif ref := value_from.get("configMapKeyRef"):
             cm_name, key = ref.get("name", ""), ref.get("key", "")
-            value, problem = _config_map_value(config_maps, namespace, cm_name, key)
+            resolved, problem = _config_map_value(config_maps, namespace, cm_name, key)
             if problem is None:
                 detail = f"ConfigMap {namespace}/{cm_name} key {key!r}"
-                settings[name] = EnvSetting(name, value, Source.CONFIG_MAP, field, detail)
+                settings[name] = EnvSetting(name, resolved, Source.CONFIG_MAP, field, detail)
             elif ref.get("optional"):
                 settings.pop(name, None)
             else:

@@ -41,26 +41,45 @@ def _satisfiability(
     if spec.endpoint_ref is None:
         return []
     if endpoint is None:
-        return [Violation(Code.ENDPOINT_NOT_FOUND,
-                          f"ModelWorkload {name} references AzureEndpoint {spec.endpoint_ref.name}, "
-                          "which does not exist")]
+        return [
+            Violation(
+                Code.ENDPOINT_NOT_FOUND,
+                f"ModelWorkload {name} references AzureEndpoint {spec.endpoint_ref.name}, which does not exist",
+            )
+        ]
     problems: list[Violation] = []
     if not endpoint.ready:
-        problems.append(Violation(Code.ENDPOINT_NOT_READY,
-                                  f"AzureEndpoint {endpoint.name} is not Ready ({endpoint.reason}): {endpoint.message}"))
+        problems.append(
+            Violation(
+                Code.ENDPOINT_NOT_READY,
+                f"AzureEndpoint {endpoint.name} is not Ready ({endpoint.reason}): {endpoint.message}",
+            )
+        )
     channel = spec.procurement.channel
     if not endpoint.allows_channel(channel):
         allowed = ", ".join(sorted(endpoint.endpoint.spec.allowed_channels))
-        problems.append(Violation(Code.CHANNEL_NOT_ALLOWED,
-                                  f"ModelWorkload {name} was procured through {channel}, but AzureEndpoint "
-                                  f"{endpoint.name} admits only {allowed}"))
+        problems.append(
+            Violation(
+                Code.CHANNEL_NOT_ALLOWED,
+                f"ModelWorkload {name} was procured through {channel}, but AzureEndpoint "
+                f"{endpoint.name} admits only {allowed}",
+            )
+        )
     if spec.deployment and endpoint.deployments and spec.deployment not in endpoint.deployments:
-        problems.append(Violation(Code.DEPLOYMENT_NOT_ALLOWED,
-                                  f"deployment {spec.deployment!r} is not among AzureEndpoint {endpoint.name}'s "
-                                  f"deployments ({', '.join(sorted(endpoint.deployments))})"))
+        problems.append(
+            Violation(
+                Code.DEPLOYMENT_NOT_ALLOWED,
+                f"deployment {spec.deployment!r} is not among AzureEndpoint {endpoint.name}'s "
+                f"deployments ({', '.join(sorted(endpoint.deployments))})",
+            )
+        )
     if not endpoint.allows_namespace(context.labels_of(namespace)):
-        problems.append(Violation(Code.NAMESPACE_NOT_ALLOWED,
-                                  f"AzureEndpoint {endpoint.name} does not admit workloads in namespace {namespace}"))
+        problems.append(
+            Violation(
+                Code.NAMESPACE_NOT_ALLOWED,
+                f"AzureEndpoint {endpoint.name} does not admit workloads in namespace {namespace}",
+            )
+        )
     return problems
 
 
@@ -84,9 +103,12 @@ class _Judge:
         if target.kind is TargetKind.BEDROCK or (
             url is not None and hosts.classify_host(url.host).family is hosts.HostFamily.AWS_BEDROCK
         ):
-            return Violation(Code.NON_AZURE_PROVIDER,
-                             f"{target.describe()} routes OpenAI models through AWS Bedrock, not an approved "
-                             "Azure endpoint", container.name, target.field)
+            return Violation(
+                Code.NON_AZURE_PROVIDER,
+                f"{target.describe()} routes OpenAI models through AWS Bedrock, not an approved Azure endpoint",
+                container.name,
+                target.field,
+            )
         assert url is not None
         if self.workload is None:
             if url.host_port in self.approved_for_unmanaged:
@@ -95,32 +117,45 @@ class _Judge:
         if self.endpoint is not None and self.endpoint.host_port == url.host_port:
             deployment = target.deployment
             if deployment and self.endpoint.deployments and deployment not in self.endpoint.deployments:
-                return Violation(Code.DEPLOYMENT_NOT_ALLOWED,
-                                 f"{target.describe()} calls deployment {deployment!r}, which AzureEndpoint "
-                                 f"{self.endpoint.name} does not allow", container.name, target.field)
+                return Violation(
+                    Code.DEPLOYMENT_NOT_ALLOWED,
+                    f"{target.describe()} calls deployment {deployment!r}, which AzureEndpoint "
+                    f"{self.endpoint.name} does not allow",
+                    container.name,
+                    target.field,
+                )
             return None
         if self.workload.spec.api_mode is ApiMode.STATEFUL and (
             hosts.classify_host(url.host).family is hosts.HostFamily.OPENAI
         ):
             if self.policy.stateful_direct is StatefulDirect.ALLOW:
                 return None
-            return Violation(Code.STATEFUL_DIRECT_DENIED,
-                             f"{target.describe()} reaches OpenAI directly; the RoutePolicy sets statefulDirect: "
-                             "Deny", container.name, target.field)
+            return Violation(
+                Code.STATEFUL_DIRECT_DENIED,
+                f"{target.describe()} reaches OpenAI directly; the RoutePolicy sets statefulDirect: Deny",
+                container.name,
+                target.field,
+            )
         if self.endpoint is None:
-            return self._not_approved(container, target, f"Stateful ModelWorkload {self.workload.metadata.name} "
-                                      "names no endpoint, and this is not an OpenAI-operated host")
+            return self._not_approved(
+                container,
+                target,
+                f"Stateful ModelWorkload {self.workload.metadata.name} "
+                "names no endpoint, and this is not an OpenAI-operated host",
+            )
         return self._not_approved(
-            container, target,
+            container,
+            target,
             f"ModelWorkload {self.workload.metadata.name} routes through AzureEndpoint {self.endpoint.name} "
-            f"({self.endpoint.host_port})",
+            f"({self.endpoint.display_host})",
         )
 
     def _not_approved(self, container: ContainerFindings, target: Target, why: str) -> Violation:
         code = Code.DEFAULT_OPENAI_ENDPOINT if target.kind is TargetKind.DEFAULT else Code.ENDPOINT_NOT_APPROVED
         subject = target.setting if target.kind is TargetKind.DEFAULT else target.describe()
-        return Violation(code, f"container {container.name}: {subject} is not an approved route: {why}",
-                         container.name, target.field)
+        return Violation(
+            code, f"container {container.name}: {subject} is not an approved route: {why}", container.name, target.field
+        )
 
 
 def _owned_annotations(
@@ -135,8 +170,8 @@ def _owned_annotations(
         out[ann.WORKLOAD] = workload.metadata.name
         if endpoint is not None:
             out[ann.ENDPOINT] = endpoint.name
-            if endpoint.host_port:
-                out[ann.ENDPOINT_HOST] = endpoint.host_port
+            if endpoint.display_host:
+                out[ann.ENDPOINT_HOST] = endpoint.display_host
         out[ann.API_MODE] = str(spec.api_mode)
         if spec.procurement.reference:
             out[ann.PROCUREMENT_REFERENCE] = spec.procurement.reference
@@ -174,8 +209,11 @@ def evaluate_pod(shape: PodShape, namespace: str, context: PolicyContext) -> Dec
 
     if len(covering) > 1:
         names = " and ".join(w.name for w in covering)
-        violations.append(Violation(Code.AMBIGUOUS_WORKLOAD,
-                                    f"this pod is selected by ModelWorkloads {names}; a pod may belong to one only"))
+        violations.append(
+            Violation(
+                Code.AMBIGUOUS_WORKLOAD, f"this pod is selected by ModelWorkloads {names}; a pod may belong to one only"
+            )
+        )
     elif covering:
         workload = covering[0].workload
         if workload.spec.endpoint_ref is not None:
@@ -195,16 +233,17 @@ def evaluate_pod(shape: PodShape, namespace: str, context: PolicyContext) -> Dec
 
     if not covering and configured:
         summary = _unmanaged_summary(findings)
-        message = f"no ModelWorkload in namespace {namespace} covers this pod, which is configured for " \
-                  f"OpenAI traffic ({summary})"
+        message = (
+            f"no ModelWorkload in namespace {namespace} covers this pod, which is configured for "
+            f"OpenAI traffic ({summary})"
+        )
         if policy.unmanaged is UnmanagedAction.DENY:
             violations.append(Violation(Code.UNMANAGED_OPENAI_TRAFFIC, message))
         elif policy.unmanaged is UnmanagedAction.WARN:
             warnings.append(f"[{Code.UNMANAGED_OPENAI_TRAFFIC}] {message}")
 
     if len(covering) <= 1 and not (workload is not None and violations):
-        judge = _Judge(policy, workload, endpoint,
-                       context.approved_hosts_for(namespace) if workload is None else {})
+        judge = _Judge(policy, workload, endpoint, context.approved_hosts_for(namespace) if workload is None else {})
         for f in findings:
             violations.extend(f.problems)
             for target in f.targets:
@@ -215,8 +254,11 @@ def evaluate_pod(shape: PodShape, namespace: str, context: PolicyContext) -> Dec
     rewritten = bool(mutation and mutation.rewritten)
     if violations:
         allowed = policy.enforcement is not Enforcement.ENFORCE
-        outcome = {Enforcement.ENFORCE: Outcome.DENIED, Enforcement.WARN: Outcome.WARNED,
-                   Enforcement.AUDIT: Outcome.AUDITED}[policy.enforcement]
+        outcome = {
+            Enforcement.ENFORCE: Outcome.DENIED,
+            Enforcement.WARN: Outcome.WARNED,
+            Enforcement.AUDIT: Outcome.AUDITED,
+        }[policy.enforcement]
         if policy.enforcement is Enforcement.WARN:
             warnings = [f"[{v.code}] {v.message}" for v in violations] + warnings
     else:
@@ -235,8 +277,10 @@ def evaluate_pod(shape: PodShape, namespace: str, context: PolicyContext) -> Dec
     owned = _owned_annotations(workload if len(covering) == 1 else None, endpoint, outcome)
     patch: JSONPatch = []
     if shape.is_pod:
-        patch = [*(mutation.patch if mutation else []),
-                 *annotation_patch(shape.pointer, shape.metadata.get("annotations"), owned)]
+        patch = [
+            *(mutation.patch if mutation else []),
+            *annotation_patch(shape.pointer, shape.metadata.get("annotations"), owned),
+        ]
     return Decision(
         allowed=allowed,
         outcome=outcome,

@@ -28,8 +28,8 @@ class PodShape:
 
     metadata: Mapping[str, Any]
     spec: Mapping[str, Any]
-    field_prefix: str   # "spec" or "spec.template.spec", for messages
-    pointer: str        # JSON pointer of the pod (template) root: "" or "/spec/template"
+    field_prefix: str  # "spec" or "spec.template.spec", for messages
+    pointer: str  # JSON pointer of the pod (template) root: "" or "/spec/template"
     is_pod: bool
 
 
@@ -54,6 +54,7 @@ def pod_shape(obj: Mapping[str, Any]) -> PodShape:
     if not isinstance(metadata, Mapping):
         raise NotAPodError(f"{kind} pod metadata is not a mapping")
     path = POD_TEMPLATE_PATHS[kind]
+    _check_containers(spec, ".".join((*path, "spec")))
     return PodShape(
         metadata=metadata,
         spec=spec,
@@ -61,3 +62,60 @@ def pod_shape(obj: Mapping[str, Any]) -> PodShape:
         pointer="".join(f"/{p}" for p in path),
         is_pod=kind == "Pod",
     )
+
+
+_CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+
+
+def _fail(where: str, expected: str, value: object) -> NotAPodError:
+    return NotAPodError(f"{where} must be {expected}, not {type(value).__name__}")
+
+
+def _check_list_of_mappings(value: object, where: str) -> list[Mapping[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _fail(where, "a list", value)
+    for index, item in enumerate(value):
+        if not isinstance(item, Mapping):
+            raise _fail(f"{where}[{index}]", "a mapping", item)
+    return value
+
+
+_VALUE_FROM_REFS = ("configMapKeyRef", "secretKeyRef", "fieldRef", "resourceFieldRef")
+_ENV_FROM_REFS = ("configMapRef", "secretRef")
+
+
+def _check_references(holder: object, where: str, kinds: tuple[str, ...]) -> None:
+    if not isinstance(holder, Mapping):
+        raise _fail(where, "a mapping", holder)
+    for kind in kinds:
+        ref = holder.get(kind)
+        if ref is None:
+            continue
+        if not isinstance(ref, Mapping):
+            raise _fail(f"{where}.{kind}", "a mapping", ref)
+        for key in ("name", "key"):
+            if key in ref and not isinstance(ref[key], str):
+                raise _fail(f"{where}.{kind}.{key}", "a string", ref[key])
+
+
+def _check_containers(spec: Mapping[str, Any], prefix: str) -> None:
+    """The shapes the engine relies on, checked once so bad input gets an error that says where."""
+    for list_name in _CONTAINER_LISTS:
+        for index, container in enumerate(_check_list_of_mappings(spec.get(list_name), f"{prefix}.{list_name}")):
+            where = f"{prefix}.{list_name}[{index}]"
+            for entry_index, entry in enumerate(_check_list_of_mappings(container.get("env"), f"{where}.env")):
+                if not isinstance(entry.get("name"), str):
+                    raise _fail(f"{where}.env[{entry_index}].name", "a string", entry.get("name"))
+                value_from = entry.get("valueFrom")
+                if value_from is not None:
+                    _check_references(value_from, f"{where}.env[{entry_index}].valueFrom", _VALUE_FROM_REFS)
+            for source_index, source in enumerate(
+                _check_list_of_mappings(container.get("envFrom"), f"{where}.envFrom")
+            ):
+                _check_references(source, f"{where}.envFrom[{source_index}]", _ENV_FROM_REFS)
+            for part in ("command", "args"):
+                value = container.get(part)
+                if value is not None and not isinstance(value, list):
+                    raise _fail(f"{where}.{part}", "a list", value)

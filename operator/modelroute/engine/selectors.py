@@ -19,9 +19,7 @@ def compile_selector(selector: LabelSelector | None) -> LabelPredicate:
     if selector is None or selector.is_empty:
         return _always
     required = tuple(selector.match_labels.items())
-    expressions = tuple(
-        (e.key, e.operator, frozenset(e.values)) for e in selector.match_expressions
-    )
+    expressions = tuple((e.key, e.operator, frozenset(e.values)) for e in selector.match_expressions)
 
     def matches(labels: Labels) -> bool:
         for key, value in required:
