@@ -670,6 +670,61 @@ def _healthy(resp: tuple[int, str] | None) -> bool:
 
 
 # --------------------------------------------------------------------------------------------------
+# Clients
+
+
+class CommandError(subprocess.CalledProcessError):
+    """A failed kubectl or helm call whose message carries the tool's own output."""
+
+    def __str__(self) -> str:
+        return f"{super().__str__()}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+
+
+@dataclass(frozen=True)
+class ClusterClient:
+    """kubectl and helm bound to one cluster's kubeconfig."""
+
+    kubeconfig: Path
+    bin_dir: Path | None
+    """Where kubectl and helm come from; None takes them from PATH."""
+    workdir: Path
+    """Holds helm's state and, for a LocalCluster, the component logs."""
+    local: LocalCluster | None = None
+    """The cluster these tools talk to when this process started it, else None."""
+
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        return self._run("kubectl", ["--kubeconfig", str(self.kubeconfig), *args], input, check, timeout)
+
+    def helm(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        return self._run("helm", ["--kubeconfig", str(self.kubeconfig), *args], input, check, timeout)
+
+    def _run(
+        self, tool: str, args: list[str], input: str | None, check: bool, timeout: float
+    ) -> subprocess.CompletedProcess[str]:
+        exe = str(self.bin_dir / tool) if self.bin_dir else shutil.which(tool)
+        if exe is None:
+            raise LocalClusterError(f"{tool} is not on PATH")
+        # helm otherwise reads and writes repositories and caches in the user's home directory.
+        helm_home = self.workdir / "helm"
+        env = {
+            **os.environ,
+            "HELM_CACHE_HOME": str(helm_home / "cache"),
+            "HELM_CONFIG_HOME": str(helm_home / "config"),
+            "HELM_DATA_HOME": str(helm_home / "data"),
+        }
+        proc = subprocess.run(
+            [exe, *args], input=input, capture_output=True, text=True, timeout=timeout, env=env, check=False
+        )
+        if check and proc.returncode != 0:
+            raise CommandError(proc.returncode, proc.args, proc.stdout, proc.stderr)
+        return proc
+
+
+# --------------------------------------------------------------------------------------------------
 # Detached clusters
 
 

@@ -11,14 +11,12 @@ import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import localcluster
 import pytest
-
-if TYPE_CHECKING:
-    from conftest import E2ECluster
+from localcluster import ClusterClient
 
 # The version hack/build-control-plane.sh builds, which honours the same variable.
 KUBERNETES_VERSION = os.environ.get("KUBERNETES_VERSION", "v1.34.4")
@@ -38,7 +36,7 @@ def eventually(probe: Callable[[], T | None], what: str, timeout: float = 60) ->
         time.sleep(0.25)
 
 
-def get_json(cluster: E2ECluster, *args: str) -> dict[str, Any]:
+def get_json(cluster: ClusterClient, *args: str) -> dict[str, Any]:
     out: dict[str, Any] = json.loads(cluster.kubectl("get", *args, "-o", "json").stdout)
     return out
 
@@ -50,7 +48,7 @@ def owned_by(obj: dict[str, Any], kind: str, name: str) -> bool:
     )
 
 
-def test_server_version(cluster: E2ECluster) -> None:
+def test_server_version(cluster: ClusterClient) -> None:
     versions = json.loads(cluster.kubectl("version", "-o", "json").stdout)
     server = versions["serverVersion"]
     if cluster.local is None:
@@ -60,7 +58,7 @@ def test_server_version(cluster: E2ECluster) -> None:
         assert versions["clientVersion"]["gitVersion"] == KUBERNETES_VERSION
 
 
-def test_namespace_create_and_delete(cluster: E2ECluster) -> None:
+def test_namespace_create_and_delete(cluster: ClusterClient) -> None:
     name = "e2e-lifecycle"
     cluster.kubectl("create", "namespace", name)
     assert get_json(cluster, "namespace", name)["status"]["phase"] == "Active"
@@ -93,7 +91,7 @@ spec:
 """
 
 
-def test_deployment_gets_replicaset_and_pods(cluster: E2ECluster, namespace: str) -> None:
+def test_deployment_gets_replicaset_and_pods(cluster: ClusterClient, namespace: str) -> None:
     cluster.kubectl("apply", "-n", namespace, "-f", "-", input=DEPLOYMENT)
 
     def replicaset() -> dict[str, Any] | None:
@@ -117,7 +115,7 @@ def test_deployment_gets_replicaset_and_pods(cluster: E2ECluster, namespace: str
             assert "nodeName" not in pod["spec"]
 
 
-def test_rbac_denies_unbound_user(cluster: E2ECluster, namespace: str) -> None:
+def test_rbac_denies_unbound_user(cluster: ClusterClient, namespace: str) -> None:
     denied = cluster.kubectl("get", "pods", "-n", namespace, "--as=nobody", check=False)
     assert denied.returncode != 0
     assert 'pods is forbidden: User "nobody" cannot list resource "pods"' in denied.stderr
@@ -200,7 +198,7 @@ def _webhook_configuration(kind: str, path: str, namespace: str, port: int, ca_b
 
 
 @pytest.fixture
-def webhooks(cluster: E2ECluster, namespace: str, tmp_path: Path) -> Iterator[list[str]]:
+def webhooks(cluster: ClusterClient, namespace: str, tmp_path: Path) -> Iterator[list[str]]:
     """Validating and mutating webhooks for configmaps in `namespace`; yields the requests seen."""
     if cluster.local is None:
         pytest.skip("an external cluster's apiserver cannot reach a webhook on this machine's loopback")
@@ -227,7 +225,7 @@ def webhooks(cluster: E2ECluster, namespace: str, tmp_path: Path) -> Iterator[li
         server.server_close()
 
 
-def _create_configmap(cluster: E2ECluster, namespace: str, name: str, label: str) -> Any:
+def _create_configmap(cluster: ClusterClient, namespace: str, name: str, label: str) -> Any:
     manifest = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -236,7 +234,7 @@ def _create_configmap(cluster: E2ECluster, namespace: str, name: str, label: str
     return cluster.kubectl("create", "-o", "json", "-f", "-", input=json.dumps(manifest), check=False)
 
 
-def test_validating_webhook_on_loopback_denies(cluster: E2ECluster, namespace: str, webhooks: list[str]) -> None:
+def test_validating_webhook_on_loopback_denies(cluster: ClusterClient, namespace: str, webhooks: list[str]) -> None:
     attempt = iter(range(1000))
 
     # The apiserver picks up new webhook configurations asynchronously.
@@ -251,7 +249,7 @@ def test_validating_webhook_on_loopback_denies(cluster: E2ECluster, namespace: s
     cluster.kubectl("create", "configmap", "unlabelled", "-n", namespace)
 
 
-def test_mutating_webhook_on_loopback_patches(cluster: E2ECluster, namespace: str, webhooks: list[str]) -> None:
+def test_mutating_webhook_on_loopback_patches(cluster: ClusterClient, namespace: str, webhooks: list[str]) -> None:
     attempt = iter(range(1000))
 
     def mutated() -> dict[str, Any] | None:

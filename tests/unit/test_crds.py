@@ -37,7 +37,11 @@ def _schema(kind: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("kind", ["AzureEndpoint", "ModelWorkload", "RoutePolicy"])
 def test_every_field_has_a_description(kind: str) -> None:
-    undocumented = [path for path, sub in _properties(_schema(kind), kind) if not sub.get("description")]
+    # metadata is the API server's own: a CRD may not describe it
+    undocumented = [
+        path for path, sub in _properties(_schema(kind), kind)
+        if not sub.get("description") and path != f"{kind}.metadata"
+    ]
     assert undocumented == []
 
 

@@ -93,6 +93,7 @@ KIND_INFOS: tuple[KindInfo, ...] = (
             {"name": "Unmanaged", "type": "string", "jsonPath": ".spec.unmanaged"},
             {"name": "Rewrite", "type": "boolean", "jsonPath": ".spec.rewrite"},
             {"name": "StatefulDirect", "type": "string", "jsonPath": ".spec.statefulDirect", "priority": 1},
+            {"name": "Namespaces", "type": "integer", "jsonPath": ".status.governedNamespaces"},
             _AGE,
         ),
     ),
@@ -159,7 +160,7 @@ def custom_resource_definition(info: KindInfo) -> dict[str, Any]:
         "properties": {
             "apiVersion": {"type": "string", "description": "APIVersion of this object: modelroute.io/v1alpha1."},
             "kind": {"type": "string", "description": f"Kind of this object: {info.kind}."},
-            "metadata": {"type": "object", "description": "Standard object metadata."},
+            "metadata": {"type": "object"},
             "spec": spec_schema,
             "status": status_schema,
         },

@@ -420,6 +420,14 @@ class RoutePolicySpec(WireModel):
     )
 
 
+class RoutePolicyStatus(WireModel):
+    model_config = WireModel.model_config | ConfigDict(extra="ignore")
+
+    observed_generation: int | None = Field(default=None, description="The generation last reconciled.")
+    conditions: Conditions
+    governed_namespaces: int = Field(default=0, ge=0, description="Namespaces this policy currently governs.")
+
+
 class RoutePolicy(WireModel):
     """How strictly ModelRoute enforces, and where."""
 
@@ -432,7 +440,7 @@ class RoutePolicy(WireModel):
     kind: Literal["RoutePolicy"] = "RoutePolicy"
     metadata: ObjectMeta
     spec: RoutePolicySpec = Field(default_factory=RoutePolicySpec)
-    status: dict[str, Any] | None = None
+    status: RoutePolicyStatus | None = None
 
 
 KINDS: tuple[type[AzureEndpoint] | type[ModelWorkload] | type[RoutePolicy], ...] = (

@@ -145,6 +145,8 @@ class _Inspector:
             self.f.targets.append(Target(kind, url, setting.name, self.path(setting.field), setting.name))
 
     def embedded_urls(self, text: str, setting: str, relative: str) -> None:
+        if "://" not in text:  # most values hold no URL at all; skip the scan
+            return
         for candidate in hosts.find_urls(text):
             try:
                 url = hosts.parse_url(candidate)

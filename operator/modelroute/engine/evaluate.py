@@ -33,7 +33,7 @@ def annotation_patch(pointer: str, current: Mapping[str, str] | None, wanted: Ma
     return ops
 
 
-def _satisfiability(
+def workload_problems(
     workload: ModelWorkload, endpoint: EndpointState | None, context: PolicyContext, namespace: str
 ) -> list[Violation]:
     spec = workload.spec
@@ -218,7 +218,7 @@ def evaluate_pod(shape: PodShape, namespace: str, context: PolicyContext) -> Dec
         workload = covering[0].workload
         if workload.spec.endpoint_ref is not None:
             endpoint = context.endpoints.get(workload.spec.endpoint_ref.name)
-        problems = _satisfiability(workload, endpoint, context, namespace)
+        problems = workload_problems(workload, endpoint, context, namespace)
         violations.extend(problems)
         if not problems and endpoint is not None:
             mutation = mutate_pod_spec(spec, shape.pointer + "/spec", findings, workload, endpoint, policy.rewrite)
@@ -305,4 +305,4 @@ def evaluate(obj: Mapping[str, Any], context: PolicyContext, default_namespace: 
     return evaluate_pod(shape, namespace, context)
 
 
-__all__ = ["annotation_patch", "evaluate", "evaluate_pod", "redacted"]
+__all__ = ["annotation_patch", "evaluate", "evaluate_pod", "redacted", "workload_problems"]

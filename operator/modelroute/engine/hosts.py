@@ -104,7 +104,7 @@ class ParsedURL:
 
     @property
     def origin(self) -> str:
-        if self.port == _DEFAULT_PORTS[self.scheme]:
+        if self.port == _DEFAULT_PORTS.get(self.scheme):
             return f"{self.scheme}://{self._bracketed_host}"
         return f"{self.scheme}://{self._bracketed_host}:{self.port}"
 
@@ -129,7 +129,9 @@ _AWS_SUFFIX = ("amazonaws", "com")
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 _PORT = re.compile(r"[0-9]+")
-_PERCENT_BYTE = re.compile(r"%([0-9A-Fa-f]{2})")
+_PERCENT_BYTE = re.compile(r"%[0-9A-Fa-f]{2}")
+_PERCENT_PIECES = re.compile(r"(%[0-9A-Fa-f]{2})")
+_QUERY_OR_FRAGMENT = re.compile(r"[?#]")
 _ASCII_LABEL = re.compile(r"[a-z0-9_-]+")
 _DECIMAL = re.compile(r"[0-9]+")
 _OCTAL = re.compile(r"0[0-7]*")
@@ -153,7 +155,7 @@ def _percent_decode(host: str) -> str:
     if "%" in _PERCENT_BYTE.sub("", host):
         raise URLError(f"host {host!r} has a malformed percent-encoding")
     raw = bytearray()
-    for piece in re.split(r"(%[0-9A-Fa-f]{2})", host):
+    for piece in _PERCENT_PIECES.split(host):
         if piece.startswith("%"):
             raw.append(int(piece[1:], 16))
         else:
@@ -237,11 +239,11 @@ def canonical_host(host: str) -> str:
     if ":" in host:
         return _ipv6(host, host)
     name = _percent_decode(host)
-    if not name:
-        raise URLError("no host")
     trailing_dot = name.endswith(".")
     if trailing_dot:
         name = name[:-1]
+    if not name:
+        raise URLError("no host")
     if any(c in _UNICODE_DOTS for c in name):
         raise URLError(f"ambiguous host {host!r}: contains a non-ASCII full stop")
     labels = name.lower().split(".")
@@ -305,7 +307,7 @@ def parse_url(text: str) -> ParsedURL:
         port = int(port_text)
     else:
         port = _DEFAULT_PORTS[scheme]
-    path = re.split(r"[?#]", tail, maxsplit=1)[0]
+    path = _QUERY_OR_FRAGMENT.split(tail, maxsplit=1)[0]
     return ParsedURL(scheme=scheme, host=canonical_host(host), port=port, path=path)
 
 
@@ -359,7 +361,7 @@ def find_urls(text: str) -> list[str]:
         body = _URL_BODY.match(text, start.end())
         end = body.end() if body is not None else start.end()
         url = text[start.start() : end]
-        position = max(end, start.end())
+        position = end
         quoted = end < len(text) and text[end] in _QUOTES
         # A JSON-escaped closing quote leaves its backslash behind.
         if quoted and url.endswith("\\"):

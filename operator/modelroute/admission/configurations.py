@@ -1,0 +1,105 @@
+"""The webhook configurations ModelRoute needs, as data: used by the local mode, which registers them
+itself, and checked against the Helm chart's, which owns them in production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from modelroute.api import annotations as ann
+from modelroute.engine.context import ALWAYS_EXCLUDED_NAMESPACES, NAMESPACE_NAME_LABEL
+
+MUTATE_PODS = "mutate-pods"
+VALIDATE_PODS = "validate-pods"
+VALIDATE_CONTROLLERS = "validate-pod-controllers"
+VALIDATE_RESOURCES = "validate-modelroute-resources"
+
+POD_CONTROLLERS: tuple[tuple[str, str, str], ...] = (
+    ("apps", "v1", "deployments"),
+    ("apps", "v1", "statefulsets"),
+    ("apps", "v1", "daemonsets"),
+    ("apps", "v1", "replicasets"),
+    ("batch", "v1", "jobs"),
+    ("batch", "v1", "cronjobs"),
+)
+OWN_RESOURCES = ("azureendpoints", "modelworkloads", "routepolicies")
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookOptions:
+    operator_namespace: str
+    failure_policy: str = "Fail"
+    timeout_seconds: int = 5
+    name: str = "modelroute"
+
+
+ClientConfigFor = Callable[[str], dict[str, Any]]
+
+
+def namespace_selector(operator_namespace: str) -> dict[str, Any]:
+    """Never the system namespaces, never the operator's own, never a namespace that opted out."""
+    return {
+        "matchExpressions": [
+            {"key": NAMESPACE_NAME_LABEL, "operator": "NotIn",
+             "values": sorted(ALWAYS_EXCLUDED_NAMESPACES | {operator_namespace})},
+            {"key": ann.IGNORE_LABEL, "operator": "DoesNotExist"},
+        ]
+    }
+
+
+def _webhook(name: str, path: str, rules: list[dict[str, Any]], client_config: ClientConfigFor,
+             options: WebhookOptions, *, failure_policy: str | None = None, scoped: bool = True) -> dict[str, Any]:
+    hook: dict[str, Any] = {
+        "name": name,
+        "clientConfig": client_config(path),
+        "rules": rules,
+        "admissionReviewVersions": ["v1"],
+        "sideEffects": "None",
+        "timeoutSeconds": options.timeout_seconds,
+        "failurePolicy": failure_policy or options.failure_policy,
+        "matchPolicy": "Equivalent",
+    }
+    if scoped:
+        hook["namespaceSelector"] = namespace_selector(options.operator_namespace)
+    return hook
+
+
+def _rule(group: str, version: str, resources: list[str], operations: list[str], scope: str = "*") -> dict[str, Any]:
+    return {"apiGroups": [group], "apiVersions": [version], "resources": resources, "operations": operations,
+            "scope": scope}
+
+
+def mutating_configuration(client_config: ClientConfigFor, options: WebhookOptions) -> dict[str, Any]:
+    hook = _webhook("pods.mutate.modelroute.io", MUTATE_PODS,
+                    [_rule("", "v1", ["pods"], ["CREATE"], "Namespaced")], client_config, options)
+    hook["reinvocationPolicy"] = "IfNeeded"
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "MutatingWebhookConfiguration",
+        "metadata": {"name": options.name, "labels": {"app.kubernetes.io/name": "modelroute"}},
+        "webhooks": [hook],
+    }
+
+
+def validating_configuration(client_config: ClientConfigFor, options: WebhookOptions) -> dict[str, Any]:
+    controller_rules = [_rule(g, v, [r], ["CREATE", "UPDATE"], "Namespaced") for g, v, r in POD_CONTROLLERS]
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": options.name, "labels": {"app.kubernetes.io/name": "modelroute"}},
+        "webhooks": [
+            _webhook("pods.validate.modelroute.io", VALIDATE_PODS,
+                     [_rule("", "v1", ["pods"], ["CREATE"], "Namespaced"),
+                      _rule("", "v1", ["pods/ephemeralcontainers"], ["UPDATE"], "Namespaced")],
+                     client_config, options),
+            _webhook("controllers.validate.modelroute.io", VALIDATE_CONTROLLERS, controller_rules,
+                     client_config, options),
+            # ModelRoute's own kinds are checked for what the schema cannot say; an operator that is down must
+            # never stop anyone from fixing them, so this one fails open.
+            _webhook("resources.validate.modelroute.io", VALIDATE_RESOURCES,
+                     [_rule("modelroute.io", "v1alpha1", list(OWN_RESOURCES), ["CREATE", "UPDATE", "DELETE"])],
+                     client_config, options, failure_policy="Ignore", scoped=False),
+        ],
+    }

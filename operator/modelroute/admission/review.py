@@ -1,0 +1,58 @@
+"""AdmissionReview <-> engine, independent of kopf: what each webhook answers for one object."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelroute.engine.context import PolicyContext
+from modelroute.engine.evaluate import evaluate
+from modelroute.engine.podspec import NotAPodError
+from modelroute.engine.verdict import Decision, JSONPatch, Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a webhook tells the API server: allow or deny (with a message), warnings, and a patch."""
+
+    allowed: bool
+    message: str = ""
+    warnings: tuple[str, ...] = ()
+    patch: JSONPatch = field(default_factory=list)
+    decision: Decision | None = None
+
+
+NOT_SYNCED = (
+    "ModelRoute is starting and has not yet read the cluster's AzureEndpoints, ModelWorkloads, RoutePolicies, "
+    "ConfigMaps and Namespaces; retry in a few seconds"
+)
+
+
+def _judge(obj: Mapping[str, Any], context: PolicyContext) -> Decision | Answer:
+    try:
+        return evaluate(obj, context)
+    except NotAPodError as error:
+        return Answer(allowed=False, message=f"ModelRoute cannot read this object: {error}")
+
+
+def mutate(obj: Mapping[str, Any], context: PolicyContext) -> Answer:
+    """The mutating webhook: patch only. Denials are the validating webhook's job, so one message is shown."""
+    decision = _judge(obj, context)
+    if isinstance(decision, Answer):
+        return Answer(allowed=True)
+    return Answer(allowed=True, patch=decision.patch, decision=decision)
+
+
+def validate(obj: Mapping[str, Any], context: PolicyContext) -> Answer:
+    """The validating webhook: judges the object as it will run (pods arrive already mutated)."""
+    decision = _judge(obj, context)
+    if isinstance(decision, Answer):
+        return decision
+    if not decision.allowed:
+        return Answer(allowed=False, message=decision.denial_message, decision=decision)
+    return Answer(allowed=True, warnings=decision.warnings, decision=decision)
+
+
+def needs_event(decision: Decision | None) -> bool:
+    return decision is not None and decision.outcome in (Outcome.DENIED, Outcome.WARNED, Outcome.REWRITTEN)

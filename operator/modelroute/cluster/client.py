@@ -1,0 +1,119 @@
+"""The Kubernetes API client the shells use (never the admission hot path): lists for priming the
+cluster view, status patches, Events, webhook configurations."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from kubernetes import client, config  # type: ignore[import-untyped]
+from kubernetes.client.rest import ApiException  # type: ignore[import-untyped]
+
+from modelroute.api.meta import GROUP, VERSION
+
+log = logging.getLogger(__name__)
+
+#: plural -> (group, version, namespaced)
+RESOURCES: dict[str, tuple[str, str, bool]] = {
+    "azureendpoints": (GROUP, VERSION, False),
+    "modelworkloads": (GROUP, VERSION, True),
+    "routepolicies": (GROUP, VERSION, False),
+    "configmaps": ("", "v1", True),
+    "namespaces": ("", "v1", False),
+    "pods": ("", "v1", True),
+}
+
+
+_KINDS = {"azureendpoints": "AzureEndpoint", "modelworkloads": "ModelWorkload", "routepolicies": "RoutePolicy",
+          "configmaps": "ConfigMap", "namespaces": "Namespace", "pods": "Pod"}
+
+
+def load_config(kubeconfig: str | None = None, context: str | None = None) -> client.ApiClient:
+    if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
+        config.load_incluster_config()
+    else:
+        config.load_kube_config(config_file=kubeconfig, context=context)
+    return client.ApiClient()
+
+
+class Kube:
+    """Thin, typed-enough wrappers over the generated client, returning plain dicts."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
+        self.custom = client.CustomObjectsApi(api)
+        self.core = client.CoreV1Api(api)
+        self.admission = client.AdmissionregistrationV1Api(api)
+
+    def list(self, plural: str, page_size: int = 500) -> Iterator[dict[str, Any]]:
+        """Every object of a kind, page by page, as the plain dicts a watch would deliver."""
+        group, version, _ = RESOURCES[plural]
+        token: str | None = None
+        while True:
+            page = self._page(plural, page_size, token)
+            kind = str(page.get("kind") or "").removesuffix("List") or _KINDS[plural]
+            for item in page.get("items") or []:
+                item.setdefault("kind", kind)
+                item.setdefault("apiVersion", f"{group}/{version}" if group else version)
+                yield item
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return
+
+    def _page(self, plural: str, limit: int, token: str | None) -> dict[str, Any]:
+        group, version, _ = RESOURCES[plural]
+        kwargs: dict[str, Any] = {"limit": limit}
+        if token:
+            kwargs["_continue"] = token
+        if group:
+            return dict(self.custom.list_cluster_custom_object(group, version, plural, **kwargs))
+        listing = {
+            "configmaps": self.core.list_config_map_for_all_namespaces,
+            "namespaces": self.core.list_namespace,
+            "pods": self.core.list_pod_for_all_namespaces,
+        }[plural](**kwargs)
+        return dict(self.api.sanitize_for_serialization(listing))
+
+    def patch_status(self, plural: str, namespace: str | None, name: str, status: dict[str, Any]) -> None:
+        group, version, namespaced = RESOURCES[plural]
+        body = {"status": status}
+        if namespaced:
+            self.custom.patch_namespaced_custom_object_status(group, version, namespace, plural, name, body)
+        else:
+            self.custom.patch_cluster_custom_object_status(group, version, plural, name, body)
+
+    def create_event(self, namespace: str, body: dict[str, Any]) -> None:
+        self.core.create_namespaced_event(namespace, body)
+
+    def apply_webhook_configuration(self, body: dict[str, Any]) -> None:
+        kind = body["kind"]
+        name = body["metadata"]["name"]
+        create, replace, read = (
+            (self.admission.create_mutating_webhook_configuration,
+             self.admission.replace_mutating_webhook_configuration,
+             self.admission.read_mutating_webhook_configuration)
+            if kind == "MutatingWebhookConfiguration" else
+            (self.admission.create_validating_webhook_configuration,
+             self.admission.replace_validating_webhook_configuration,
+             self.admission.read_validating_webhook_configuration)
+        )
+        try:
+            current = read(name)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+            create(body)
+            return
+        body = {**body, "metadata": {**body["metadata"], "resourceVersion": current.metadata.resource_version}}
+        replace(name, body)
+
+    def delete_webhook_configuration(self, kind: str, name: str) -> None:
+        delete = (self.admission.delete_mutating_webhook_configuration if kind == "MutatingWebhookConfiguration"
+                  else self.admission.delete_validating_webhook_configuration)
+        try:
+            delete(name)
+        except ApiException as error:
+            if error.status != 404:
+                raise
