@@ -8,6 +8,7 @@ source hack/lib.sh
 
 ensure_venv
 step "ruff" ruff check operator tests hack
+step "ruff format" ruff format --check operator tests hack
 step "mypy --strict" mypy
 MODELROUTE_BIN_DIR="$(ensure_control_plane)"
 export MODELROUTE_BIN_DIR

@@ -15,6 +15,7 @@ from typing import Any
 
 import jsonpatch
 import kopf
+import kubernetes.client
 
 from modelroute.admission import configurations as cfg
 from modelroute.admission.resources import validate_resource
@@ -51,21 +52,27 @@ class RunOptions:
     reconcile: bool = True
 
 
-class NamespacedWebhookServer(kopf.WebhookServer):  # type: ignore[misc]
+class NamespacedWebhookServer(kopf.WebhookServer):
     """kopf's server, plus one fix: an object's namespace is taken from the AdmissionReview request when
     the object itself does not carry it (objects created in a namespace given on the command line)."""
 
-    async def __call__(self, fn: Any) -> AsyncIterator[Any]:
-        async def with_namespace(data: Any, **kwargs: Any) -> Any:
-            request = data.get("request") if isinstance(data, dict) else None
-            if isinstance(request, dict) and request.get("namespace"):
+    async def __call__(self, fn: kopf.WebhookFn) -> AsyncIterator[kopf.WebhookClientConfig]:
+        async def with_namespace(
+            request: Any,
+            *,
+            webhook: str | None = None,
+            headers: dict[str, str] | None = None,
+            sslpeer: dict[str, Any] | None = None,
+        ) -> Any:
+            review: Any = request.get("request") if isinstance(request, dict) else None
+            if isinstance(review, dict) and review.get("namespace"):
                 for key in ("object", "oldObject"):
-                    obj = request.get(key)
+                    obj = review.get(key)
                     if isinstance(obj, dict):
                         metadata = obj.setdefault("metadata", {})
                         if isinstance(metadata, dict) and not metadata.get("namespace"):
-                            metadata["namespace"] = request["namespace"]
-            return await fn(data, **kwargs)
+                            metadata["namespace"] = review["namespace"]
+            return await fn(request, webhook=webhook, headers=headers, sslpeer=sslpeer)
 
         async for client_config in super().__call__(with_namespace):
             yield client_config
@@ -89,8 +96,13 @@ def _serving_files(options: RunOptions) -> tuple[Path, Path, Path | None]:
     existing = (directory / "tls.crt", directory / "tls.key", directory / "ca.crt")
     if all(p.exists() for p in existing):
         return existing
-    hosts = [options.webhook_host or "127.0.0.1", "localhost", "127.0.0.1",
-             f"modelroute-webhook.{options.namespace}.svc", f"modelroute-webhook.{options.namespace}.svc.cluster.local"]
+    hosts = [
+        options.webhook_host or "127.0.0.1",
+        "localhost",
+        "127.0.0.1",
+        f"modelroute-webhook.{options.namespace}.svc",
+        f"modelroute-webhook.{options.namespace}.svc.cluster.local",
+    ]
     files = generate_serving_files(directory, dict.fromkeys(hosts))
     log.info("generated a webhook serving certificate in %s", directory)
     return files.cert_file, files.key_file, files.ca_file
@@ -107,8 +119,13 @@ def _event_for(answer: Answer, body: Mapping[str, Any], runtime: Runtime, dryrun
     elif decision.outcome is Outcome.WARNED:
         runtime.recorder.record(body, namespace, "Warning", "RouteViolation", "; ".join(decision.warnings))
     elif decision.outcome is Outcome.REWRITTEN:
-        runtime.recorder.record(body, namespace, "Normal", "RouteRewritten",
-                                f"endpoint settings rewritten to AzureEndpoint {decision.endpoint}")
+        runtime.recorder.record(
+            body,
+            namespace,
+            "Normal",
+            "RouteRewritten",
+            f"endpoint settings rewritten to AzureEndpoint {decision.endpoint}",
+        )
 
 
 def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
@@ -126,6 +143,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
                     state.delete(plural, body)
                 else:
                     state.upsert(plural, body)
+
             return watch
 
         kopf.on.event(group, version, plural, id=f"watch-{plural}", registry=registry)(make(plural))
@@ -156,13 +174,15 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         judge(body, warnings, dryrun)
 
     for group, version, plural in cfg.POD_CONTROLLERS:
-        kopf.on.validate(group, version, plural, id=cfg.VALIDATE_CONTROLLERS, registry=registry)(
-            lambda body, warnings, dryrun, **_: judge(body, warnings, dryrun)
-        )
+
+        @kopf.on.validate(group, version, plural, id=cfg.VALIDATE_CONTROLLERS, registry=registry)
+        def validate_controller(body: Mapping[str, Any], warnings: list[str], dryrun: bool, **_: Any) -> None:
+            judge(body, warnings, dryrun)
 
     for plural in cfg.OWN_RESOURCES:
+
         @kopf.on.validate(GROUP, VERSION, plural, id=cfg.VALIDATE_RESOURCES, registry=registry)
-        def validate_own(body: Mapping[str, Any], warnings: list[str], operation: str, **_: Any) -> None:
+        def validate_own(body: Mapping[str, Any], warnings: list[str], operation: str = "CREATE", **_: Any) -> None:
             answer = validate_resource(dict(body), operation, state.context())
             warnings.extend(answer.warnings)
             if not answer.allowed:
@@ -172,23 +192,32 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         cert, key, ca = runtime.serving = _serving_files(options)
         settings.admission.server = NamespacedWebhookServer(
-            addr=options.webhook_addr, port=options.webhook_port, host=options.webhook_host,
-            certfile=str(cert), pkeyfile=str(key), cafile=str(ca) if ca else None, file_check_interval=10.0)
+            addr=options.webhook_addr,
+            port=options.webhook_port,
+            host=options.webhook_host,
+            certfile=str(cert),
+            pkeyfile=str(key),
+            cafile=str(ca) if ca else None,
+            file_check_interval=10.0,
+        )
         settings.admission.managed = None
         settings.watching.server_timeout = 270
         settings.watching.client_timeout = 300
         settings.watching.connect_timeout = 30
         settings.posting.level = logging.WARNING
         for plural in WATCHED:
-            bodies = await asyncio.to_thread(lambda p=plural: list(runtime.kube.list(p)))
+            bodies = await asyncio.to_thread(runtime.kube.list_all, plural)
             state.replace_all(plural, bodies)
         log.info("cluster view primed: %s", {p: len(state.raw[p]) for p in WATCHED})
         runtime.recorder = EventRecorder(runtime.kube)
         runtime.tasks.append(asyncio.create_task(runtime.recorder.run(), name="modelroute-events"))
         if options.reconcile:
             runtime.status_sync = StatusSync(state, runtime.kube, resync_seconds=options.resync_seconds)
-            state.on_change(lambda plural: runtime.status_sync.poke(plural) if runtime.status_sync
-                            and plural != "configmaps" else None)
+            state.on_change(
+                lambda plural: (
+                    runtime.status_sync.poke(plural) if runtime.status_sync and plural != "configmaps" else None
+                )
+            )
             runtime.status_sync.poke()
             runtime.tasks.append(asyncio.create_task(runtime.status_sync.run(), name="modelroute-status"))
         if options.register_webhooks:
@@ -202,9 +231,23 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
             await asyncio.to_thread(_unregister, runtime)
 
     @kopf.on.login(registry=registry)
-    def login(**kwargs: Any) -> Any:
-        # the same credentials as the kubernetes client: kubeconfig (any auth it supports) or in-cluster
-        return kopf.login_via_client(**kwargs)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        # the same credentials as the kubernetes client: the kubeconfig given (any auth it supports) or in-cluster
+        load_config(options.kubeconfig, options.context)
+        config = kubernetes.client.Configuration.get_default_copy()
+        header = config.get_api_key_with_prefix("BearerToken") or config.get_api_key_with_prefix("authorization")
+        scheme, _space, token = (header or "").rpartition(" ")
+        return kopf.ConnectionInfo(
+            server=config.host,
+            ca_path=config.ssl_ca_cert,
+            insecure=not config.verify_ssl,
+            username=config.username or None,
+            password=config.password or None,
+            scheme=scheme or None,
+            token=token or None,
+            certificate_path=config.cert_file,
+            private_key_path=config.key_file,
+        )
 
     @kopf.on.probe(id="synced", registry=registry)
     def synced(**_: Any) -> bool:
@@ -231,9 +274,12 @@ def _client_config_for(runtime: Runtime) -> cfg.ClientConfigFor:
 
 
 def _webhook_options(options: RunOptions) -> cfg.WebhookOptions:
-    return cfg.WebhookOptions(operator_namespace=options.namespace, failure_policy=options.failure_policy,
-                              timeout_seconds=options.webhook_timeout_seconds,
-                              name=options.webhook_configuration_name)
+    return cfg.WebhookOptions(
+        operator_namespace=options.namespace,
+        failure_policy=options.failure_policy,
+        timeout_seconds=options.webhook_timeout_seconds,
+        name=options.webhook_configuration_name,
+    )
 
 
 async def _wait_serving(host: str, port: int, timeout: float = 60.0) -> None:
@@ -257,11 +303,16 @@ async def _register_when_serving(runtime: Runtime) -> None:
     await _wait_serving(options.webhook_host or "127.0.0.1", options.webhook_port)
     client_config = _client_config_for(runtime)
     webhook_options = _webhook_options(options)
-    for body in (cfg.mutating_configuration(client_config, webhook_options),
-                 cfg.validating_configuration(client_config, webhook_options)):
+    for body in (
+        cfg.mutating_configuration(client_config, webhook_options),
+        cfg.validating_configuration(client_config, webhook_options),
+    ):
         await asyncio.to_thread(runtime.kube.apply_webhook_configuration, body)
-    log.info("registered webhook configurations %r (failurePolicy %s)", options.webhook_configuration_name,
-             options.failure_policy)
+    log.info(
+        "registered webhook configurations %r (failurePolicy %s)",
+        options.webhook_configuration_name,
+        options.failure_policy,
+    )
 
 
 def _unregister(runtime: Runtime) -> None:
@@ -272,10 +323,6 @@ def _unregister(runtime: Runtime) -> None:
 
 
 def run(options: RunOptions) -> None:
-    if options.kubeconfig:
-        import os
-
-        os.environ["KUBECONFIG"] = options.kubeconfig
     api = load_config(options.kubeconfig, options.context)
     runtime = Runtime(options=options, state=ClusterState(operator_namespace=options.namespace), kube=Kube(api))
     registry = build_registry(runtime)

@@ -44,13 +44,15 @@ def generate_pod(rng: random.Random, index: int) -> dict[str, Any]:
     containers = []
     for c in range(rng.randint(1, 3)):
         env = rng.choice(ENV_CHOICES)
-        containers.append({
-            "name": f"c{c}",
-            "image": f"registry.example.com/app:{index % 50}",
-            "env": [{"name": k, "value": v} for k, v in env.items()]
-            + [{"name": f"FEATURE_{i}", "value": str(i)} for i in range(rng.randint(0, 8))],
-            "args": ["--port=8080", "--log-format=json"],
-        })
+        containers.append(
+            {
+                "name": f"c{c}",
+                "image": f"registry.example.com/app:{index % 50}",
+                "env": [{"name": k, "value": v} for k, v in env.items()]
+                + [{"name": f"FEATURE_{i}", "value": str(i)} for i in range(rng.randint(0, 8))],
+                "args": ["--port=8080", "--log-format=json"],
+            }
+        )
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -62,8 +64,10 @@ def generate_pod(rng: random.Random, index: int) -> dict[str, Any]:
             "apiVersion": "apps/v1",
             "kind": "Deployment",
             "metadata": {"name": f"deploy-{index}", "namespace": namespace},
-            "spec": {"selector": {"matchLabels": pod["metadata"]["labels"]},
-                     "template": {"metadata": pod["metadata"] | {"name": None}, "spec": pod["spec"]}},
+            "spec": {
+                "selector": {"matchLabels": pod["metadata"]["labels"]},
+                "template": {"metadata": pod["metadata"] | {"name": None}, "spec": pod["spec"]},
+            },
         }
     return pod
 
@@ -98,9 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         corpus = Path(tmp)
         write_corpus(corpus, args.pods)
         files = sorted(str(p) for p in corpus.glob("*.yaml"))
-        parse_only = [sys.executable, "-c",
-                      "import sys, yaml\n"
-                      "for f in sys.argv[1:]: list(yaml.load_all(open(f), Loader=yaml.CSafeLoader))", *files]
+        parse_only = [
+            sys.executable,
+            "-c",
+            "import sys, yaml\nfor f in sys.argv[1:]: list(yaml.load_all(open(f), Loader=yaml.CSafeLoader))",
+            *files,
+        ]
         check = [script, "check", str(corpus), "-o", "json"]
 
         def run(cmd: list[str]) -> None:
@@ -118,11 +125,15 @@ def main(argv: list[str] | None = None) -> int:
     n = len(judged)
     print(f"corpus: {n} judged objects ({args.pods} generated; 1 in 4 a Deployment), best of {args.runs} runs")
     print(f"modelroute check -o json : {t_check:7.3f} s  {n / t_check:9.0f} objects/s")
-    print(f"  baseline: YAML parse   : {t_parse:7.3f} s  {n / t_parse:9.0f} objects/s"
-          f"  -> check costs {t_check / t_parse:.2f}x parsing alone")
+    print(
+        f"  baseline: YAML parse   : {t_parse:7.3f} s  {n / t_parse:9.0f} objects/s"
+        f"  -> check costs {t_check / t_parse:.2f}x parsing alone"
+    )
     print(f"engine alone (evaluate)  : {t_engine:7.3f} s  {n / t_engine:9.0f} objects/s")
-    print(f"  baseline: deepcopy     : {t_copy:7.3f} s  {n / t_copy:9.0f} objects/s"
-          f"  -> judging costs {t_engine / t_copy:.2f}x a deep copy")
+    print(
+        f"  baseline: deepcopy     : {t_copy:7.3f} s  {n / t_copy:9.0f} objects/s"
+        f"  -> judging costs {t_engine / t_copy:.2f}x a deep copy"
+    )
     return 0
 
 

@@ -19,9 +19,11 @@ import pytest
 E2E_DIR = Path(__file__).resolve().parent
 REPO_ROOT = E2E_DIR.parents[1]
 sys.path.insert(0, str(REPO_ROOT / "hack"))
+sys.path.insert(0, str(E2E_DIR))
 
 import localcluster  # noqa: E402
 from localcluster import ClusterClient  # noqa: E402
+from operator_process import OPERATOR_NAMESPACE, OperatorProcess  # noqa: E402
 
 EXTERNAL_KUBECONFIG_ENV = "MODELROUTE_E2E_KUBECONFIG"
 # Set by hack/test.sh, which has already run hack/build-control-plane.sh.
@@ -86,3 +88,40 @@ def namespace(cluster: ClusterClient) -> Iterator[str]:
     cluster.kubectl("create", "namespace", name)
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
+
+
+@pytest.fixture(scope="session")
+def crds(cluster: ClusterClient) -> None:
+    """The CRDs from crds/, applied and established."""
+    cluster.kubectl("apply", "-f", str(REPO_ROOT / "crds"))
+    cluster.kubectl(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd",
+        "azureendpoints.modelroute.io",
+        "modelworkloads.modelroute.io",
+        "routepolicies.modelroute.io",
+    )
+
+
+@pytest.fixture(scope="session")
+def operator_process(
+    cluster: ClusterClient, crds: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    """`modelroute run` in local mode for the session; restarted before a test if an earlier one killed it."""
+    cluster.kubectl("create", "namespace", OPERATOR_NAMESPACE, check=False)
+    process = OperatorProcess(cluster, tmp_path_factory.mktemp("operator"))
+    try:
+        process.start()
+    except RuntimeError as error:
+        pytest.fail(f"the operator did not start: {error}", pytrace=False)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def operator(operator_process: OperatorProcess) -> OperatorProcess:
+    if not operator_process.alive:
+        operator_process.start()
+    return operator_process

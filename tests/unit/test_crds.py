@@ -39,7 +39,8 @@ def _schema(kind: str) -> dict[str, Any]:
 def test_every_field_has_a_description(kind: str) -> None:
     # metadata is the API server's own: a CRD may not describe it
     undocumented = [
-        path for path, sub in _properties(_schema(kind), kind)
+        path
+        for path, sub in _properties(_schema(kind), kind)
         if not sub.get("description") and path != f"{kind}.metadata"
     ]
     assert undocumented == []

@@ -182,3 +182,9 @@ def test_secret_values_never_appear_in_messages() -> None:
 def test_a_literal_api_key_in_a_manifest_earns_a_warning() -> None:
     decision = judge(pod(container(env={"OPENAI_API_KEY": "sk-x"})))
     assert any("keep API keys in a Secret" in w for w in decision.warnings)
+
+
+@pytest.mark.parametrize("url", ["https://api%2eopenai.com/v1", "https://a\\@api.openai.com/v1"])
+def test_a_url_in_free_text_that_clients_read_differently_is_reported(url: str) -> None:
+    decision = judge(pod(container(args=["--base-url", url])))
+    assert codes(decision) == ["MalformedEndpointURL"]

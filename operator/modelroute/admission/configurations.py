@@ -42,15 +42,26 @@ def namespace_selector(operator_namespace: str) -> dict[str, Any]:
     """Never the system namespaces, never the operator's own, never a namespace that opted out."""
     return {
         "matchExpressions": [
-            {"key": NAMESPACE_NAME_LABEL, "operator": "NotIn",
-             "values": sorted(ALWAYS_EXCLUDED_NAMESPACES | {operator_namespace})},
+            {
+                "key": NAMESPACE_NAME_LABEL,
+                "operator": "NotIn",
+                "values": sorted(ALWAYS_EXCLUDED_NAMESPACES | {operator_namespace}),
+            },
             {"key": ann.IGNORE_LABEL, "operator": "DoesNotExist"},
         ]
     }
 
 
-def _webhook(name: str, path: str, rules: list[dict[str, Any]], client_config: ClientConfigFor,
-             options: WebhookOptions, *, failure_policy: str | None = None, scoped: bool = True) -> dict[str, Any]:
+def _webhook(
+    name: str,
+    path: str,
+    rules: list[dict[str, Any]],
+    client_config: ClientConfigFor,
+    options: WebhookOptions,
+    *,
+    failure_policy: str | None = None,
+    scoped: bool = True,
+) -> dict[str, Any]:
     hook: dict[str, Any] = {
         "name": name,
         "clientConfig": client_config(path),
@@ -67,13 +78,23 @@ def _webhook(name: str, path: str, rules: list[dict[str, Any]], client_config: C
 
 
 def _rule(group: str, version: str, resources: list[str], operations: list[str], scope: str = "*") -> dict[str, Any]:
-    return {"apiGroups": [group], "apiVersions": [version], "resources": resources, "operations": operations,
-            "scope": scope}
+    return {
+        "apiGroups": [group],
+        "apiVersions": [version],
+        "resources": resources,
+        "operations": operations,
+        "scope": scope,
+    }
 
 
 def mutating_configuration(client_config: ClientConfigFor, options: WebhookOptions) -> dict[str, Any]:
-    hook = _webhook("pods.mutate.modelroute.io", MUTATE_PODS,
-                    [_rule("", "v1", ["pods"], ["CREATE"], "Namespaced")], client_config, options)
+    hook = _webhook(
+        "pods.mutate.modelroute.io",
+        MUTATE_PODS,
+        [_rule("", "v1", ["pods"], ["CREATE"], "Namespaced")],
+        client_config,
+        options,
+    )
     hook["reinvocationPolicy"] = "IfNeeded"
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
@@ -90,16 +111,29 @@ def validating_configuration(client_config: ClientConfigFor, options: WebhookOpt
         "kind": "ValidatingWebhookConfiguration",
         "metadata": {"name": options.name, "labels": {"app.kubernetes.io/name": "modelroute"}},
         "webhooks": [
-            _webhook("pods.validate.modelroute.io", VALIDATE_PODS,
-                     [_rule("", "v1", ["pods"], ["CREATE"], "Namespaced"),
-                      _rule("", "v1", ["pods/ephemeralcontainers"], ["UPDATE"], "Namespaced")],
-                     client_config, options),
-            _webhook("controllers.validate.modelroute.io", VALIDATE_CONTROLLERS, controller_rules,
-                     client_config, options),
+            _webhook(
+                "pods.validate.modelroute.io",
+                VALIDATE_PODS,
+                [
+                    _rule("", "v1", ["pods"], ["CREATE"], "Namespaced"),
+                    _rule("", "v1", ["pods/ephemeralcontainers"], ["UPDATE"], "Namespaced"),
+                ],
+                client_config,
+                options,
+            ),
+            _webhook(
+                "controllers.validate.modelroute.io", VALIDATE_CONTROLLERS, controller_rules, client_config, options
+            ),
             # ModelRoute's own kinds are checked for what the schema cannot say; an operator that is down must
             # never stop anyone from fixing them, so this one fails open.
-            _webhook("resources.validate.modelroute.io", VALIDATE_RESOURCES,
-                     [_rule("modelroute.io", "v1alpha1", list(OWN_RESOURCES), ["CREATE", "UPDATE", "DELETE"])],
-                     client_config, options, failure_policy="Ignore", scoped=False),
+            _webhook(
+                "resources.validate.modelroute.io",
+                VALIDATE_RESOURCES,
+                [_rule("modelroute.io", "v1alpha1", list(OWN_RESOURCES), ["CREATE", "UPDATE", "DELETE"])],
+                client_config,
+                options,
+                failure_policy="Ignore",
+                scoped=False,
+            ),
         ],
     }

@@ -36,9 +36,13 @@ def validate_resource(obj: Mapping[str, Any], operation: str, context: PolicyCon
     name = str((obj.get("metadata") or {}).get("name", ""))
     if operation == "DELETE":
         if kind == "AzureEndpoint" and (users := _referencing(context, name)):
-            return Answer(True, warnings=(
-                f"AzureEndpoint {name} is still referenced by ModelWorkload(s) {', '.join(users)}; their pods "
-                "will be denied until they name another endpoint",))
+            return Answer(
+                True,
+                warnings=(
+                    f"AzureEndpoint {name} is still referenced by ModelWorkload(s) {', '.join(users)}; their pods "
+                    "will be denied until they name another endpoint",
+                ),
+            )
         return Answer(True)
     model = _MODELS.get(kind)
     if model is None:
@@ -63,6 +67,7 @@ def validate_resource(obj: Mapping[str, Any], operation: str, context: PolicyCon
             warnings.append(f"ModelWorkload {name} has an empty selector: it covers every pod in {namespace}")
         for other in context.workloads.get(namespace, ()):
             if other.name != name and other.workload.spec.selector == parsed.spec.selector:
-                warnings.append(f"ModelWorkload {other.name} has the same selector; pods selected by both are "
-                                "denied as ambiguous")
+                warnings.append(
+                    f"ModelWorkload {other.name} has the same selector; pods selected by both are denied as ambiguous"
+                )
     return Answer(True, warnings=tuple(warnings))

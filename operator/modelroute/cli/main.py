@@ -60,36 +60,56 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     run = commands.add_parser(
-        "run", help="run the operator and its webhook server",
+        "run",
+        help="run the operator and its webhook server",
         description="Run the operator: admission webhooks, the cluster view they read, and the status "
         "reconcilers. Uses the current kubeconfig, or the in-cluster configuration inside a pod.",
     )
     run.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config or in-cluster)")
     run.add_argument("--context", help="kubeconfig context")
-    run.add_argument("--namespace", default=os.environ.get("POD_NAMESPACE", DEFAULT_OPERATOR_NAMESPACE),
-                     help="the operator's own namespace, never governed (default: $POD_NAMESPACE or %(default)s)")
+    run.add_argument(
+        "--namespace",
+        default=os.environ.get("POD_NAMESPACE", DEFAULT_OPERATOR_NAMESPACE),
+        help="the operator's own namespace, never governed (default: $POD_NAMESPACE or %(default)s)",
+    )
     run.add_argument("--webhook-addr", default="0.0.0.0", help="address to listen on (default: %(default)s)")
     run.add_argument("--webhook-port", type=int, default=9443, help="HTTPS port (default: %(default)s)")
-    run.add_argument("--webhook-host", help="host the API server uses to reach the webhooks (local mode); "
-                     "default 127.0.0.1")
+    run.add_argument(
+        "--webhook-host", help="host the API server uses to reach the webhooks (local mode); default 127.0.0.1"
+    )
     run.add_argument("--tls-cert-file", type=Path, help="serving certificate (re-read when it changes)")
     run.add_argument("--tls-key-file", type=Path, help="serving key")
     run.add_argument("--tls-ca-file", type=Path, help="CA bundle for the webhook configurations (local mode)")
-    run.add_argument("--cert-dir", type=Path,
-                     help="where to keep a generated CA and certificate when none are given (default: a temp dir)")
-    run.add_argument("--register-webhooks", action="store_true",
-                     help="local mode: create the webhook configurations (URL clientConfig) and remove them on "
-                     "exit; in a cluster the Helm chart owns them instead")
-    run.add_argument("--failure-policy", choices=("Fail", "Ignore"), default="Fail",
-                     help="failurePolicy of the registered pod webhooks (default: %(default)s)")
+    run.add_argument(
+        "--cert-dir",
+        type=Path,
+        help="where to keep a generated CA and certificate when none are given (default: a temp dir)",
+    )
+    run.add_argument(
+        "--register-webhooks",
+        action="store_true",
+        help="local mode: create the webhook configurations (URL clientConfig) and remove them on "
+        "exit; in a cluster the Helm chart owns them instead",
+    )
+    run.add_argument(
+        "--failure-policy",
+        choices=("Fail", "Ignore"),
+        default="Fail",
+        help="failurePolicy of the registered pod webhooks (default: %(default)s)",
+    )
     run.add_argument("--webhook-timeout", type=int, default=5, help="timeoutSeconds of the registered webhooks")
-    run.add_argument("--webhook-configuration-name", default="modelroute",
-                     help="name of the registered configurations (default: %(default)s)")
+    run.add_argument(
+        "--webhook-configuration-name",
+        default="modelroute",
+        help="name of the registered configurations (default: %(default)s)",
+    )
     run.add_argument("--liveness", metavar="URL", help="serve liveness probes, e.g. http://0.0.0.0:8080/healthz")
-    run.add_argument("--resync-seconds", type=float, default=300.0,
-                     help="full status recomputation interval (default: %(default)s)")
-    run.add_argument("--no-reconcile", action="store_true",
-                     help="serve webhooks only; leave status updates to another replica")
+    run.add_argument(
+        "--resync-seconds", type=float, default=300.0, help="full status recomputation interval (default: %(default)s)"
+    )
+    run.add_argument(
+        "--no-reconcile", action="store_true", help="serve webhooks only; leave status updates to another replica"
+    )
     run.add_argument("--log-format", choices=("plain", "full", "json"), default="full")
     run.add_argument("-v", "--verbose", action="store_true")
 
@@ -103,14 +123,27 @@ def _run(args: argparse.Namespace) -> int:
     from modelroute.operator import RunOptions, run
 
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
-    run(RunOptions(
-        namespace=args.namespace, kubeconfig=args.kubeconfig, context=args.context,
-        webhook_addr=args.webhook_addr, webhook_port=args.webhook_port, webhook_host=args.webhook_host,
-        tls_cert_file=args.tls_cert_file, tls_key_file=args.tls_key_file, tls_ca_file=args.tls_ca_file,
-        cert_dir=args.cert_dir, register_webhooks=args.register_webhooks, failure_policy=args.failure_policy,
-        webhook_timeout_seconds=args.webhook_timeout, webhook_configuration_name=args.webhook_configuration_name,
-        liveness_endpoint=args.liveness, resync_seconds=args.resync_seconds, reconcile=not args.no_reconcile,
-    ))
+    run(
+        RunOptions(
+            namespace=args.namespace,
+            kubeconfig=args.kubeconfig,
+            context=args.context,
+            webhook_addr=args.webhook_addr,
+            webhook_port=args.webhook_port,
+            webhook_host=args.webhook_host,
+            tls_cert_file=args.tls_cert_file,
+            tls_key_file=args.tls_key_file,
+            tls_ca_file=args.tls_ca_file,
+            cert_dir=args.cert_dir,
+            register_webhooks=args.register_webhooks,
+            failure_policy=args.failure_policy,
+            webhook_timeout_seconds=args.webhook_timeout,
+            webhook_configuration_name=args.webhook_configuration_name,
+            liveness_endpoint=args.liveness,
+            resync_seconds=args.resync_seconds,
+            reconcile=not args.no_reconcile,
+        )
+    )
     return 0
 
 

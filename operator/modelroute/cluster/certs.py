@@ -27,8 +27,12 @@ class ServingFiles:
 
 
 def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ModelRoute"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ModelRoute"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
 
 
 def _san(names: Iterable[str]) -> x509.SubjectAlternativeName:
@@ -61,9 +65,20 @@ def generate_serving_files(directory: Path, hosts: Iterable[str], *, days: int =
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .sign(ca_key, hashes.SHA256())
     )
     host_list = list(hosts)
@@ -84,8 +99,9 @@ def generate_serving_files(directory: Path, hosts: Iterable[str], *, days: int =
     files = ServingFiles(directory / "ca.crt", directory / "tls.crt", directory / "tls.key")
     files.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     # write the key before the certificate: a watcher that sees the new certificate must find its key
-    _write_private(files.key_file, key.private_bytes(serialization.Encoding.PEM,
-                                                     serialization.PrivateFormat.PKCS8,
-                                                     serialization.NoEncryption()))
+    _write_private(
+        files.key_file,
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+    )
     files.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return files

@@ -8,8 +8,8 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from kubernetes import client, config  # type: ignore[import-untyped]
-from kubernetes.client.rest import ApiException  # type: ignore[import-untyped]
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
 
 from modelroute.api.meta import GROUP, VERSION
 
@@ -26,8 +26,14 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
 }
 
 
-_KINDS = {"azureendpoints": "AzureEndpoint", "modelworkloads": "ModelWorkload", "routepolicies": "RoutePolicy",
-          "configmaps": "ConfigMap", "namespaces": "Namespace", "pods": "Pod"}
+_KINDS = {
+    "azureendpoints": "AzureEndpoint",
+    "modelworkloads": "ModelWorkload",
+    "routepolicies": "RoutePolicy",
+    "configmaps": "ConfigMap",
+    "namespaces": "Namespace",
+    "pods": "Pod",
+}
 
 
 def load_config(kubeconfig: str | None = None, context: str | None = None) -> client.ApiClient:
@@ -47,7 +53,7 @@ class Kube:
         self.core = client.CoreV1Api(api)
         self.admission = client.AdmissionregistrationV1Api(api)
 
-    def list(self, plural: str, page_size: int = 500) -> Iterator[dict[str, Any]]:
+    def iterate(self, plural: str, page_size: int = 500) -> Iterator[dict[str, Any]]:
         """Every object of a kind, page by page, as the plain dicts a watch would deliver."""
         group, version, _ = RESOURCES[plural]
         token: str | None = None
@@ -61,6 +67,9 @@ class Kube:
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 return
+
+    def list_all(self, plural: str) -> list[dict[str, Any]]:
+        return list(self.iterate(plural))
 
     def _page(self, plural: str, limit: int, token: str | None) -> dict[str, Any]:
         group, version, _ = RESOURCES[plural]
@@ -91,13 +100,17 @@ class Kube:
         kind = body["kind"]
         name = body["metadata"]["name"]
         create, replace, read = (
-            (self.admission.create_mutating_webhook_configuration,
-             self.admission.replace_mutating_webhook_configuration,
-             self.admission.read_mutating_webhook_configuration)
-            if kind == "MutatingWebhookConfiguration" else
-            (self.admission.create_validating_webhook_configuration,
-             self.admission.replace_validating_webhook_configuration,
-             self.admission.read_validating_webhook_configuration)
+            (
+                self.admission.create_mutating_webhook_configuration,
+                self.admission.replace_mutating_webhook_configuration,
+                self.admission.read_mutating_webhook_configuration,
+            )
+            if kind == "MutatingWebhookConfiguration"
+            else (
+                self.admission.create_validating_webhook_configuration,
+                self.admission.replace_validating_webhook_configuration,
+                self.admission.read_validating_webhook_configuration,
+            )
         )
         try:
             current = read(name)
@@ -110,8 +123,11 @@ class Kube:
         replace(name, body)
 
     def delete_webhook_configuration(self, kind: str, name: str) -> None:
-        delete = (self.admission.delete_mutating_webhook_configuration if kind == "MutatingWebhookConfiguration"
-                  else self.admission.delete_validating_webhook_configuration)
+        delete = (
+            self.admission.delete_mutating_webhook_configuration
+            if kind == "MutatingWebhookConfiguration"
+            else self.admission.delete_validating_webhook_configuration
+        )
         try:
             delete(name)
         except ApiException as error:

@@ -16,13 +16,18 @@ COMPONENT = "modelroute"
 _MESSAGE_LIMIT = 1024
 
 
-def event_body(involved: Mapping[str, Any], namespace: str, kind_of_event: str, reason: str, message: str,
-               now: datetime.datetime) -> dict[str, Any]:
+def event_body(
+    involved: Mapping[str, Any], namespace: str, kind_of_event: str, reason: str, message: str, now: datetime.datetime
+) -> dict[str, Any]:
     metadata = involved.get("metadata") or {}
     name = str(metadata.get("name") or metadata.get("generateName") or "unnamed").rstrip("-.") or "unnamed"
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    reference = {"apiVersion": involved.get("apiVersion", "v1"), "kind": involved.get("kind", ""), "name": name,
-                 "namespace": namespace}
+    reference = {
+        "apiVersion": involved.get("apiVersion", "v1"),
+        "kind": involved.get("kind", ""),
+        "name": name,
+        "namespace": namespace,
+    }
     if metadata.get("uid"):
         reference["uid"] = metadata["uid"]
     return {
@@ -50,8 +55,9 @@ class EventRecorder:
         self.queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(maxsize=capacity)
         self.dropped = 0
 
-    def record(self, involved: Mapping[str, Any], namespace: str, kind_of_event: str, reason: str,
-               message: str) -> None:
+    def record(
+        self, involved: Mapping[str, Any], namespace: str, kind_of_event: str, reason: str, message: str
+    ) -> None:
         body = event_body(involved, namespace, kind_of_event, reason, message, datetime.datetime.now(datetime.UTC))
         try:
             self.queue.put_nowait((namespace, body))
@@ -63,5 +69,5 @@ class EventRecorder:
             namespace, body = await self.queue.get()
             try:
                 await asyncio.to_thread(self.kube.create_event, namespace, body)
-            except Exception as error:  # noqa: BLE001 - an Event is best effort; log and go on
+            except Exception as error:
                 log.warning("could not record event %s in %s: %s", body["reason"], namespace, error)

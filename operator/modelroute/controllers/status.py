@@ -15,8 +15,12 @@ READY = "Ready"
 
 
 def ready_condition(ready: bool, reason: str, message: str, generation: int | None) -> dict[str, Any]:
-    condition: dict[str, Any] = {"type": READY, "status": "True" if ready else "False", "reason": reason,
-                                 "message": message}
+    condition: dict[str, Any] = {
+        "type": READY,
+        "status": "True" if ready else "False",
+        "reason": reason,
+        "message": message,
+    }
     if generation is not None:
         condition["observedGeneration"] = generation
     return condition
@@ -25,7 +29,9 @@ def ready_condition(ready: bool, reason: str, message: str, generation: int | No
 def azure_endpoint_status(endpoint: AzureEndpoint, context: PolicyContext) -> Status:
     state = context.endpoints.get(endpoint.metadata.name) or endpoint_state(endpoint)
     users = sum(
-        1 for workloads in context.workloads.values() for w in workloads
+        1
+        for workloads in context.workloads.values()
+        for w in workloads
         if w.workload.spec.endpoint_ref and w.workload.spec.endpoint_ref.name == endpoint.metadata.name
     )
     status: Status = {
@@ -47,11 +53,20 @@ def model_workload_status(workload: ModelWorkload, context: PolicyContext) -> St
     if problems:
         condition = ready_condition(False, str(problems[0].code), "; ".join(p.message for p in problems), generation)
     elif endpoint is None:
-        condition = ready_condition(True, "StatefulDirect", "Stateful workload with no endpoint; the RoutePolicy's "
-                                    "statefulDirect decides whether it may reach OpenAI directly", generation)
+        condition = ready_condition(
+            True,
+            "StatefulDirect",
+            "Stateful workload with no endpoint; the RoutePolicy's "
+            "statefulDirect decides whether it may reach OpenAI directly",
+            generation,
+        )
     else:
-        condition = ready_condition(True, "Routed", f"pods are routed through AzureEndpoint {endpoint.name} "
-                                    f"({endpoint.display_host})", generation)
+        condition = ready_condition(
+            True,
+            "Routed",
+            f"pods are routed through AzureEndpoint {endpoint.name} ({endpoint.display_host})",
+            generation,
+        )
     status: Status = {"observedGeneration": generation, "conditions": [condition]}
     if endpoint is not None and endpoint.display_host:
         status["endpointHost"] = endpoint.display_host
@@ -77,8 +92,10 @@ _NONE = _NoPolicy()
 
 
 def invalid_status(message: str, generation: int | None) -> Status:
-    return {"observedGeneration": generation,
-            "conditions": [ready_condition(False, "InvalidSpec", message, generation)]}
+    return {
+        "observedGeneration": generation,
+        "conditions": [ready_condition(False, "InvalidSpec", message, generation)],
+    }
 
 
 def with_transition_times(desired: Status, current: Mapping[str, Any] | None, now: str) -> Status:
@@ -97,8 +114,11 @@ def differs_ignoring_times(desired: Status, current: Mapping[str, Any] | None) -
     current = current or {}
     for key, value in desired.items():
         if key == "conditions":
-            have = [{k: v for k, v in c.items() if k != "lastTransitionTime"}
-                    for c in current.get("conditions") or [] if isinstance(c, Mapping)]
+            have = [
+                {k: v for k, v in c.items() if k != "lastTransitionTime"}
+                for c in current.get("conditions") or []
+                if isinstance(c, Mapping)
+            ]
             if have != value:
                 return True
         elif current.get(key) != value:

@@ -5,6 +5,7 @@ converges by construction."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
 from collections.abc import Callable
@@ -23,8 +24,15 @@ def _now() -> str:
 
 
 class StatusSync:
-    def __init__(self, state: ClusterState, kube: Kube, *, resync_seconds: float = 300.0,
-                 debounce_seconds: float = 0.2, clock: Callable[[], str] = _now) -> None:
+    def __init__(
+        self,
+        state: ClusterState,
+        kube: Kube,
+        *,
+        resync_seconds: float = 300.0,
+        debounce_seconds: float = 0.2,
+        clock: Callable[[], str] = _now,
+    ) -> None:
         self.state = state
         self.kube = kube
         self.resync_seconds = resync_seconds
@@ -38,10 +46,8 @@ class StatusSync:
 
     async def run(self) -> None:
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):  # a quiet period still ends in a full resync
                 await asyncio.wait_for(self.dirty.wait(), timeout=self.resync_seconds)
-            except TimeoutError:
-                pass
             self.dirty.clear()
             await asyncio.sleep(self.debounce_seconds)
             try:
@@ -56,9 +62,11 @@ class StatusSync:
         context = self.state.context()
         namespaces = [key[1] for key in self.state.raw["namespaces"]]
         out = []
-        for plural, bodies in (("azureendpoints", self.state.raw["azureendpoints"]),
-                               ("modelworkloads", self.state.raw["modelworkloads"]),
-                               ("routepolicies", self.state.raw["routepolicies"])):
+        for plural, bodies in (
+            ("azureendpoints", self.state.raw["azureendpoints"]),
+            ("modelworkloads", self.state.raw["modelworkloads"]),
+            ("routepolicies", self.state.raw["routepolicies"]),
+        ):
             for (namespace, name), body in list(bodies.items()):
                 generation = (body.get("metadata") or {}).get("generation")
                 problem = self.state.invalid[plural].get((namespace, name))
@@ -83,7 +91,7 @@ class StatusSync:
             try:
                 self.kube.patch_status(plural, namespace, name, status)
                 patched += 1
-            except Exception as error:  # noqa: BLE001 - one object's failure must not stop the others
+            except Exception as error:
                 log.warning("could not update status of %s %s: %s", plural, name, error)
         self.patches += patched
         return patched

@@ -34,6 +34,24 @@ _DEPLOYMENT_IN_PATH = re.compile(r"/openai/deployments/([^/?#]+)", re.IGNORECASE
 _DEFAULT_URL = hosts.parse_url(OPENAI_DEFAULT_BASE_URL)
 
 
+_MODEL_HOST_HINTS = (
+    "openai.com",
+    "openai.azure.",
+    "cognitiveservices.azure.",
+    "services.ai.azure.",
+    "cognitive.microsoft.com",
+    "amazonaws.com",
+)
+
+
+def _names_model_host(candidate: str) -> bool:
+    """A loose look at a URL parse_url refused: fine for reporting it, never used to approve anything."""
+    from urllib.parse import unquote
+
+    text = unquote(candidate).lower().replace("\\", "/").replace("\u3002", ".").replace("\uff0e", ".")
+    return any(hint in text for hint in _MODEL_HOST_HINTS)
+
+
 class TargetKind(Enum):
     SETTING = "setting"  # an endpoint variable
     EMBEDDED = "embedded"  # a URL inside another env value, the command or the args
@@ -150,7 +168,15 @@ class _Inspector:
         for candidate in hosts.find_urls(text):
             try:
                 url = hosts.parse_url(candidate)
-            except hosts.URLError:
+            except hosts.URLError as error:
+                # clients disagree on such URLs, and some follow them to the host they seem to name
+                if _names_model_host(candidate):
+                    self.problem(
+                        Code.MALFORMED_ENDPOINT_URL,
+                        f"{setting} holds a URL naming an OpenAI host in a form HTTP clients read "
+                        f"differently ({error})",
+                        relative,
+                    )
                 continue
             host_class = hosts.classify_host(url.host)
             if host_class.is_openai_model_host or host_class.family is hosts.HostFamily.AWS_BEDROCK:

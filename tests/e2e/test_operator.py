@@ -1,0 +1,341 @@
+"""The operator on a real API server: CRD validation, admission, mutation, status, failure behaviour."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import yaml
+from localcluster import ClusterClient, CommandError
+from operator_process import OPERATOR_NAMESPACE, OperatorProcess
+
+AZURE_URL = "https://contoso-e2e.openai.azure.com"
+
+
+def apply(cluster: ClusterClient, *objects: dict[str, Any], check: bool = True, args: tuple[str, ...] = ()) -> Any:
+    return cluster.kubectl("apply", *args, "-f", "-", input=yaml.safe_dump_all(objects), check=check)
+
+
+def get(cluster: ClusterClient, *args: str) -> dict[str, Any]:
+    return dict(json.loads(cluster.kubectl("get", *args, "-o", "json").stdout))
+
+
+def eventually(check: Callable[[], Any], timeout: float = 30, interval: float = 0.3) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except (AssertionError, CommandError, KeyError, IndexError, StopIteration) as error:
+            last = error
+        time.sleep(interval)
+    raise AssertionError(f"not true within {timeout}s; last: {last}")
+
+
+def endpoint(name: str, url: str = AZURE_URL, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "modelroute.io/v1alpha1",
+        "kind": "AzureEndpoint",
+        "metadata": {"name": name},
+        "spec": {"url": url, "defaultApiVersion": "2024-10-21", **spec},
+    }
+
+
+def policy(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
+    selector = {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
+    return {
+        "apiVersion": "modelroute.io/v1alpha1",
+        "kind": "RoutePolicy",
+        "metadata": {"name": name},
+        "spec": {"namespaceSelector": selector, **spec},
+    }
+
+
+def workload(name: str, namespace: str, endpoint_name: str, app: str = "chat", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "modelroute.io/v1alpha1",
+        "kind": "ModelWorkload",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "selector": {"matchLabels": {"app": app}},
+            "endpointRef": {"name": endpoint_name},
+            "procurement": {"channel": "Microsoft", "reference": "PO-e2e"},
+            **spec,
+        },
+    }
+
+
+def pod(name: str, namespace: str, app: str = "chat", env: dict[str, str] | None = None) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": "app", "image": "registry.example.com/app:1"}
+    if env:
+        container["env"] = [{"name": k, "value": v} for k, v in env.items()]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": app}},
+        "spec": {"containers": [container]},
+    }
+
+
+def deployment(name: str, namespace: str, app: str = "chat", env: dict[str, str] | None = None) -> dict[str, Any]:
+    template = pod(name, namespace, app, env)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": app}},
+            "template": {"metadata": {"labels": {"app": app}}, "spec": template["spec"]},
+        },
+    }
+
+
+@pytest.fixture
+def scenario(cluster: ClusterClient, operator: OperatorProcess, namespace: str) -> dict[str, str]:
+    """An endpoint, an enforcing policy and a workload, all private to this test's namespace."""
+    names = {"namespace": namespace, "endpoint": f"{namespace}-aoai", "policy": f"{namespace}-policy"}
+    apply(
+        cluster,
+        endpoint(names["endpoint"]),
+        policy(names["policy"], namespace, enforcement="Enforce"),
+        workload("chat", namespace, names["endpoint"]),
+    )
+    wait_ready(cluster, namespace)
+    yield names
+    cluster.kubectl("delete", "routepolicy", names["policy"], "--ignore-not-found", check=False)
+    cluster.kubectl("delete", "azureendpoint", names["endpoint"], "--ignore-not-found", check=False)
+
+
+def ready_of(obj: dict[str, Any]) -> dict[str, Any]:
+    return next(c for c in obj.get("status", {}).get("conditions", []) if c["type"] == "Ready")
+
+
+def wait_ready(cluster: ClusterClient, namespace: str, name: str = "chat") -> dict[str, Any]:
+    return eventually(
+        lambda: (
+            ready_of(get(cluster, "mw", name, "-n", namespace))["status"] == "True"
+            and get(cluster, "mw", name, "-n", namespace)
+        )
+    )
+
+
+# --- the API server alone -------------------------------------------------------------------------
+
+
+def test_the_api_server_rejects_an_http_endpoint_url(cluster: ClusterClient, crds: None) -> None:
+    result = apply(cluster, endpoint("e2e-http", url="http://contoso.openai.azure.com"), check=False)
+    assert result.returncode != 0
+    assert "url must be an https:// URL" in result.stderr
+
+
+def test_the_api_server_rejects_an_unknown_channel(cluster: ClusterClient, crds: None, namespace: str) -> None:
+    body = workload("w", namespace, "x")
+    body["spec"]["procurement"]["channel"] = "Reseller"
+    result = apply(cluster, body, check=False)
+    assert result.returncode != 0
+    assert 'Unsupported value: "Reseller"' in result.stderr
+
+
+def test_the_api_server_requires_an_endpoint_for_stateless_workloads(
+    cluster: ClusterClient, crds: None, namespace: str
+) -> None:
+    body = workload("w", namespace, "x")
+    del body["spec"]["endpointRef"]
+    result = apply(cluster, body, check=False)
+    assert "endpointRef is required when apiMode is Stateless" in result.stderr
+
+
+# --- admission ------------------------------------------------------------------------------------
+
+
+def test_a_covered_pod_is_admitted_with_the_route_and_the_procurement_annotations(
+    cluster: ClusterClient, scenario: dict[str, str]
+) -> None:
+    ns = scenario["namespace"]
+    apply(cluster, pod("chat-1", ns))
+    admitted = get(cluster, "pod", "chat-1", "-n", ns)
+    env = {e["name"]: e.get("value") for e in admitted["spec"]["containers"][0]["env"]}
+    assert env["OPENAI_BASE_URL"] == AZURE_URL + "/openai/v1"
+    assert env["AZURE_OPENAI_ENDPOINT"] == AZURE_URL
+    annotations = admitted["metadata"]["annotations"]
+    assert annotations["modelroute.io/procurement-channel"] == "Microsoft"
+    assert annotations["modelroute.io/endpoint"] == scenario["endpoint"]
+    assert annotations["modelroute.io/endpoint-host"] == "contoso-e2e.openai.azure.com"
+    assert annotations["modelroute.io/decision"] == "compliant"
+
+
+def test_a_violating_pod_is_refused_with_the_engines_message(cluster: ClusterClient, scenario: dict[str, str]) -> None:
+    result = apply(
+        cluster, pod("direct", scenario["namespace"], env={"OPENAI_BASE_URL": "https://api.openai.com/v1"}), check=False
+    )
+    assert result.returncode != 0
+    assert "[EndpointNotApproved]" in result.stderr
+    assert "api.openai.com" in result.stderr
+
+
+def test_a_violating_deployment_is_refused_at_apply(cluster: ClusterClient, scenario: dict[str, str]) -> None:
+    ns = scenario["namespace"]
+    result = apply(cluster, deployment("direct", ns, env={"OPENAI_BASE_URL": "https://api.openai.com/v1"}), check=False)
+    assert "controllers.validate.modelroute.io" in result.stderr
+    assert "[EndpointNotApproved]" in result.stderr
+    assert cluster.kubectl("get", "deployment", "direct", "-n", ns, check=False).returncode != 0
+
+
+def test_a_compliant_deployments_pods_are_mutated(cluster: ClusterClient, scenario: dict[str, str]) -> None:
+    ns = scenario["namespace"]
+    apply(cluster, deployment("chat", ns))
+    pods = eventually(lambda: get(cluster, "pods", "-n", ns, "-l", "app=chat")["items"], timeout=60)
+    assert pods[0]["metadata"]["annotations"]["modelroute.io/workload"] == "chat"
+    names = [e["name"] for e in pods[0]["spec"]["containers"][0]["env"]]
+    assert "OPENAI_BASE_URL" in names
+    template = get(cluster, "deployment", "chat", "-n", ns)["spec"]["template"]
+    assert "env" not in template["spec"]["containers"][0], "controllers are never mutated"
+
+
+def test_warn_mode_admits_with_warnings(cluster: ClusterClient, operator: OperatorProcess, namespace: str) -> None:
+    apply(cluster, policy(f"{namespace}-warn", namespace, enforcement="Warn"))
+    time.sleep(1)
+    result = apply(
+        cluster, pod("direct", namespace, app="nobody", env={"OPENAI_BASE_URL": "https://api.openai.com/v1"})
+    )
+    assert "Warning: [EndpointNotApproved]" in result.stderr
+    annotations = get(cluster, "pod", "direct", "-n", namespace)["metadata"]["annotations"]
+    assert annotations["modelroute.io/decision"] == "warned"
+    cluster.kubectl("delete", "routepolicy", f"{namespace}-warn")
+
+
+def test_audit_mode_admits_silently_and_records(
+    cluster: ClusterClient, operator: OperatorProcess, namespace: str
+) -> None:
+    apply(cluster, policy(f"{namespace}-audit", namespace, enforcement="Audit"))
+    time.sleep(1)
+    result = apply(
+        cluster, pod("direct", namespace, app="nobody", env={"OPENAI_BASE_URL": "https://api.openai.com/v1"})
+    )
+    assert "Warning" not in result.stderr
+    annotations = get(cluster, "pod", "direct", "-n", namespace)["metadata"]["annotations"]
+    assert annotations["modelroute.io/decision"] == "audited"
+    cluster.kubectl("delete", "routepolicy", f"{namespace}-audit")
+
+
+def test_server_side_dry_run_shows_the_mutation_and_stores_nothing(
+    cluster: ClusterClient, scenario: dict[str, str]
+) -> None:
+    ns = scenario["namespace"]
+    result = apply(cluster, pod("dry", ns), args=("--dry-run=server", "-o", "json"))
+    shown = json.loads(result.stdout)
+    assert shown["metadata"]["annotations"]["modelroute.io/decision"] == "compliant"
+    assert cluster.kubectl("get", "pod", "dry", "-n", ns, check=False).returncode != 0
+    refused = apply(
+        cluster,
+        pod("dry-bad", ns, env={"OPENAI_BASE_URL": "https://api.openai.com/v1"}),
+        args=("--dry-run=server",),
+        check=False,
+    )
+    assert "[EndpointNotApproved]" in refused.stderr
+
+
+def test_endpoints_from_cluster_config_maps_are_resolved(cluster: ClusterClient, scenario: dict[str, str]) -> None:
+    ns = scenario["namespace"]
+    apply(
+        cluster,
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "llm", "namespace": ns},
+            "data": {"OPENAI_BASE_URL": "https://api.openai.com/v1"},
+        },
+    )
+    body = pod("from-cm", ns)
+    body["spec"]["containers"][0]["envFrom"] = [{"configMapRef": {"name": "llm"}}]
+    result = eventually(lambda: "EndpointNotApproved" in (r := apply(cluster, body, check=False)).stderr and r)
+    assert "ConfigMap" not in result.stderr or "llm" in result.stderr
+
+
+def test_a_denial_is_recorded_as_an_event(cluster: ClusterClient, scenario: dict[str, str]) -> None:
+    ns = scenario["namespace"]
+    apply(cluster, pod("evented", ns, env={"OPENAI_BASE_URL": "https://api.openai.com/v1"}), check=False)
+    events = eventually(lambda: [e for e in get(cluster, "events", "-n", ns)["items"] if e["reason"] == "RouteDenied"])
+    assert events[0]["involvedObject"]["name"] == "evented"
+    assert "EndpointNotApproved" in events[0]["message"]
+
+
+def test_own_kinds_get_warnings_where_apply_order_leaves_a_reference_dangling(
+    cluster: ClusterClient, operator: OperatorProcess, namespace: str
+) -> None:
+    result = apply(cluster, workload("early", namespace, f"{namespace}-later"))
+    assert "Warning:" in result.stderr
+    assert "does not exist" in result.stderr
+
+
+# --- status ---------------------------------------------------------------------------------------
+
+
+def test_workload_status_follows_its_endpoint(
+    cluster: ClusterClient, operator: OperatorProcess, namespace: str
+) -> None:
+    name = f"{namespace}-late"
+    apply(cluster, workload("chat", namespace, name))
+    missing = eventually(lambda: ready_of(get(cluster, "mw", "chat", "-n", namespace)))
+    assert (missing["status"], missing["reason"]) == ("False", "EndpointNotFound")
+    apply(cluster, endpoint(name))
+    ready = wait_ready(cluster, namespace)
+    assert ready_of(ready)["reason"] == "Routed"
+    assert ready["status"]["endpointHost"] == "contoso-e2e.openai.azure.com"
+    assert ready["status"]["observedGeneration"] == ready["metadata"]["generation"]
+    counted = eventually(lambda: get(cluster, "aze", name)["status"].get("workloads") == 1)
+    assert counted
+    cluster.kubectl("delete", "aze", name)
+
+
+def test_endpoint_status_says_why_it_is_not_ready(
+    cluster: ClusterClient, operator: OperatorProcess, namespace: str
+) -> None:
+    name = f"{namespace}-gw"
+    apply(cluster, endpoint(name, url="https://llm.example.com"))
+    condition = eventually(lambda: ready_of(get(cluster, "aze", name)))
+    assert (condition["status"], condition["reason"]) == ("False", "HostNotAzure")
+    cluster.kubectl("delete", "aze", name)
+
+
+# --- failure behaviour ----------------------------------------------------------------------------
+
+
+def test_after_sigkill_system_namespaces_still_admit_and_a_restart_converges(
+    cluster: ClusterClient, operator: OperatorProcess, namespace: str
+) -> None:
+    endpoint_name = f"{namespace}-aoai"
+    apply(cluster, endpoint(endpoint_name), policy(f"{namespace}-p", namespace))
+    operator.kill(signal.SIGKILL)
+
+    apply(cluster, pod(f"sys-{namespace}", "kube-system"))
+    apply(cluster, pod(f"op-{namespace}", OPERATOR_NAMESPACE))
+    refused = apply(cluster, pod("while-down", namespace), check=False)
+    assert refused.returncode != 0
+    assert "failed calling webhook" in refused.stderr  # failurePolicy: Fail, as documented
+    apply(cluster, workload("chat", namespace, endpoint_name))  # fails open: own kinds stay editable
+
+    operator.start()
+    wait_ready(cluster, namespace)  # the status written while it was down converges
+    apply(cluster, pod("after", namespace))
+    assert get(cluster, "pod", "after", "-n", namespace)["metadata"]["annotations"]["modelroute.io/workload"] == "chat"
+    for ns, name in (("kube-system", f"sys-{namespace}"), (OPERATOR_NAMESPACE, f"op-{namespace}")):
+        cluster.kubectl("delete", "pod", name, "-n", ns, "--wait=false")
+    cluster.kubectl("delete", "aze", endpoint_name, "--wait=false")
+    cluster.kubectl("delete", "rp", f"{namespace}-p", "--wait=false")
+
+
+def test_a_graceful_stop_removes_the_webhook_configurations(cluster: ClusterClient, operator: OperatorProcess) -> None:
+    operator.kill(signal.SIGTERM)
+    from operator_process import CONFIGURATION_NAME
+
+    gone = cluster.kubectl("get", "validatingwebhookconfiguration", CONFIGURATION_NAME, check=False)
+    assert gone.returncode != 0
+    assert cluster.kubectl("get", "mutatingwebhookconfiguration", CONFIGURATION_NAME, check=False).returncode != 0
