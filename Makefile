@@ -1,8 +1,12 @@
 # The two commands most people need: `make demo` and `make test`.
-.PHONY: demo test unit e2e lint crds bench clean
+.PHONY: demo demo-down test unit e2e lint crds bench clean
 
 demo:  ## start a local control plane with the operator, the CRDs and the examples
-	bash hack/demo.sh
+	bash hack/demo.sh $(if $(KEEP),--keep)
+
+demo-down:  ## stop what `make demo KEEP=1` left running
+	-kill $$(cat .demo/operator.pid 2>/dev/null) 2>/dev/null
+	.venv/bin/python hack/localcluster.py down --workdir .demo
 
 test:  ## the whole test suite (lint, types, unit, end-to-end on a real control plane)
 	bash hack/test.sh

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import ssl
 import tempfile
@@ -22,11 +23,13 @@ from modelroute.admission.resources import validate_resource
 from modelroute.admission.review import NOT_SYNCED, Answer, mutate, needs_event, validate
 from modelroute.api.meta import GROUP, VERSION
 from modelroute.cluster.certs import generate_serving_files
-from modelroute.cluster.client import Kube, load_config
+from modelroute.cluster.client import RESOURCES, Kube, load_config
 from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import WATCHED, ClusterState
+from modelroute.controllers.leader import LeaderElector, LeaseTerms
 from modelroute.controllers.status_sync import StatusSync
 from modelroute.engine.verdict import Outcome
+from modelroute.observability import HealthServer, Metrics
 
 log = logging.getLogger("modelroute")
 
@@ -50,6 +53,9 @@ class RunOptions:
     liveness_endpoint: str | None = None
     resync_seconds: float = 300.0
     reconcile: bool = True
+    leader_elect: bool = False
+    leader_election_namespace: str | None = None
+    metrics_bind_address: str | None = None
 
 
 class NamespacedWebhookServer(kopf.WebhookServer):
@@ -83,10 +89,29 @@ class Runtime:
     options: RunOptions
     state: ClusterState
     kube: Kube
+    metrics: Metrics = field(default_factory=Metrics)
     recorder: EventRecorder | None = None
     status_sync: StatusSync | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    leader_tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     serving: tuple[Path, Path, Path | None] | None = None
+    health: HealthServer | None = None
+
+    async def start_reconcilers(self) -> None:
+        self.status_sync = StatusSync(self.state, self.kube, self.metrics, resync_seconds=self.options.resync_seconds)
+        self.leader_tasks.append(asyncio.create_task(self.status_sync.run(), name="modelroute-reconcile"))
+        self.metrics.leader.set(1)
+
+    async def stop_reconcilers(self) -> None:
+        for task in self.leader_tasks:
+            task.cancel()
+        self.leader_tasks.clear()
+        self.status_sync = None
+        self.metrics.leader.set(0)
+
+    def poke(self, plural: str) -> None:
+        if self.status_sync is not None and plural != "configmaps":
+            self.status_sync.poke(plural)
 
 
 def _serving_files(options: RunOptions) -> tuple[Path, Path, Path | None]:
@@ -115,7 +140,8 @@ def _event_for(answer: Answer, body: Mapping[str, Any], runtime: Runtime, dryrun
     assert decision is not None
     namespace = str((body.get("metadata") or {}).get("namespace") or "default")
     if decision.outcome is Outcome.DENIED:
-        runtime.recorder.record(body, namespace, "Warning", "RouteDenied", answer.message)
+        message = "; ".join(f"[{v.code}] {v.message}" for v in decision.violations)
+        runtime.recorder.record(body, namespace, "Warning", "RouteDenied", message)
     elif decision.outcome is Outcome.WARNED:
         runtime.recorder.record(body, namespace, "Warning", "RouteViolation", "; ".join(decision.warnings))
     elif decision.outcome is Outcome.REWRITTEN:
@@ -134,7 +160,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     options = runtime.options
 
     for plural in WATCHED:
-        group, version = ("", "v1") if plural in ("configmaps", "namespaces") else (GROUP, VERSION)
+        group, version, _ = RESOURCES[plural]
 
         def make(plural: str) -> Any:
             async def watch(event: Mapping[str, Any], **_: Any) -> None:
@@ -148,21 +174,33 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
 
         kopf.on.event(group, version, plural, id=f"watch-{plural}", registry=registry)(make(plural))
 
+    metrics = runtime.metrics
+
     @kopf.on.mutate("", "v1", "pods", id=cfg.MUTATE_PODS, operations=["CREATE"], registry=registry)
     def mutate_pod(body: Mapping[str, Any], patch: kopf.Patch, dryrun: bool, **_: Any) -> None:
         if not state.ready:
+            metrics.admission_requests.labels(cfg.MUTATE_PODS, "not-synced").inc()
             return
-        answer = mutate(dict(body), state.context())
+        with metrics.admission_seconds.labels(cfg.MUTATE_PODS).time():
+            answer = mutate(dict(body), state.context())
+        metrics.admission_requests.labels(cfg.MUTATE_PODS, "patched" if answer.patch else "unchanged").inc()
         if answer.patch:
             ops = answer.patch
             patch.fns.append(lambda target: jsonpatch.apply_patch(target, ops, in_place=True))
         if answer.decision is not None and answer.decision.outcome is Outcome.REWRITTEN:
             _event_for(answer, body, runtime, dryrun)
 
-    def judge(body: Mapping[str, Any], warnings: list[str], dryrun: bool) -> None:
+    def judge(webhook: str, body: Mapping[str, Any], warnings: list[str], dryrun: bool) -> None:
         if not state.ready:
+            metrics.admission_requests.labels(webhook, "not-synced").inc()
             raise kopf.AdmissionError(NOT_SYNCED, code=503)
-        answer = validate(dict(body), state.context())
+        with metrics.admission_seconds.labels(webhook).time():
+            answer = validate(dict(body), state.context())
+        decision = answer.decision
+        result = "denied" if not answer.allowed else (str(decision.outcome) if decision else "allowed")
+        metrics.admission_requests.labels(webhook, result).inc()
+        for violation in decision.violations if decision else ():
+            metrics.admission_violations.labels(webhook, str(violation.code)).inc()
         warnings.extend(answer.warnings)
         if answer.decision is None or answer.decision.outcome is not Outcome.REWRITTEN:
             _event_for(answer, body, runtime, dryrun)
@@ -171,13 +209,13 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
 
     @kopf.on.validate("", "v1", "pods", id=cfg.VALIDATE_PODS, registry=registry)
     def validate_pod(body: Mapping[str, Any], warnings: list[str], dryrun: bool, **_: Any) -> None:
-        judge(body, warnings, dryrun)
+        judge(cfg.VALIDATE_PODS, body, warnings, dryrun)
 
     for group, version, plural in cfg.POD_CONTROLLERS:
 
         @kopf.on.validate(group, version, plural, id=cfg.VALIDATE_CONTROLLERS, registry=registry)
         def validate_controller(body: Mapping[str, Any], warnings: list[str], dryrun: bool, **_: Any) -> None:
-            judge(body, warnings, dryrun)
+            judge(cfg.VALIDATE_CONTROLLERS, body, warnings, dryrun)
 
     for plural in cfg.OWN_RESOURCES:
 
@@ -211,22 +249,32 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         log.info("cluster view primed: %s", {p: len(state.raw[p]) for p in WATCHED})
         runtime.recorder = EventRecorder(runtime.kube)
         runtime.tasks.append(asyncio.create_task(runtime.recorder.run(), name="modelroute-events"))
-        if options.reconcile:
-            runtime.status_sync = StatusSync(state, runtime.kube, resync_seconds=options.resync_seconds)
-            state.on_change(
-                lambda plural: (
-                    runtime.status_sync.poke(plural) if runtime.status_sync and plural != "configmaps" else None
-                )
+        if options.metrics_bind_address:
+            runtime.health = HealthServer(runtime.metrics, lambda: state.ready, options.metrics_bind_address)
+            await runtime.health.start()
+        state.on_change(runtime.poke)
+        if options.reconcile and options.leader_elect:
+            terms = LeaseTerms(namespace=options.leader_election_namespace or options.namespace)
+            elector = LeaderElector(
+                runtime.kube.coordination,
+                terms,
+                f"{socket.gethostname()}-{os.getpid()}",
+                runtime.start_reconcilers,
+                runtime.stop_reconcilers,
             )
-            runtime.status_sync.poke()
-            runtime.tasks.append(asyncio.create_task(runtime.status_sync.run(), name="modelroute-status"))
+            runtime.tasks.append(asyncio.create_task(elector.run(), name="modelroute-leader-election"))
+        elif options.reconcile:
+            await runtime.start_reconcilers()
         if options.register_webhooks:
             runtime.tasks.append(asyncio.create_task(_register_when_serving(runtime), name="modelroute-webhooks"))
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:
+        await runtime.stop_reconcilers()
         for task in runtime.tasks:
             task.cancel()
+        if runtime.health is not None:
+            await runtime.health.stop()
         if options.register_webhooks:
             await asyncio.to_thread(_unregister, runtime)
 

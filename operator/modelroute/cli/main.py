@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -110,6 +111,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--no-reconcile", action="store_true", help="serve webhooks only; leave status updates to another replica"
     )
+    run.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="run the reconcilers only while holding the Lease modelroute-leader (for several replicas)",
+    )
+    run.add_argument("--leader-election-namespace", help="namespace of the Lease (default: --namespace)")
+    run.add_argument(
+        "--metrics-bind-address",
+        metavar="HOST:PORT",
+        help="serve /metrics, /healthz and /readyz here, e.g. 0.0.0.0:8080 (port 0 picks one)",
+    )
     run.add_argument("--log-format", choices=("plain", "full", "json"), default="full")
     run.add_argument("-v", "--verbose", action="store_true")
 
@@ -117,11 +129,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _DenialsAreNotErrors(logging.Filter):
+    """kopf logs every denied admission as a handler failure; for ModelRoute a denial is a verdict."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and "ModelRoute denied" in record.getMessage():
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            return logging.getLogger(record.name).isEnabledFor(logging.INFO)
+        return True
+
+
 def _run(args: argparse.Namespace) -> int:
     import kopf
 
     from modelroute.operator import RunOptions, run
 
+    logging.getLogger("kopf.objects").addFilter(_DenialsAreNotErrors())
+    if not args.verbose:
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
     run(
         RunOptions(
@@ -142,6 +167,9 @@ def _run(args: argparse.Namespace) -> int:
             liveness_endpoint=args.liveness,
             resync_seconds=args.resync_seconds,
             reconcile=not args.no_reconcile,
+            leader_elect=args.leader_elect,
+            leader_election_namespace=args.leader_election_namespace,
+            metrics_bind_address=args.metrics_bind_address,
         )
     )
     return 0

@@ -52,6 +52,8 @@ class Kube:
         self.custom = client.CustomObjectsApi(api)
         self.core = client.CoreV1Api(api)
         self.admission = client.AdmissionregistrationV1Api(api)
+        self.coordination = client.CoordinationV1Api(api)
+        self.extensions = client.ApiextensionsV1Api(api)
 
     def iterate(self, plural: str, page_size: int = 500) -> Iterator[dict[str, Any]]:
         """Every object of a kind, page by page, as the plain dicts a watch would deliver."""
@@ -130,6 +132,48 @@ class Kube:
         )
         try:
             delete(name)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    # Objects of any API group, as plain dicts (NetworkPolicies, CiliumNetworkPolicies, PolicyReports).
+
+    def has_crd(self, name: str) -> bool:
+        try:
+            self.extensions.read_custom_resource_definition(name)
+        except ApiException as error:
+            if error.status in (403, 404):
+                return False
+            raise
+        return True
+
+    def list_labelled(self, group: str, version: str, plural: str, selector: str) -> list[dict[str, Any]]:
+        listing = self.custom.list_cluster_custom_object(group, version, plural, label_selector=selector)
+        return list(listing.get("items") or [])
+
+    def upsert(self, group: str, version: str, plural: str, body: dict[str, Any]) -> bool:
+        """Create or update a namespaced object to match `body`; True when something was written."""
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        try:
+            current = self.custom.get_namespaced_custom_object(group, version, namespace, plural, name)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+            self.custom.create_namespaced_custom_object(group, version, namespace, plural, body)
+            return True
+        meta = current.get("metadata") or {}
+        same = all(current.get(k) == v for k, v in body.items() if k != "metadata") and all(
+            meta.get(k) == body["metadata"].get(k) for k in ("labels", "ownerReferences") if k in body["metadata"]
+        )
+        if same:
+            return False
+        merged = {**body, "metadata": {**body["metadata"], "resourceVersion": meta.get("resourceVersion")}}
+        self.custom.replace_namespaced_custom_object(group, version, namespace, plural, name, merged)
+        return True
+
+    def delete(self, group: str, version: str, plural: str, namespace: str, name: str) -> None:
+        try:
+            self.custom.delete_namespaced_custom_object(group, version, namespace, plural, name)
         except ApiException as error:
             if error.status != 404:
                 raise

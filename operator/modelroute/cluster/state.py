@@ -20,7 +20,20 @@ _MODELS: Mapping[str, type[AzureEndpoint] | type[ModelWorkload] | type[RoutePoli
     "modelworkloads": ModelWorkload,
     "routepolicies": RoutePolicy,
 }
-WATCHED = ("azureendpoints", "modelworkloads", "routepolicies", "configmaps", "namespaces")
+WATCHED = ("azureendpoints", "modelworkloads", "routepolicies", "configmaps", "namespaces", "pods")
+
+
+def _slim_pod(body: dict[str, Any]) -> dict[str, Any]:
+    """What the audit needs of a pod; the rest (managedFields, most of status) would only cost memory."""
+    metadata = body.get("metadata") or {}
+    keep = ("name", "namespace", "uid", "labels", "annotations", "ownerReferences", "generateName")
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {k: metadata[k] for k in keep if k in metadata},
+        "spec": body.get("spec") or {},
+        "status": {"phase": (body.get("status") or {}).get("phase")},
+    }
 
 
 def _key(body: Mapping[str, Any]) -> Key:
@@ -89,6 +102,8 @@ class ClusterState:
         self._notify(plural)
 
     def _store(self, plural: str, body: dict[str, Any]) -> None:
+        if plural == "pods":
+            body = _slim_pod(body)
         key = _key(body)
         self.raw[plural][key] = body
         model = _MODELS.get(plural)

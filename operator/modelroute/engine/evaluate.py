@@ -191,7 +191,9 @@ def _unmanaged_summary(findings: Iterable[ContainerFindings]) -> str:
     return " | ".join(parts)
 
 
-def evaluate_pod(shape: PodShape, namespace: str, context: PolicyContext) -> Decision:
+def evaluate_pod(shape: PodShape, namespace: str, context: PolicyContext, *, mutate: bool = True) -> Decision:
+    """Judge a pod (or template) as it will run after its mutation; `mutate=False` judges it as it is,
+    which is what the background audit wants of pods that already exist."""
     policy = context.policy_for(namespace)
     if policy is None:
         outcome = Outcome.EXCLUDED if namespace in context.excluded_namespaces else Outcome.UNGOVERNED
@@ -220,7 +222,7 @@ def evaluate_pod(shape: PodShape, namespace: str, context: PolicyContext) -> Dec
             endpoint = context.endpoints.get(workload.spec.endpoint_ref.name)
         problems = workload_problems(workload, endpoint, context, namespace)
         violations.extend(problems)
-        if not problems and endpoint is not None:
+        if not problems and endpoint is not None and mutate:
             mutation = mutate_pod_spec(spec, shape.pointer + "/spec", findings, workload, endpoint, policy.rewrite)
             warnings.extend(mutation.warnings)
             if mutation.patch:
@@ -294,7 +296,9 @@ def evaluate_pod(shape: PodShape, namespace: str, context: PolicyContext) -> Dec
     )
 
 
-def evaluate(obj: Mapping[str, Any], context: PolicyContext, default_namespace: str = "default") -> Decision:
+def evaluate(
+    obj: Mapping[str, Any], context: PolicyContext, default_namespace: str = "default", *, mutate: bool = True
+) -> Decision:
     """Judge a Pod or a pod controller (by its template, as its pods will be admitted).
 
     Raises NotAPodError for other kinds and for objects without a pod spec.
@@ -302,7 +306,7 @@ def evaluate(obj: Mapping[str, Any], context: PolicyContext, default_namespace: 
     shape = pod_shape(obj)
     metadata = obj.get("metadata") or {}
     namespace = metadata.get("namespace") or default_namespace
-    return evaluate_pod(shape, namespace, context)
+    return evaluate_pod(shape, namespace, context, mutate=mutate)
 
 
 __all__ = ["annotation_patch", "evaluate", "evaluate_pod", "redacted", "workload_problems"]

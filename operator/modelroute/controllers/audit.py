@@ -1,0 +1,118 @@
+"""The background audit: existing pods judged as they are, counted per ModelWorkload, and written as
+PolicyReports (wgpolicyk8s.io) where that API exists. Pure: the reconciler does the I/O."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelroute.engine.context import PolicyContext
+from modelroute.engine.evaluate import evaluate
+from modelroute.engine.podspec import NotAPodError
+from modelroute.engine.verdict import Decision, Outcome
+
+REPORT_NAME = "modelroute"
+_JUDGED = frozenset(
+    {Outcome.COMPLIANT, Outcome.REWRITTEN, Outcome.WARNED, Outcome.AUDITED, Outcome.DENIED, Outcome.UNMANAGED}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PodFinding:
+    pod: Mapping[str, Any]
+    namespace: str
+    decision: Decision
+
+    @property
+    def compliant(self) -> bool:
+        return not self.decision.violations
+
+
+@dataclass
+class AuditResult:
+    findings: list[PodFinding] = field(default_factory=list)
+    matched: Counter[tuple[str, str]] = field(default_factory=Counter)  # (namespace, workload)
+    violating: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def pod_counts(self, namespace: str, workload: str) -> dict[str, int]:
+        matched = self.matched[(namespace, workload)]
+        violating = self.violating[(namespace, workload)]
+        return {"matched": matched, "compliant": matched - violating, "violating": violating}
+
+    @property
+    def totals(self) -> dict[str, int]:
+        compliant = sum(1 for f in self.findings if f.compliant)
+        return {"compliant": compliant, "violating": len(self.findings) - compliant}
+
+
+def audit(pods: Iterable[Mapping[str, Any]], context: PolicyContext) -> AuditResult:
+    result = AuditResult()
+    for pod in pods:
+        metadata = pod.get("metadata") or {}
+        namespace = str(metadata.get("namespace") or "default")
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        try:
+            decision = evaluate(pod, context, mutate=False)
+        except NotAPodError:
+            continue
+        if decision.outcome not in _JUDGED and not decision.workload:
+            continue
+        finding = PodFinding(pod, namespace, decision)
+        result.findings.append(finding)
+        if decision.workload:
+            result.matched[(namespace, decision.workload)] += 1
+            if not finding.compliant:
+                result.violating[(namespace, decision.workload)] += 1
+    return result
+
+
+def policy_reports(result: AuditResult, seconds: int) -> dict[str, dict[str, Any]]:
+    """One PolicyReport per namespace with model-backed pods: a result per pod."""
+    by_namespace: dict[str, list[dict[str, Any]]] = {}
+    for finding in result.findings:
+        metadata = finding.pod.get("metadata") or {}
+        decision = finding.decision
+        if finding.compliant:
+            outcome, message = "pass", f"routed through {decision.endpoint or 'an approved endpoint'}"
+        else:
+            outcome = "warn" if decision.outcome is Outcome.WARNED else "fail"
+            message = "; ".join(f"[{v.code}] {v.message}" for v in decision.violations)
+        entry = {
+            "policy": "modelroute",
+            "rule": decision.violations[0].code if decision.violations else "approved-route",
+            "result": outcome,
+            "message": message[:4096],
+            "source": "modelroute",
+            "scored": True,
+            "timestamp": {"seconds": seconds, "nanos": 0},
+            "resources": [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "name": metadata.get("name", ""),
+                    "namespace": finding.namespace,
+                    "uid": metadata.get("uid", ""),
+                }
+            ],
+            "properties": {k.removeprefix("modelroute.io/"): v for k, v in decision.annotations.items()},
+        }
+        by_namespace.setdefault(finding.namespace, []).append(entry)
+    reports = {}
+    for namespace, results in by_namespace.items():
+        counts = Counter(r["result"] for r in results)
+        reports[namespace] = {
+            "apiVersion": "wgpolicyk8s.io/v1alpha2",
+            "kind": "PolicyReport",
+            "metadata": {
+                "name": REPORT_NAME,
+                "namespace": namespace,
+                "labels": {"app.kubernetes.io/managed-by": "modelroute"},
+            },
+            "scope": {"apiVersion": "v1", "kind": "Namespace", "name": namespace},
+            "results": results,
+            "summary": {"pass": counts["pass"], "fail": counts["fail"], "warn": counts["warn"], "error": 0, "skip": 0},
+        }
+    return reports
