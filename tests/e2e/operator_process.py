@@ -31,6 +31,8 @@ class OperatorProcess:
         self.workdir = workdir
         self.webhook_port = free_port()
         self.liveness_port = free_port()
+        self.metrics_port = free_port()
+        self.metrics_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -64,6 +66,9 @@ class OperatorProcess:
             f"http://127.0.0.1:{self.liveness_port}/healthz",
             "--resync-seconds",
             "10",
+            "--metrics-bind-address",
+            f"127.0.0.1:{self.metrics_port}",
+            "--leader-elect",
         ]
         with self.log_file.open("wb") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

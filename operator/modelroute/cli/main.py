@@ -125,6 +125,29 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--log-format", choices=("plain", "full", "json"), default="full")
     run.add_argument("-v", "--verbose", action="store_true")
 
+    report = commands.add_parser(
+        "report",
+        help="the inventory of model-backed workloads",
+        description="List every ModelWorkload with its pods, procurement channel, endpoint, API mode and "
+        "compliance (from the same audit the operator runs), plus namespaces with undeclared OpenAI traffic. "
+        "Reads the cluster of the current kubeconfig, or manifests given with --from.",
+    )
+    report.add_argument("-o", "--output", choices=("table", "json", "csv", "markdown"), default="table")
+    report.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+    report.add_argument("--context", help="kubeconfig context")
+    report.add_argument(
+        "--from",
+        dest="paths",
+        nargs="+",
+        metavar="PATH",
+        help="report on manifests (files, directories or -) instead of a cluster",
+    )
+    report.add_argument(
+        "--operator-namespace",
+        default=DEFAULT_OPERATOR_NAMESPACE,
+        help="the operator's namespace, never governed (default: %(default)s)",
+    )
+
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -175,6 +198,32 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from modelroute.cli.report import inventory, render
+
+    if args.paths:
+        from modelroute.cli.manifests import build_context, read_documents
+
+        documents = read_documents(args.paths)
+        context = build_context(documents, "default", args.operator_namespace)
+        workloads = [w for ws in context.workloads.values() for w in (c.workload for c in ws)]
+        pods = [d.obj for d in documents if d.kind == "Pod"]
+    else:
+        from modelroute.cluster.client import Kube, load_config
+        from modelroute.cluster.state import WATCHED, ClusterState
+
+        kube = Kube(load_config(args.kubeconfig, args.context))
+        state = ClusterState(operator_namespace=args.operator_namespace)
+        for plural in WATCHED:
+            state.replace_all(plural, kube.list_all(plural))
+        context = state.context()
+        workloads = state.parsed("modelworkloads")
+        pods = list(state.raw["pods"].values())
+    # manifests are judged as they would be admitted; a cluster's pods as they run
+    render(inventory(workloads, context, pods, as_admitted=bool(args.paths)), args.output, sys.stdout)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -196,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 sys.stdout.write("---\n".join(text for _, text in rendered_crds()))
             return 0
+        if args.command == "report":
+            return _report(args)
         if args.command == "run":
             return _run(args)
         if args.command == "version":

@@ -47,7 +47,8 @@ class AuditResult:
         return {"compliant": compliant, "violating": len(self.findings) - compliant}
 
 
-def audit(pods: Iterable[Mapping[str, Any]], context: PolicyContext) -> AuditResult:
+def audit(pods: Iterable[Mapping[str, Any]], context: PolicyContext, *, as_admitted: bool = False) -> AuditResult:
+    """Judge pods as they are (running pods), or as they would be admitted (manifests not yet applied)."""
     result = AuditResult()
     for pod in pods:
         metadata = pod.get("metadata") or {}
@@ -55,7 +56,7 @@ def audit(pods: Iterable[Mapping[str, Any]], context: PolicyContext) -> AuditRes
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             continue
         try:
-            decision = evaluate(pod, context, mutate=False)
+            decision = evaluate(pod, context, mutate=as_admitted)
         except NotAPodError:
             continue
         if decision.outcome not in _JUDGED and not decision.workload:
