@@ -1,4 +1,4 @@
-"""What OpenAI clients read from their environment (see docs/clients.md for the sources).
+"""What OpenAI clients read from their environment (the README lists them, per client).
 
 Everything the engine knows about client conventions lives in this one table, so adding a client
 is a data change.

@@ -8,6 +8,7 @@ whose destination cannot be proven.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -274,6 +275,8 @@ def _split_host_port(hostport: str) -> tuple[str, str]:
     return host, port
 
 
+# Pure functions over small inputs that repeat across a cluster's pods: memoised, bounded.
+@functools.lru_cache(maxsize=8192)
 def parse_url(text: str) -> ParsedURL:
     """Parse an absolute http(s) URL; raises URLError for malformed or ambiguous input."""
     url = text.strip(_ASCII_WHITESPACE)
@@ -311,6 +314,7 @@ def parse_url(text: str) -> ParsedURL:
     return ParsedURL(scheme=scheme, host=canonical_host(host), port=port, path=path)
 
 
+@functools.lru_cache(maxsize=8192)
 def classify_host(host: str) -> HostClass:
     """Family (and Azure cloud) of a host, matched on whole labels; raises URLError for invalid hosts."""
     labels = tuple(canonical_host(host).split("."))
