@@ -165,7 +165,8 @@ class _DenialsAreNotErrors(logging.Filter):
 def _run(args: argparse.Namespace) -> int:
     import kopf
 
-    from modelroute.operator import RunOptions, run
+    from modelroute.operator import run
+    from modelroute.runtime import RunOptions
 
     logging.getLogger("kopf.objects").addFilter(_DenialsAreNotErrors())
     if not args.verbose:

@@ -1,0 +1,68 @@
+"""What `modelroute run` is given (RunOptions) and what it holds while it runs (Runtime)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelroute.cluster.client import Kube
+from modelroute.cluster.events import EventRecorder
+from modelroute.cluster.state import ClusterState
+from modelroute.controllers.status_sync import StatusSync
+from modelroute.observability import HealthServer, Metrics
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    namespace: str = "modelroute-system"
+    kubeconfig: str | None = None
+    context: str | None = None
+    webhook_addr: str = "0.0.0.0"
+    webhook_port: int = 9443
+    webhook_host: str | None = None  # the host the API server uses to reach us (local mode)
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_ca_file: Path | None = None
+    cert_dir: Path | None = None
+    register_webhooks: bool = False
+    failure_policy: str = "Fail"
+    webhook_timeout_seconds: int = 5
+    webhook_configuration_name: str = "modelroute"
+    liveness_endpoint: str | None = None
+    resync_seconds: float = 300.0
+    reconcile: bool = True
+    leader_elect: bool = False
+    leader_election_namespace: str | None = None
+    metrics_bind_address: str | None = None
+
+
+@dataclass
+class Runtime:
+    options: RunOptions
+    state: ClusterState
+    kube: Kube
+    metrics: Metrics = field(default_factory=Metrics)
+    recorder: EventRecorder | None = None
+    status_sync: StatusSync | None = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    leader_tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    serving: tuple[Path, Path, Path | None] | None = None
+    health: HealthServer | None = None
+
+    async def start_reconcilers(self) -> None:
+        self.status_sync = StatusSync(self.state, self.kube, self.metrics, resync_seconds=self.options.resync_seconds)
+        self.leader_tasks.append(asyncio.create_task(self.status_sync.run(), name="modelroute-reconcile"))
+        self.metrics.leader.set(1)
+
+    async def stop_reconcilers(self) -> None:
+        for task in self.leader_tasks:
+            task.cancel()
+        self.leader_tasks.clear()
+        self.status_sync = None
+        self.metrics.leader.set(0)
+
+    def poke(self, plural: str) -> None:
+        if self.status_sync is not None and plural != "configmaps":
+            self.status_sync.poke(plural)
