@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from modelroute.admission.review import Answer
+from modelroute.api.meta import explain
 from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
-from modelroute.cluster.state import validation_message
 from modelroute.engine.context import PolicyContext, endpoint_state
 from modelroute.engine.evaluate import workload_problems
 
@@ -50,7 +50,7 @@ def validate_resource(obj: Mapping[str, Any], operation: str, context: PolicyCon
     try:
         parsed = model.model_validate(obj)
     except ValidationError as error:
-        return Answer(False, message=f"{kind} {name}: {validation_message(error)}")
+        return Answer(False, message=f"{kind} {name}: {explain(error)}")
     warnings: list[str] = []
     if isinstance(parsed, AzureEndpoint):
         state = endpoint_state(parsed)

@@ -86,6 +86,15 @@ class ObjectMeta(WireModel):
         return {} if value is None else value
 
 
+class ReconciledStatus(WireModel):
+    """What every ModelRoute status carries: the generation it describes and its conditions."""
+
+    model_config = WireModel.model_config | ConfigDict(extra="ignore")
+
+    observed_generation: int | None = Field(default=None, description="The generation last reconciled.")
+    conditions: Conditions
+
+
 # ---------------------------------------------------------------------------------------------
 # AzureEndpoint
 
@@ -233,12 +242,10 @@ class AzureEndpointSpec(WireModel):
         return frozenset(self.channels or ProcurementChannel)
 
 
-class AzureEndpointStatus(WireModel):
-    model_config = WireModel.model_config | ConfigDict(extra="ignore")
-
-    observed_generation: int | None = Field(default=None, description="The generation last reconciled.")
-    conditions: Conditions
-    host: str | None = Field(default=None, description="The canonical host:port that pods are matched against.")
+class AzureEndpointStatus(ReconciledStatus):
+    host: str | None = Field(
+        default=None, description="The host (with its port when not 443) that pods are matched against."
+    )
     workloads: int = Field(default=0, description="ModelWorkloads that reference this endpoint.", ge=0)
 
 
@@ -358,11 +365,7 @@ class PodCounts(WireModel):
     violating: int = Field(default=0, ge=0, description="Of those, pods with violations.")
 
 
-class ModelWorkloadStatus(WireModel):
-    model_config = WireModel.model_config | ConfigDict(extra="ignore")
-
-    observed_generation: int | None = Field(default=None, description="The generation last reconciled.")
-    conditions: Conditions
+class ModelWorkloadStatus(ReconciledStatus):
     endpoint_host: str | None = Field(default=None, description="host:port of the endpoint in use.")
     pods: PodCounts | None = Field(default=None, description="Counts from the background audit.")
 
@@ -420,11 +423,7 @@ class RoutePolicySpec(WireModel):
     )
 
 
-class RoutePolicyStatus(WireModel):
-    model_config = WireModel.model_config | ConfigDict(extra="ignore")
-
-    observed_generation: int | None = Field(default=None, description="The generation last reconciled.")
-    conditions: Conditions
+class RoutePolicyStatus(ReconciledStatus):
     governed_namespaces: int = Field(default=0, ge=0, description="Namespaces this policy currently governs.")
 
 

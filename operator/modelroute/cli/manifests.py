@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from modelroute.api.meta import explain
 from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
 from modelroute.engine.context import PolicyContext
 
@@ -140,15 +141,6 @@ def read_documents(paths: list[str]) -> list[Document]:
     return documents
 
 
-def _validation_message(error: ValidationError) -> str:
-    parts = []
-    for item in error.errors():
-        location = ".".join(str(p) for p in item["loc"])
-        message = item["msg"].removeprefix("Value error, ")
-        parts.append(f"{location}: {message}" if location else message)
-    return "; ".join(parts)
-
-
 _POLICY_KINDS: Mapping[str, type[AzureEndpoint] | type[ModelWorkload] | type[RoutePolicy]] = {
     "AzureEndpoint": AzureEndpoint,
     "ModelWorkload": ModelWorkload,
@@ -173,7 +165,7 @@ def build_context(documents: list[Document], default_namespace: str, operator_na
             try:
                 parsed = model.model_validate(doc.obj)
             except ValidationError as error:
-                raise InputError(f"{doc.where}: {doc.kind} {doc.name!r}: {_validation_message(error)}") from error
+                raise InputError(f"{doc.where}: {doc.kind} {doc.name!r}: {explain(error)}") from error
             if isinstance(parsed, AzureEndpoint):
                 endpoints.append(parsed)
             elif isinstance(parsed, ModelWorkload):

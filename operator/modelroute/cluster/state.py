@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from modelroute.api.meta import explain
 from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
 from modelroute.engine.context import PolicyContext
 
@@ -39,15 +40,6 @@ def _slim_pod(body: dict[str, Any]) -> dict[str, Any]:
 def _key(body: Mapping[str, Any]) -> Key:
     metadata = body.get("metadata") or {}
     return str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
-
-
-def validation_message(error: ValidationError) -> str:
-    parts = []
-    for item in error.errors():
-        location = ".".join(str(p) for p in item["loc"])
-        message = item["msg"].removeprefix("Value error, ")
-        parts.append(f"{location}: {message}" if location else message)
-    return "; ".join(parts)
 
 
 @dataclass
@@ -114,7 +106,7 @@ class ClusterState:
             self.invalid[plural].pop(key, None)
         except ValidationError as error:
             self._parsed[plural].pop(key, None)
-            self.invalid[plural][key] = validation_message(error)
+            self.invalid[plural][key] = explain(error)
 
     def _notify(self, plural: str) -> None:
         for callback in list(self._listeners):
