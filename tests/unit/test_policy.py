@@ -151,6 +151,11 @@ def test_system_and_operator_namespaces_are_always_excluded(namespace: str) -> N
     assert decision.patch == []
 
 
+def test_a_namespace_labelled_to_opt_out_is_excluded_as_the_webhooks_exclude_it() -> None:
+    ctx = context(namespace_labels={"apps": {"modelroute.io/ignore": "true"}})
+    assert judge(pod(container(env=DIRECT)), ctx).outcome is Outcome.EXCLUDED
+
+
 def test_with_no_route_policy_the_built_in_default_warns() -> None:
     ctx = context(policies=[])
     decision = judge(pod(container(env=DIRECT)), ctx)

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from modelroute.api.annotations import IGNORE_LABEL
 from modelroute.api.v1alpha1 import (
     AzureEndpoint,
     EndpointType,
@@ -216,6 +217,10 @@ class PolicyContext:
             operator_namespace=operator_namespace,
         )
 
+    def is_excluded(self, namespace: str) -> bool:
+        """Never governed: system namespaces, the operator's own, and namespaces labelled modelroute.io/ignore."""
+        return namespace in self.excluded_namespaces or IGNORE_LABEL in self.labels_of(namespace)
+
     @cached_property
     def excluded_namespaces(self) -> frozenset[str]:
         extra = {self.operator_namespace} if self.operator_namespace else set()
@@ -232,7 +237,7 @@ class PolicyContext:
         if namespace in self._policy_cache:
             return self._policy_cache[namespace]
         result: EffectivePolicy | None
-        if namespace in self.excluded_namespaces:
+        if self.is_excluded(namespace):
             result = None
         elif not self.policies:
             result = BUILT_IN_POLICY

@@ -196,7 +196,7 @@ def evaluate_pod(shape: PodShape, namespace: str, context: PolicyContext, *, mut
     which is what the background audit wants of pods that already exist."""
     policy = context.policy_for(namespace)
     if policy is None:
-        outcome = Outcome.EXCLUDED if namespace in context.excluded_namespaces else Outcome.UNGOVERNED
+        outcome = Outcome.EXCLUDED if context.is_excluded(namespace) else Outcome.UNGOVERNED
         return Decision(allowed=True, outcome=outcome, enforcement=None)
 
     labels = shape.metadata.get("labels") or {}
