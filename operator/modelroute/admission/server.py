@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import kopf
+from aiohttp import web
 
+from modelroute.admission.review import review_problem
 from modelroute.cluster.certs import generate_serving_files
 from modelroute.runtime import RunOptions
 
@@ -30,7 +32,10 @@ class NamespacedWebhookServer(kopf.WebhookServer):
             headers: dict[str, str] | None = None,
             sslpeer: dict[str, Any] | None = None,
         ) -> Any:
-            review: Any = request.get("request") if isinstance(request, dict) else None
+            problem = review_problem(request)
+            if problem is not None:
+                raise web.HTTPBadRequest(reason=problem)
+            review: Any = request["request"]
             if isinstance(review, dict) and review.get("namespace"):
                 for key in ("object", "oldObject"):
                     obj = review.get(key)
