@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from kube import eventually
 from localcluster import ClusterClient
 from operator_process import OperatorProcess
-from test_operator import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = str(Path(sys.executable).parent / "modelroute")

@@ -21,7 +21,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,8 @@ from typing import Any
 import pytest
 import yaml
 from cryptography import x509
-from localcluster import ClusterClient, CommandError
+from kube import apply, eventually, get
+from localcluster import ClusterClient
 from operator_process import WEBHOOK_HOST_ENV, free_port
 
 from modelroute.admission import configurations as cfg
@@ -51,28 +52,6 @@ FAKE_CA_BUNDLE = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nnot checked whe
 
 
 # --- helpers ----------------------------------------------------------------------------------------
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = 30, interval: float = 0.3) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except (AssertionError, CommandError, KeyError, IndexError, StopIteration) as error:
-            last = error
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not true within {timeout}s; last: {last}")
-
-
-def get(cluster: ClusterClient, *args: str) -> dict[str, Any]:
-    return dict(json.loads(cluster.kubectl("get", *args, "-o", "json").stdout))
-
-
-def apply(cluster: ClusterClient, *objects: dict[str, Any], check: bool = True) -> subprocess.CompletedProcess[str]:
-    return cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(objects), check=check)
 
 
 def pod(name: str, namespace: str, app: str, env: dict[str, str] | None = None) -> dict[str, Any]:

@@ -5,37 +5,14 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-import yaml
-from localcluster import ClusterClient, CommandError
+from kube import apply, eventually, get
+from localcluster import ClusterClient
 from operator_process import OPERATOR_NAMESPACE, OperatorProcess
 
 AZURE_URL = "https://contoso-e2e.openai.azure.com"
-
-
-def apply(cluster: ClusterClient, *objects: dict[str, Any], check: bool = True, args: tuple[str, ...] = ()) -> Any:
-    return cluster.kubectl("apply", *args, "-f", "-", input=yaml.safe_dump_all(objects), check=check)
-
-
-def get(cluster: ClusterClient, *args: str) -> dict[str, Any]:
-    return dict(json.loads(cluster.kubectl("get", *args, "-o", "json").stdout))
-
-
-def eventually(check: Callable[[], Any], timeout: float = 30, interval: float = 0.3) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except (AssertionError, CommandError, KeyError, IndexError, StopIteration) as error:
-            last = error
-        time.sleep(interval)
-    raise AssertionError(f"not true within {timeout}s; last: {last}")
 
 
 def endpoint(name: str, url: str = AZURE_URL, **spec: Any) -> dict[str, Any]:
