@@ -1,0 +1,19 @@
+"""The benchmark keeps working: a tiny run prints every figure it promises (no timing is asserted)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from tests.bench import bench_check
+
+
+def test_the_benchmark_prints_throughput_and_ratios_to_its_baselines(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench_check.main(["--pods", "200", "--runs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "corpus: 200 judged objects" in out
+    rates = [float(r) for r in re.findall(r"(\d+) objects/s", out)]
+    assert len(rates) == 4
+    assert all(rate > 0 for rate in rates)
+    assert re.search(r"check costs \d+\.\d+x parsing alone", out)
+    assert re.search(r"judging costs \d+\.\d+x a deep copy", out)
