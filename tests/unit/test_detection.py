@@ -57,9 +57,18 @@ def test_a_credential_with_an_endpoint_adds_no_default_target() -> None:
     assert [h for _, h in targets(pod(container(env=env)))] == ["contoso-eastus.openai.azure.com"]
 
 
-def test_openai_api_type_azure_means_the_key_is_not_sent_to_api_openai_com() -> None:
-    env = {"OPENAI_API_KEY": "x", "OPENAI_API_TYPE": "azure", "AZURE_OPENAI_ENDPOINT": APPROVED_URL}
-    assert [h for _, h in targets(pod(container(env=env)))] == ["contoso-eastus.openai.azure.com"]
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"OPENAI_API_TYPE": "azure"},
+        {"OPENAI_API_BASE": APPROVED_URL + "/openai/v1"},
+        {"OPENAI_REVERSE_PROXY": APPROVED_URL + "/openai/v1"},
+    ],
+)
+def test_only_openai_base_url_keeps_the_plain_client_off_api_openai_com(other: dict[str, str]) -> None:
+    # openai.OpenAI() reads OPENAI_BASE_URL alone; see test_openai_sdk for the SDK itself
+    env = {"OPENAI_API_KEY": "x", "AZURE_OPENAI_ENDPOINT": APPROVED_URL, **other}
+    assert "api.openai.com" in [h for _, h in targets(pod(container(env=env)))]
 
 
 @pytest.mark.parametrize("field", ["command", "args"])
@@ -134,7 +143,31 @@ def test_an_endpoint_from_a_secret_cannot_be_proven_and_is_reported() -> None:
     c["env"] = [{"name": "OPENAI_BASE_URL", "valueFrom": {"secretKeyRef": {"name": "s", "key": "url"}}}]
     decision = judge(pod(c))
     assert codes(decision) == ["EndpointNotVisible"]
-    assert "never reads" in decision.violations[0].message
+    assert "cannot see" in decision.violations[0].message
+
+
+@pytest.mark.parametrize("reference", ["$(FROM_SECRET_ENV)", "$(KUBERNETES_PORT)"])
+def test_an_endpoint_built_from_a_variable_defined_elsewhere_cannot_be_proven(reference: str) -> None:
+    # the kubelet fills such names from envFrom Secrets or service links; their values are unknown here
+    c = container(env={"OPENAI_BASE_URL": f"https://{reference}@contoso-eastus.openai.azure.com/openai/v1"})
+    c["envFrom"] = [{"secretRef": {"name": "s"}}]
+    assert codes(judge(pod(c))) == ["EndpointNotVisible"]
+
+
+def test_a_missing_optional_config_map_leaves_the_earlier_definition_in_force() -> None:
+    c = container(env={"OPENAI_BASE_URL": "https://api.openai.com/v1"})
+    c["env"].append(
+        {
+            "name": "OPENAI_BASE_URL",
+            "valueFrom": {"configMapKeyRef": {"name": "absent", "key": "url", "optional": True}},
+        }
+    )
+    assert targets(pod(c)) == [("OPENAI_BASE_URL", "api.openai.com")]
+
+
+def test_host_aliases_that_redirect_a_model_host_are_refused() -> None:
+    p = pod(container(), hostAliases=[{"ip": "203.0.113.7", "hostnames": ["contoso-eastus.openai.azure.com"]}])
+    assert codes(judge(p)) == ["HostAliasOverride"]
 
 
 def test_an_endpoint_built_from_a_secret_variable_cannot_be_proven() -> None:

@@ -325,7 +325,7 @@ def test_host_port_and_origin(url: str, host_port: str, origin: str) -> None:
         ("https://api.openai.com:4_43/", "port must be"),
         ("https://api.openai.com:https/", "port must be"),
         ("https://api.openai.com:443:80/", "more than one ':'"),
-        ("https://[::1]x/", "after IPv6 literal"),
+        ("https://[::1]x/", "after an IPv6 literal"),
         ("https://[::1/", "unterminated"),
         ("https://straße.de/", "IDNA mapping"),
         ("https://1.2.3.4./", "trailing dot"),

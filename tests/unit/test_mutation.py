@@ -26,10 +26,10 @@ def test_default_profiles_inject_the_openai_and_azure_openai_settings() -> None:
 @pytest.mark.parametrize(
     ("profile", "expected"),
     [
-        ("LangChain", {"OPENAI_API_BASE", "AZURE_OPENAI_ENDPOINT", "OPENAI_API_VERSION"}),
+        ("LangChain", {"OPENAI_API_BASE", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT", "OPENAI_API_VERSION"}),
         ("LiteLLM", {"AZURE_API_BASE", "AZURE_API_VERSION", "OPENAI_BASE_URL"}),
         ("SemanticKernel", {"AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_VERSION"}),
-        ("OpenWebUI", {"OPENAI_API_BASE_URL"}),
+        ("OpenWebUI", {"OPENAI_API_BASE_URL", "OPENAI_BASE_URL"}),
     ],
 )
 def test_each_profile_writes_its_clients_variables(profile: str, expected: set[str]) -> None:
@@ -125,6 +125,15 @@ def test_forged_annotations_on_a_covered_pod_are_overwritten_with_the_truth() ->
     p = pod(container(), annotations={"modelroute.io/procurement-channel": "OpenAI"})
     patched = jsonpatch.apply_patch(copy.deepcopy(p), judge(p).patch)
     assert patched["metadata"]["annotations"]["modelroute.io/procurement-channel"] == "Microsoft"
+
+
+def test_forged_annotations_are_removed_in_ungoverned_namespaces_too() -> None:
+    from builders import policy
+
+    ctx = context(policies=[policy(namespaceSelector={"matchLabels": {"env": "prod"}})])
+    p = pod(container(), app="web", annotations={"modelroute.io/procurement-channel": "Microsoft"})
+    patched = jsonpatch.apply_patch(copy.deepcopy(p), judge(p, ctx).patch)
+    assert "modelroute.io/procurement-channel" not in patched["metadata"].get("annotations", {})
 
 
 def test_the_patch_is_valid_json_patch_and_leaves_the_input_untouched() -> None:

@@ -46,11 +46,27 @@ def test_a_rewritten_pod_sends_the_openai_client_to_the_approved_host(monkeypatc
     assert openai.OpenAI().base_url.host == APPROVED_HOST
 
 
-def test_the_sdk_default_is_what_the_engine_assumes(monkeypatch: pytest.MonkeyPatch) -> None:
-    _sdk_env(monkeypatch, {"OPENAI_API_KEY": "x"})
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"OPENAI_API_KEY": "x"},
+        {"OPENAI_API_KEY": "x", "OPENAI_API_TYPE": "azure"},
+        {"OPENAI_API_KEY": "x", "OPENAI_API_BASE": "https://contoso-eastus.openai.azure.com/openai/v1"},
+    ],
+)
+def test_where_the_sdk_goes_by_default_the_engine_refuses(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    _sdk_env(monkeypatch, env)
     assert openai.OpenAI().base_url.host == "api.openai.com"
-    decision = judge(pod(container(env={"OPENAI_API_KEY": "x"})))
-    assert "DefaultOpenAIEndpoint" not in [v.code for v in decision.violations]  # covered: injected
+    decision = judge(pod(container(env=env), app="unmanaged"))
+    assert "DefaultOpenAIEndpoint" in [v.code for v in decision.violations]
+
+
+def test_a_covered_pod_with_only_a_key_is_sent_to_the_approved_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    p = pod(container(env={"OPENAI_API_KEY": "x"}))
+    decision = judge(p)
+    assert decision.allowed
+    _sdk_env(monkeypatch, env_of(decision, p))
+    assert openai.OpenAI().base_url.host == APPROVED_HOST
 
 
 def test_an_openai_type_endpoint_sends_the_sdk_to_that_openai_host(monkeypatch: pytest.MonkeyPatch) -> None:

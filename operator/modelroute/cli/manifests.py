@@ -72,10 +72,33 @@ def _documents_of(source: str, text: str, is_json: bool) -> Iterator[tuple[int, 
         raise InputError(f"{source}: document {number + 1}: invalid YAML{line}: {problem}") from error
 
 
+MAX_VALUES_PER_DOCUMENT = 1_000_000
+
+
+def _within_budget(doc: Any, limit: int = MAX_VALUES_PER_DOCUMENT) -> bool:
+    """YAML aliases can make a few hundred bytes expand to billions of values: count, with a ceiling."""
+    stack, seen = [doc], 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > limit:
+            return False
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return True
+
+
 def _objects(source: str, number: int, doc: Any) -> Iterator[Document]:
     index = str(number)
     if doc is None:
         return
+    if not _within_budget(doc):
+        raise InputError(
+            f"{source}: document {index}: expands to more than {MAX_VALUES_PER_DOCUMENT:,} values "
+            "(YAML aliases?); refusing to read it"
+        )
     if not isinstance(doc, dict):
         raise InputError(f"{source}: document {index}: expected a Kubernetes object (a mapping), got {_type_name(doc)}")
     kind = doc.get("kind")

@@ -46,8 +46,8 @@ ENDPOINT_VARIABLES: dict[str, EndpointVariable] = {
     )
 }
 
-#: Without one of these, OpenAI-style clients call https://api.openai.com/v1.
-OPENAI_BASE_VARIABLES = frozenset(v.name for v in ENDPOINT_VARIABLES.values() if v.family == "openai")
+#: The one variable the OpenAI SDKs read for their base URL; without it they call https://api.openai.com/v1.
+OPENAI_BASE_URL = "OPENAI_BASE_URL"
 
 OPENAI_CREDENTIALS = frozenset({"OPENAI_API_KEY", "OPENAI_API_KEYS"})
 AZURE_CREDENTIALS = frozenset({"AZURE_OPENAI_API_KEY", "AZURE_API_KEY", "AZURE_OPENAI_AD_TOKEN", "AZURE_AD_TOKEN"})
@@ -124,20 +124,20 @@ PROFILES: dict[ClientProfile, ProfileRecipe] = {
         ("AZURE_OPENAI_ENDPOINT", "OPENAI_API_VERSION"), ("AZURE_OPENAI_API_KEY",), azure_only=True
     ),
     ClientProfile.LANGCHAIN: ProfileRecipe(
-        ("OPENAI_API_BASE", "AZURE_OPENAI_ENDPOINT", "OPENAI_API_VERSION"),
+        ("OPENAI_API_BASE", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT", "OPENAI_API_VERSION"),
         ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY"),
     ),
     ClientProfile.LITELLM: ProfileRecipe(
         ("AZURE_API_BASE", "AZURE_API_VERSION", "OPENAI_BASE_URL"), ("AZURE_API_KEY", "OPENAI_API_KEY")
     ),
     ClientProfile.LLAMA_INDEX: ProfileRecipe(
-        ("OPENAI_API_BASE", "AZURE_OPENAI_ENDPOINT", "OPENAI_API_VERSION"),
+        ("OPENAI_API_BASE", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT", "OPENAI_API_VERSION"),
         ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY"),
     ),
     ClientProfile.SEMANTIC_KERNEL: ProfileRecipe(
         ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_VERSION"), ("AZURE_OPENAI_API_KEY",), azure_only=True
     ),
-    ClientProfile.OPEN_WEBUI: ProfileRecipe(("OPENAI_API_BASE_URL",), ("OPENAI_API_KEY",)),
+    ClientProfile.OPEN_WEBUI: ProfileRecipe(("OPENAI_API_BASE_URL", "OPENAI_BASE_URL"), ("OPENAI_API_KEY",)),
 }
 
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "NODE_USE_ENV_PROXY")

@@ -20,7 +20,7 @@ from modelroute.engine.clients import (
     BEDROCK_CREDENTIALS,
     CREDENTIALS,
     ENDPOINT_VARIABLES,
-    OPENAI_BASE_VARIABLES,
+    OPENAI_BASE_URL,
     OPENAI_CREDENTIALS,
     OPENAI_DEFAULT_BASE_URL,
     Route,
@@ -29,7 +29,6 @@ from modelroute.engine.environment import ConfigMaps, ContainerEnv, EnvSetting, 
 from modelroute.engine.verdict import Code, Violation
 
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
-_AZURE_API_TYPES = frozenset({"azure", "azure_ad", "azuread"})
 _DEPLOYMENT_IN_PATH = re.compile(r"/openai/deployments/([^/?#]+)", re.IGNORECASE)
 _DEFAULT_URL = hosts.parse_url(OPENAI_DEFAULT_BASE_URL)
 
@@ -142,7 +141,7 @@ class _Inspector:
             hidden_from = setting.detail if setting.value is None else f"$({', '.join(setting.hidden_refs)})"
             self.problem(
                 Code.ENDPOINT_NOT_VISIBLE,
-                f"{setting.name} comes from {hidden_from}, which ModelRoute never reads; set the endpoint "
+                f"{setting.name} depends on {hidden_from}, whose value ModelRoute cannot see; set the endpoint "
                 "as a plain value or from a ConfigMap so its route can be proven",
                 setting.field,
             )
@@ -215,12 +214,12 @@ def inspect_container(
     if any(name in settings for name in BEDROCK_CREDENTIALS):
         findings.signals.append("AWS Bedrock credentials are set")
 
-    has_openai_base = any(
-        name in settings and (settings[name].value is None or (settings[name].value or "").strip())
-        for name in OPENAI_BASE_VARIABLES
-    )
+    # openai.OpenAI() reads OPENAI_BASE_URL and nothing else (not OPENAI_API_BASE, not OPENAI_API_TYPE):
+    # a key without it reaches api.openai.com whatever other clients in the image would do
+    base = settings.get(OPENAI_BASE_URL)
+    has_openai_base = base is not None and (base.value is None or bool(base.value.strip()))
     credential = next((name for name in sorted(OPENAI_CREDENTIALS) if name in settings), None)
-    if credential and (has_openai_base or api_type in _AZURE_API_TYPES | BEDROCK_API_TYPES):
+    if credential and has_openai_base:
         findings.signals.append(f"{credential} is set")
     elif credential:
         findings.targets.append(

@@ -76,9 +76,9 @@ def expand(text: str, defined: Mapping[str, EnvSetting]) -> tuple[str, tuple[str
                 continue
             name = text[i + 2 : close]
             setting = defined.get(name)
-            if setting is None:
-                out.append(f"$({name})")
-            elif setting.value is None:
+            if setting is None or setting.value is None:
+                # undefined here is not undefined for the kubelet: envFrom Secrets and service links
+                # (KUBERNETES_PORT, ...) may fill it in, so its value is unknown, not literal
                 hidden.append(name)
                 out.append(f"$({name})")
             else:
@@ -135,7 +135,7 @@ def container_env(container: Mapping[str, Any], namespace: str, config_maps: Con
                 detail = f"ConfigMap {namespace}/{cm_name} key {key!r}"
                 settings[name] = EnvSetting(name, resolved, Source.CONFIG_MAP, field, detail)
             elif ref.get("optional"):
-                settings.pop(name, None)
+                continue  # the kubelet skips it: an earlier definition stays in force
             else:
                 settings[name] = EnvSetting(name, None, Source.UNRESOLVED, field, problem)
         elif ref := value_from.get("secretKeyRef"):

@@ -181,6 +181,28 @@ def _owned_annotations(
     return out
 
 
+def host_alias_overrides(spec: Mapping[str, Any], prefix: str, context: PolicyContext) -> list[Violation]:
+    """hostAliases that point a model host (or an approved one) at an address of the pod's choosing."""
+    approved = {e.url.host for e in context.endpoints.values() if e.url}
+    found = []
+    for index, alias in enumerate(spec.get("hostAliases") or ()):
+        for name in alias.get("hostnames") or ():
+            try:
+                host = hosts.canonical_host(str(name))
+                model_host = hosts.classify_host(host).is_openai_model_host
+            except hosts.URLError:
+                continue
+            if model_host or host in approved:
+                found.append(
+                    Violation(
+                        Code.HOST_ALIAS_OVERRIDE,
+                        f"hostAliases maps {host} to {alias.get('ip')}; the pod would not reach the real host",
+                        field=f"{prefix}.hostAliases[{index}]",
+                    )
+                )
+    return found
+
+
 def _unmanaged_summary(findings: Iterable[ContainerFindings]) -> str:
     parts: list[str] = []
     for f in findings:
@@ -197,7 +219,9 @@ def evaluate_pod(shape: PodShape, namespace: str, context: PolicyContext, *, mut
     policy = context.policy_for(namespace)
     if policy is None:
         outcome = Outcome.EXCLUDED if context.is_excluded(namespace) else Outcome.UNGOVERNED
-        return Decision(allowed=True, outcome=outcome, enforcement=None)
+        # annotations ModelRoute owns must never be forged, governed or not
+        forged = annotation_patch(shape.pointer, shape.metadata.get("annotations"), {}) if shape.is_pod else []
+        return Decision(allowed=True, outcome=outcome, enforcement=None, patch=forged)
 
     labels = shape.metadata.get("labels") or {}
     covering: list[CompiledWorkload] = context.covering_workloads(namespace, labels)
@@ -253,6 +277,7 @@ def evaluate_pod(shape: PodShape, namespace: str, context: PolicyContext, *, mut
                 if verdict is not None:
                     violations.append(verdict)
 
+    violations.extend(host_alias_overrides(spec, shape.field_prefix, context))
     rewritten = bool(mutation and mutation.rewritten)
     if violations:
         allowed = policy.enforcement is not Enforcement.ENFORCE

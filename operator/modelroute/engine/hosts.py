@@ -267,7 +267,7 @@ def _split_host_port(hostport: str) -> tuple[str, str]:
             raise URLError("unterminated IPv6 literal in authority")
         host, rest = hostport[: end + 1], hostport[end + 1 :]
         if rest and not rest.startswith(":"):
-            raise URLError(f"unexpected {rest!r} after IPv6 literal")
+            raise URLError("unexpected characters after an IPv6 literal")
         return host, rest[1:]
     host, _, port = hostport.partition(":")
     if ":" in port:
@@ -306,7 +306,7 @@ def parse_url(text: str) -> ParsedURL:
         raise URLError(f"ambiguous host {host!r}: percent-encoded")
     if port_text:
         if not _PORT.fullmatch(port_text) or not 1 <= int(port_text) <= 65535:
-            raise URLError(f"port must be a number from 1 to 65535, not {port_text!r}")
+            raise URLError("port must be a number from 1 to 65535")  # never echoed: it may be part of a password
         port = int(port_text)
     else:
         port = _DEFAULT_PORTS[scheme]

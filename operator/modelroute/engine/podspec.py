@@ -54,7 +54,15 @@ def pod_shape(obj: Mapping[str, Any]) -> PodShape:
     if not isinstance(metadata, Mapping):
         raise NotAPodError(f"{kind} pod metadata is not a mapping")
     path = POD_TEMPLATE_PATHS[kind]
+    _check_string_map(metadata.get("labels"), ".".join((*path, "metadata", "labels")))
+    _check_string_map(metadata.get("annotations"), ".".join((*path, "metadata", "annotations")))
     _check_containers(spec, ".".join((*path, "spec")))
+    for index, alias in enumerate(
+        _check_list_of_mappings(spec.get("hostAliases"), f"{'.'.join((*path, 'spec'))}.hostAliases")
+    ):
+        names = alias.get("hostnames")
+        if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+            raise _fail(f"{'.'.join((*path, 'spec'))}.hostAliases[{index}].hostnames", "a list of strings", names)
     return PodShape(
         metadata=metadata,
         spec=spec,
@@ -100,6 +108,16 @@ def _check_references(holder: object, where: str, kinds: tuple[str, ...]) -> Non
                 raise _fail(f"{where}.{kind}.{key}", "a string", ref[key])
 
 
+def _check_string_map(value: object, where: str) -> None:
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        raise _fail(where, "a mapping of strings", value)
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise _fail(f"{where}.{key}", "a string", item)
+
+
 def _check_containers(spec: Mapping[str, Any], prefix: str) -> None:
     """The shapes the engine relies on, checked once so bad input gets an error that says where."""
     for list_name in _CONTAINER_LISTS:
@@ -108,6 +126,8 @@ def _check_containers(spec: Mapping[str, Any], prefix: str) -> None:
             for entry_index, entry in enumerate(_check_list_of_mappings(container.get("env"), f"{where}.env")):
                 if not isinstance(entry.get("name"), str):
                     raise _fail(f"{where}.env[{entry_index}].name", "a string", entry.get("name"))
+                if entry.get("value") is not None and not isinstance(entry["value"], str):
+                    raise _fail(f"{where}.env[{entry_index}].value", "a string", entry["value"])
                 value_from = entry.get("valueFrom")
                 if value_from is not None:
                     _check_references(value_from, f"{where}.env[{entry_index}].valueFrom", _VALUE_FROM_REFS)
@@ -115,7 +135,9 @@ def _check_containers(spec: Mapping[str, Any], prefix: str) -> None:
                 _check_list_of_mappings(container.get("envFrom"), f"{where}.envFrom")
             ):
                 _check_references(source, f"{where}.envFrom[{source_index}]", _ENV_FROM_REFS)
+                if source.get("prefix") is not None and not isinstance(source["prefix"], str):
+                    raise _fail(f"{where}.envFrom[{source_index}].prefix", "a string", source["prefix"])
             for part in ("command", "args"):
                 value = container.get(part)
-                if value is not None and not isinstance(value, list):
-                    raise _fail(f"{where}.{part}", "a list", value)
+                if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                    raise _fail(f"{where}.{part}", "a list of strings", value)

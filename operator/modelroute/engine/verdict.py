@@ -28,6 +28,7 @@ class Code(StrEnum):
     DEPLOYMENT_NOT_ALLOWED = "DeploymentNotAllowed"
     NAMESPACE_NOT_ALLOWED = "NamespaceNotAllowed"
     STATEFUL_DIRECT_DENIED = "StatefulDirectDenied"
+    HOST_ALIAS_OVERRIDE = "HostAliasOverride"
 
 
 class Outcome(StrEnum):
