@@ -87,6 +87,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
             runtime.tasks.append(asyncio.create_task(elector.run(), name="modelroute-leader-election"))
         elif options.reconcile:
             await runtime.start_reconcilers()
+        runtime.tasks.append(asyncio.create_task(_relist_forever(runtime), name="modelroute-relist"))
         if options.register_webhooks:
             runtime.tasks.append(asyncio.create_task(register_when_serving(runtime), name="modelroute-webhooks"))
 
@@ -124,6 +125,20 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         return state.ready
 
     return registry
+
+
+async def _relist_forever(runtime: Runtime) -> None:
+    """Every replica re-lists what it watches now and then: a watch that was re-established replays live
+    objects but never the deletions it missed, and a deleted endpoint must not stay approved."""
+    while True:
+        await asyncio.sleep(runtime.options.resync_seconds)
+        for plural in WATCHED:
+            try:
+                bodies = await asyncio.to_thread(runtime.kube.list_all, plural)
+            except Exception as error:  # the watch still runs; try again next round
+                log.warning("re-list of %s failed: %s", plural, error)
+                continue
+            runtime.state.replace_all(plural, bodies)
 
 
 def run(options: RunOptions) -> None:

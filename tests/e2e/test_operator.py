@@ -316,3 +316,36 @@ def test_a_graceful_stop_removes_the_webhook_configurations(cluster: ClusterClie
     gone = cluster.kubectl("get", "validatingwebhookconfiguration", CONFIGURATION_NAME, check=False)
     assert gone.returncode != 0
     assert cluster.kubectl("get", "mutatingwebhookconfiguration", CONFIGURATION_NAME, check=False).returncode != 0
+
+
+def test_an_ephemeral_container_off_route_is_refused(cluster: ClusterClient, scenario: dict[str, str]) -> None:
+    ns = scenario["namespace"]
+    apply(cluster, pod("debugged", ns))
+    result = cluster.kubectl(
+        "debug",
+        "debugged",
+        "-n",
+        ns,
+        "--image=registry.example.com/debug:1",
+        "--attach=false",
+        "--env=OPENAI_BASE_URL=https://api.openai.com/v1",
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "[EndpointNotApproved]" in result.stderr
+    assert not get(cluster, "pod", "debugged", "-n", ns)["spec"].get("ephemeralContainers")
+
+
+def test_a_controller_admitted_before_a_policy_tightened_can_still_scale_down(
+    cluster: ClusterClient, operator: OperatorProcess, namespace: str
+) -> None:
+    name = f"{namespace}-tighten"
+    apply(cluster, policy(name, namespace, enforcement="Warn"))
+    time.sleep(1)
+    apply(cluster, deployment("legacy", namespace, app="nobody", env={"OPENAI_BASE_URL": "https://api.openai.com/v1"}))
+    apply(cluster, policy(name, namespace, enforcement="Enforce"))
+    time.sleep(1)
+    cluster.kubectl("scale", "deployment", "legacy", "-n", namespace, "--replicas=0")
+    changed = deployment("legacy", namespace, app="nobody", env={"OPENAI_BASE_URL": "https://api.openai.com/v2"})
+    assert "[EndpointNotApproved]" in apply(cluster, changed, check=False).stderr  # a new template is judged
+    cluster.kubectl("delete", "rp", name)

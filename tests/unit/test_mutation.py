@@ -136,6 +136,13 @@ def test_forged_annotations_are_removed_in_ungoverned_namespaces_too() -> None:
     assert "modelroute.io/procurement-channel" not in patched["metadata"].get("annotations", {})
 
 
+def test_an_approved_endpoint_from_a_config_map_is_pinned_as_a_literal() -> None:
+    c = container(envFrom=[{"configMapRef": {"name": "llm"}}])
+    p = pod(c)
+    ctx = context(config_maps={("apps", "llm"): {"OPENAI_BASE_URL": APPROVED_URL + "/openai/v1"}})
+    assert env_of(judge(p, ctx), p)["OPENAI_BASE_URL"] == APPROVED_URL + "/openai/v1"
+
+
 def test_the_patch_is_valid_json_patch_and_leaves_the_input_untouched() -> None:
     p = pod(container(env={"A": "1"}))
     before = copy.deepcopy(p)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,10 +11,12 @@ import kopf
 
 from modelroute.admission import configurations as cfg
 from modelroute.admission.resources import validate_resource
-from modelroute.admission.review import NOT_SYNCED, Answer, mutate, needs_event, validate
+from modelroute.admission.review import NOT_SYNCED, Answer, mutate, needs_event, template_unchanged, validate
 from modelroute.api.meta import GROUP, VERSION
 from modelroute.engine.verdict import Outcome
 from modelroute.runtime import Runtime
+
+log = logging.getLogger("modelroute")
 
 
 def _event_for(answer: Answer, body: Mapping[str, Any], runtime: Runtime, dryrun: bool) -> None:
@@ -43,6 +46,7 @@ def register_admission(registry: kopf.OperatorRegistry, runtime: Runtime) -> Non
 
     @kopf.on.mutate("", "v1", "pods", id=cfg.MUTATE_PODS, operations=["CREATE"], registry=registry)
     def mutate_pod(body: Mapping[str, Any], patch: kopf.Patch, dryrun: bool, **_: Any) -> None:
+        known_namespace(body)
         if not state.ready:
             metrics.admission_requests.labels(cfg.MUTATE_PODS, "not-synced").inc()
             return
@@ -55,7 +59,21 @@ def register_admission(registry: kopf.OperatorRegistry, runtime: Runtime) -> Non
         if answer.decision is not None and answer.decision.outcome is Outcome.REWRITTEN:
             _event_for(answer, body, runtime, dryrun)
 
+    def known_namespace(body: Mapping[str, Any]) -> None:
+        # the one API call admission may make: a namespace created a moment ago may not be in the view yet,
+        # and judging it without its labels could leave it ungoverned
+        namespace = str((body.get("metadata") or {}).get("namespace") or "")
+        if namespace and ("", namespace) not in state.raw["namespaces"]:
+            try:
+                found = runtime.kube.read_namespace(namespace)
+            except Exception as error:  # the judgement goes on with the name label only; say so
+                log.warning("could not read namespace %s: %s", namespace, error)
+                return
+            if found is not None:
+                state.upsert("namespaces", found)
+
     def judge(webhook: str, body: Mapping[str, Any], warnings: list[str], dryrun: bool) -> None:
+        known_namespace(body)
         if not state.ready:
             metrics.admission_requests.labels(webhook, "not-synced").inc()
             raise kopf.AdmissionError(NOT_SYNCED, code=503)
@@ -76,10 +94,19 @@ def register_admission(registry: kopf.OperatorRegistry, runtime: Runtime) -> Non
     def validate_pod(body: Mapping[str, Any], warnings: list[str], dryrun: bool, **_: Any) -> None:
         judge(cfg.VALIDATE_PODS, body, warnings, dryrun)
 
+    # kopf dispatches a subresource request only to handlers registered for that subresource
+    @kopf.on.validate("", "v1", "pods", id=cfg.VALIDATE_PODS, subresource="ephemeralcontainers", registry=registry)
+    def validate_ephemeral(body: Mapping[str, Any], warnings: list[str], dryrun: bool, **_: Any) -> None:
+        judge(cfg.VALIDATE_PODS, body, warnings, dryrun)
+
     for group, version, plural in cfg.POD_CONTROLLERS:
 
         @kopf.on.validate(group, version, plural, id=cfg.VALIDATE_CONTROLLERS, registry=registry)
-        def validate_controller(body: Mapping[str, Any], warnings: list[str], dryrun: bool, **_: Any) -> None:
+        def validate_controller(
+            body: Mapping[str, Any], warnings: list[str], dryrun: bool, old: Mapping[str, Any] | None = None, **_: Any
+        ) -> None:
+            if template_unchanged(old, body):
+                return
             judge(cfg.VALIDATE_CONTROLLERS, body, warnings, dryrun)
 
     for plural in cfg.OWN_RESOURCES:

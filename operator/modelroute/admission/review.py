@@ -8,7 +8,7 @@ from typing import Any
 
 from modelroute.engine.context import PolicyContext
 from modelroute.engine.evaluate import evaluate
-from modelroute.engine.podspec import NotAPodError
+from modelroute.engine.podspec import NotAPodError, pod_shape
 from modelroute.engine.verdict import Decision, JSONPatch, Outcome
 
 
@@ -29,9 +29,9 @@ NOT_SYNCED = (
 )
 
 
-def _judge(obj: Mapping[str, Any], context: PolicyContext) -> Decision | Answer:
+def _judge(obj: Mapping[str, Any], context: PolicyContext, *, mutate: bool = True) -> Decision | Answer:
     try:
-        return evaluate(obj, context)
+        return evaluate(obj, context, mutate=mutate)
     except NotAPodError as error:
         return Answer(allowed=False, message=f"ModelRoute cannot read this object: {error}")
 
@@ -45,13 +45,31 @@ def mutate(obj: Mapping[str, Any], context: PolicyContext) -> Answer:
 
 
 def validate(obj: Mapping[str, Any], context: PolicyContext) -> Answer:
-    """The validating webhook: judges the object as it will run (pods arrive already mutated)."""
-    decision = _judge(obj, context)
+    """The validating webhook: judges the object as it will run.
+
+    A Pod is judged exactly as received: the mutating webhook has already run, and if it did not (another
+    replica with an older view, a timeout under failurePolicy Ignore) the Pod must not pass on the strength of a
+    mutation it never got. A pod controller is judged as its pods will be admitted, after that mutation."""
+    decision = _judge(obj, context, mutate=obj.get("kind") != "Pod")
     if isinstance(decision, Answer):
         return decision
     if not decision.allowed:
         return Answer(allowed=False, message=decision.denial_message, decision=decision)
     return Answer(allowed=True, warnings=decision.warnings, decision=decision)
+
+
+def template_unchanged(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    """An UPDATE that leaves a controller's pod template as it was (scaling, status, finalizers) is not
+    re-judged: a tightened policy must never stop a controller from scaling down or being deleted."""
+    if (new.get("metadata") or {}).get("deletionTimestamp"):
+        return True
+    if old is None:
+        return False
+    try:
+        before, after = pod_shape(old), pod_shape(new)
+    except NotAPodError:
+        return False
+    return before.spec == after.spec and before.metadata == after.metadata
 
 
 def needs_event(decision: Decision | None) -> bool:

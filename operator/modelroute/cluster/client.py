@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,6 +37,15 @@ _KINDS = {
 }
 
 
+def _pruned(value: Any) -> Any:
+    """What the API server stores: empty lists and maps (e.g. `matchExpressions: []`) are dropped."""
+    if isinstance(value, dict):
+        return {k: p for k, v in value.items() if (p := _pruned(v)) not in ({}, [], None)}
+    if isinstance(value, list):
+        return [_pruned(v) for v in value]
+    return value
+
+
 def load_config(kubeconfig: str | None = None, context: str | None = None) -> client.ApiClient:
     if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
         config.load_incluster_config()
@@ -54,6 +64,7 @@ class Kube:
         self.admission = client.AdmissionregistrationV1Api(api)
         self.coordination = client.CoordinationV1Api(api)
         self.extensions = client.ApiextensionsV1Api(api)
+        self._crds: dict[str, tuple[bool, float]] = {}
 
     def iterate(self, plural: str, page_size: int = 500) -> Iterator[dict[str, Any]]:
         """Every object of a kind, page by page, as the plain dicts a watch would deliver."""
@@ -94,6 +105,18 @@ class Kube:
             self.custom.patch_namespaced_custom_object_status(group, version, namespace, plural, name, body)
         else:
             self.custom.patch_cluster_custom_object_status(group, version, plural, name, body)
+
+    def read_namespace(self, name: str) -> dict[str, Any] | None:
+        try:
+            found = self.core.read_namespace(name)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        body = dict(self.api.sanitize_for_serialization(found))
+        body.setdefault("kind", "Namespace")
+        body.setdefault("apiVersion", "v1")
+        return body
 
     def create_event(self, namespace: str, body: dict[str, Any]) -> None:
         self.core.create_namespaced_event(namespace, body)
@@ -138,14 +161,21 @@ class Kube:
 
     # Objects of any API group, as plain dicts (NetworkPolicies, CiliumNetworkPolicies, PolicyReports).
 
-    def has_crd(self, name: str) -> bool:
+    def has_crd(self, name: str, max_age_seconds: float = 10.0) -> bool:
+        """Whether a CRD exists; remembered for a few seconds, since reconciles ask on every pass."""
+        now = time.monotonic()
+        cached = self._crds.get(name)
+        if cached is not None and now - cached[1] < max_age_seconds:
+            return cached[0]
         try:
             self.extensions.read_custom_resource_definition(name)
+            found = True
         except ApiException as error:
-            if error.status in (403, 404):
-                return False
-            raise
-        return True
+            if error.status not in (403, 404):
+                raise
+            found = False
+        self._crds[name] = (found, now)
+        return found
 
     def list_labelled(self, group: str, version: str, plural: str, selector: str) -> list[dict[str, Any]]:
         listing = self.custom.list_cluster_custom_object(group, version, plural, label_selector=selector)
@@ -162,7 +192,7 @@ class Kube:
             self.custom.create_namespaced_custom_object(group, version, namespace, plural, body)
             return True
         meta = current.get("metadata") or {}
-        same = all(current.get(k) == v for k, v in body.items() if k != "metadata") and all(
+        same = all(_pruned(current.get(k)) == _pruned(v) for k, v in body.items() if k != "metadata") and all(
             meta.get(k) == body["metadata"].get(k) for k in ("labels", "ownerReferences") if k in body["metadata"]
         )
         if same:

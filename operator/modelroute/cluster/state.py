@@ -51,6 +51,7 @@ class ClusterState:
     invalid: dict[str, dict[Key, str]] = field(default_factory=lambda: {p: {} for p in _MODELS})
     synced: set[str] = field(default_factory=set)
     version: int = 0
+    pod_version: int = 0
     _parsed: dict[str, dict[Key, Any]] = field(default_factory=lambda: {p: {} for p in _MODELS})
     _context: PolicyContext | None = None
     _context_version: int = -1
@@ -74,14 +75,16 @@ class ClusterState:
             for body in bodies:
                 self._store(plural, body)
             self.synced.add(plural)
-            self.version += 1
+            self._bump(plural)
         self._notify(plural)
 
     def upsert(self, plural: str, body: dict[str, Any]) -> None:
         with self._lock:
-            self._store(plural, body)
-            self.version += 1
-        self._notify(plural)
+            changed = self._store(plural, body)
+            if changed:
+                self._bump(plural)
+        if changed:
+            self._notify(plural)
 
     def delete(self, plural: str, body: Mapping[str, Any]) -> None:
         key = _key(body)
@@ -90,23 +93,34 @@ class ClusterState:
             if plural in _MODELS:
                 self._parsed[plural].pop(key, None)
                 self.invalid[plural].pop(key, None)
-            self.version += 1
+            self._bump(plural)
         self._notify(plural)
 
-    def _store(self, plural: str, body: dict[str, Any]) -> None:
+    def _bump(self, plural: str) -> None:
+        # pods never feed the policy context: their churn must not make admissions recompile it
+        if plural == "pods":
+            self.pod_version += 1
+        else:
+            self.version += 1
+
+    def _store(self, plural: str, body: dict[str, Any]) -> bool:
+        """Store an object; False when nothing ModelRoute reads of it changed (kubelet status updates)."""
         if plural == "pods":
             body = _slim_pod(body)
         key = _key(body)
+        if plural == "pods" and self.raw[plural].get(key) == body:
+            return False
         self.raw[plural][key] = body
         model = _MODELS.get(plural)
         if model is None:
-            return
+            return True
         try:
             self._parsed[plural][key] = model.model_validate(body)
             self.invalid[plural].pop(key, None)
         except ValidationError as error:
             self._parsed[plural].pop(key, None)
             self.invalid[plural][key] = explain(error)
+        return True
 
     def _notify(self, plural: str) -> None:
         for callback in list(self._listeners):

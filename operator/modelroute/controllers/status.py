@@ -39,8 +39,8 @@ def azure_endpoint_status(endpoint: AzureEndpoint, context: PolicyContext) -> St
         "conditions": [ready_condition(state.ready, state.reason, state.message, endpoint.metadata.generation)],
         "workloads": users,
     }
-    if state.display_host:
-        status["host"] = state.display_host
+    # None, not absent: a merge patch must delete a host that no longer applies
+    status["host"] = state.display_host
     return status
 
 
@@ -68,8 +68,7 @@ def model_workload_status(workload: ModelWorkload, context: PolicyContext) -> St
             generation,
         )
     status: Status = {"observedGeneration": generation, "conditions": [condition]}
-    if endpoint is not None and endpoint.display_host:
-        status["endpointHost"] = endpoint.display_host
+    status["endpointHost"] = endpoint.display_host if endpoint is not None else None
     return status
 
 
@@ -95,6 +94,8 @@ def invalid_status(message: str, generation: int | None) -> Status:
     return {
         "observedGeneration": generation,
         "conditions": [ready_condition(False, "InvalidSpec", message, generation)],
+        "host": None,
+        "endpointHost": None,
     }
 
 
@@ -121,6 +122,6 @@ def differs_ignoring_times(desired: Status, current: Mapping[str, Any] | None) -
             ]
             if have != value:
                 return True
-        elif current.get(key) != value:
+        elif current.get(key) != value:  # a missing key equals None: nothing to delete
             return True
     return False

@@ -20,7 +20,7 @@ from modelroute.engine.clients import (
 )
 from modelroute.engine.context import EndpointState
 from modelroute.engine.detection import ContainerFindings
-from modelroute.engine.environment import EnvSetting
+from modelroute.engine.environment import EnvSetting, Source
 from modelroute.engine.verdict import JSONPatch
 
 
@@ -126,6 +126,10 @@ def mutate_pod_spec(
                 if approved is not None and not _is_approved(current, endpoint):
                     _set_entry(env, current, name, {"value": approved})
                     mutation.rewritten.append(f"{found.name}: {name}")
+        for name, current in settings.items():
+            # the kubelet re-reads a ConfigMap at every container start; pin the value that was approved
+            if current.source is Source.CONFIG_MAP and name in ENDPOINT_VARIABLES and _is_approved(current, endpoint):
+                _set_entry(env, current, name, {"value": current.value})
         if env != list(containers[index].get("env") or ()):
             containers[index] = {**containers[index], "env": env}
             mutation.patch.append({"op": "add", "path": f"{spec_pointer}/containers/{index}/env", "value": env})
