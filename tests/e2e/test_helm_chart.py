@@ -224,6 +224,16 @@ def test_the_charts_webhooks_are_the_ones_the_operator_registers_itself(
         assert rendered["webhooks"] == expected["webhooks"]
 
 
+def test_the_charts_annotation_guard_is_the_one_the_operator_registers_itself(cluster: ClusterClient) -> None:
+    url = "https://127.0.0.1:9443"
+    docs = documents(render(cluster, {**url_mode(url=url), "webhook.configurationName": CONFIGURATION}).stdout)
+    policy, binding = cfg.annotation_guard(cfg.WebhookOptions(operator_namespace=RELEASE_NAMESPACE, name=CONFIGURATION))
+    assert one(docs, "ValidatingAdmissionPolicy")["spec"] == policy["spec"]
+    assert one(docs, "ValidatingAdmissionPolicyBinding")["spec"] == binding["spec"]
+    disabled = documents(render(cluster, {**url_mode(url=url), "annotationGuard.enabled": False}).stdout)
+    assert not [d for d in disabled if d["kind"] == "ValidatingAdmissionPolicy"]
+
+
 def test_user_namespace_requirements_narrow_the_built_in_exclusions(cluster: ClusterClient) -> None:
     team = {"key": "team", "operator": "In", "values": ["payments"]}
     docs = documents(render(cluster, {"webhook.namespaceSelector.matchExpressions": [team]}).stdout)

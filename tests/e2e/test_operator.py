@@ -349,3 +349,19 @@ def test_a_controller_admitted_before_a_policy_tightened_can_still_scale_down(
     changed = deployment("legacy", namespace, app="nobody", env={"OPENAI_BASE_URL": "https://api.openai.com/v2"})
     assert "[EndpointNotApproved]" in apply(cluster, changed, check=False).stderr  # a new template is judged
     cluster.kubectl("delete", "rp", name)
+
+
+def test_modelroute_annotations_cannot_be_changed_after_admission(
+    cluster: ClusterClient, scenario: dict[str, str]
+) -> None:
+    ns = scenario["namespace"]
+    apply(cluster, pod("annotated", ns))
+    forged = cluster.kubectl(
+        "annotate", "pod", "annotated", "-n", ns, "--overwrite", "modelroute.io/procurement-channel=OpenAI", check=False
+    )
+    assert forged.returncode != 0
+    assert "cannot be changed afterwards" in forged.stderr
+    removed = cluster.kubectl("annotate", "pod", "annotated", "-n", ns, "modelroute.io/workload-", check=False)
+    assert removed.returncode != 0
+    cluster.kubectl("annotate", "pod", "annotated", "-n", ns, "team=payments")  # other annotations stay free
+    cluster.kubectl("label", "pod", "annotated", "-n", ns, "tier=backend")

@@ -137,3 +137,53 @@ def validating_configuration(client_config: ClientConfigFor, options: WebhookOpt
             ),
         ],
     }
+
+
+def _annotation_guard_expression() -> str:
+    keys = ", ".join(f"'{key}'" for key in ann.OWNED_POD_ANNOTATIONS)
+    return (
+        f"[{keys}].all(k, (k in variables.after ? variables.after[k] : '') == "
+        "(k in variables.before ? variables.before[k] : ''))"
+    )
+
+
+def annotation_guard(options: WebhookOptions) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A ValidatingAdmissionPolicy (CEL in the API server, no webhook to be down) and its binding that keep
+    the modelroute.io/ annotations of a pod as admission wrote them: no later UPDATE may change them."""
+    name = f"{options.name}-annotations"
+    labels = {"app.kubernetes.io/name": "modelroute"}
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [_rule("", "v1", ["pods"], ["UPDATE"], "Namespaced")]},
+            "variables": [
+                {
+                    "name": "before",
+                    "expression": "has(oldObject.metadata.annotations) ? oldObject.metadata.annotations : {}",
+                },
+                {"name": "after", "expression": "has(object.metadata.annotations) ? object.metadata.annotations : {}"},
+            ],
+            "validations": [
+                {
+                    "expression": _annotation_guard_expression(),
+                    "message": "modelroute.io/ annotations record what ModelRoute decided at admission; they cannot "
+                    "be changed afterwards",
+                    "reason": "Forbidden",
+                }
+            ],
+        },
+    }
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "policyName": name,
+            "validationActions": ["Deny"],
+            "matchResources": {"namespaceSelector": namespace_selector(options.operator_namespace)},
+        },
+    }
+    return policy, binding

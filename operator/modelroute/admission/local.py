@@ -13,6 +13,8 @@ from modelroute.admission.server import wait_serving
 from modelroute.runtime import RunOptions, Runtime
 
 log = logging.getLogger("modelroute")
+_ADMISSION_API = ("admissionregistration.k8s.io", "v1")
+_GUARD_PLURALS = ("validatingadmissionpolicies", "validatingadmissionpolicybindings")
 
 
 def _client_config_for(runtime: Runtime) -> cfg.ClientConfigFor:
@@ -49,6 +51,8 @@ async def register_when_serving(runtime: Runtime) -> None:
         cfg.validating_configuration(client_config, webhook_options),
     ):
         await asyncio.to_thread(runtime.kube.apply_webhook_configuration, body)
+    for body, plural in zip(cfg.annotation_guard(webhook_options), _GUARD_PLURALS, strict=True):
+        await asyncio.to_thread(runtime.kube.apply_cluster_object, *_ADMISSION_API, plural, body)
     log.info(
         "registered webhook configurations %r (failurePolicy %s)",
         options.webhook_configuration_name,
@@ -60,4 +64,6 @@ def unregister(runtime: Runtime) -> None:
     name = runtime.options.webhook_configuration_name
     for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
         runtime.kube.delete_webhook_configuration(kind, name)
+    for plural in _GUARD_PLURALS:
+        runtime.kube.delete_cluster_object(*_ADMISSION_API, plural, f"{name}-annotations")
     log.info("removed webhook configurations %r", name)

@@ -207,3 +207,24 @@ class Kube:
         except ApiException as error:
             if error.status != 404:
                 raise
+
+    def apply_cluster_object(self, group: str, version: str, plural: str, body: dict[str, Any]) -> None:
+        """Create or replace a cluster-scoped object of any API group."""
+        name = body["metadata"]["name"]
+        try:
+            current = self.custom.get_cluster_custom_object(group, version, plural, name)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+            self.custom.create_cluster_custom_object(group, version, plural, body)
+            return
+        version_of = (current.get("metadata") or {}).get("resourceVersion")
+        replaced = {**body, "metadata": {**body["metadata"], "resourceVersion": version_of}}
+        self.custom.replace_cluster_custom_object(group, version, plural, name, replaced)
+
+    def delete_cluster_object(self, group: str, version: str, plural: str, name: str) -> None:
+        try:
+            self.custom.delete_cluster_custom_object(group, version, plural, name)
+        except ApiException as error:
+            if error.status != 404:
+                raise
