@@ -32,3 +32,16 @@ def eventually(check: Callable[[], Any], what: str = "condition", timeout: float
             last = error
         time.sleep(interval)
     raise AssertionError(f"{what}: not true within {timeout}s; last: {last}")
+
+
+def pod(name: str, namespace: str, app: str = "chat", env: dict[str, str] | None = None) -> dict[str, Any]:
+    """A one-container Pod labelled app=<app>, with literal env values."""
+    container: dict[str, Any] = {"name": "app", "image": "registry.example.com/app:1"}
+    if env:
+        container["env"] = [{"name": k, "value": v} for k, v in env.items()]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": app}},
+        "spec": {"containers": [container]},
+    }

@@ -8,10 +8,9 @@ import urllib.error
 import urllib.request
 
 import pytest
-from kube import apply
+from kube import apply, pod
 from localcluster import ClusterClient
 from operator_process import OperatorProcess
-from test_operator import pod
 
 
 def post(operator: OperatorProcess, path: str, body: bytes) -> tuple[int, str]:

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 from cryptography import x509
-from kube import apply, eventually, get
+from kube import apply, eventually, get, pod
 from localcluster import ClusterClient
 from operator_process import WEBHOOK_HOST_ENV, free_port
 
@@ -52,18 +52,6 @@ FAKE_CA_BUNDLE = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nnot checked whe
 
 
 # --- helpers ----------------------------------------------------------------------------------------
-
-
-def pod(name: str, namespace: str, app: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    container: dict[str, Any] = {"name": "app", "image": "registry.example.com/app:1"}
-    if env:
-        container["env"] = [{"name": k, "value": v} for k, v in env.items()]
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "labels": {"app": app}},
-        "spec": {"containers": [container]},
-    }
 
 
 def set_args(values: dict[str, Any]) -> list[str]:

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from kube import apply, eventually, get
+from kube import apply, eventually, get, pod
 from localcluster import ClusterClient
 from operator_process import OPERATOR_NAMESPACE, OperatorProcess
 
@@ -45,18 +45,6 @@ def workload(name: str, namespace: str, endpoint_name: str, app: str = "chat", *
             "procurement": {"channel": "Microsoft", "reference": "PO-e2e"},
             **spec,
         },
-    }
-
-
-def pod(name: str, namespace: str, app: str = "chat", env: dict[str, str] | None = None) -> dict[str, Any]:
-    container: dict[str, Any] = {"name": "app", "image": "registry.example.com/app:1"}
-    if env:
-        container["env"] = [{"name": k, "value": v} for k, v in env.items()]
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "labels": {"app": app}},
-        "spec": {"containers": [container]},
     }
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kube import apply, eventually, get
+from kube import apply, eventually, get, pod
 from localcluster import ClusterClient
 from operator_process import OperatorProcess
-from test_operator import endpoint, pod, policy, wait_ready, workload
+from test_operator import endpoint, policy, wait_ready, workload
 
 
 def crd(group: str, version: str, plural: str, kind: str) -> dict[str, Any]:

@@ -7,10 +7,9 @@ import ssl
 import time
 
 from cryptography import x509
-from kube import apply
+from kube import apply, pod
 from localcluster import ClusterClient
 from operator_process import OperatorProcess
-from test_operator import pod
 
 from modelroute.cluster.certs import ServingFiles, renew_serving_cert
 

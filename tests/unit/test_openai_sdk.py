@@ -18,19 +18,23 @@ def _sdk_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, Any]) -> None:
         monkeypatch.setenv(name, value if isinstance(value, str) else "key-from-secret")
 
 
-def test_openai_client_targets_the_approved_host(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def covered_pod_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process env set to what a covered pod (key from a Secret) receives from the engine."""
     p = pod(container())
     ctx = context(workloads=[workload(inject={"credentialsSecretRef": {"name": "k", "key": "k"}})])
     _sdk_env(monkeypatch, env_of(judge(p, ctx), p))
+
+
+@pytest.mark.usefixtures("covered_pod_env")
+def test_openai_client_targets_the_approved_host() -> None:
     client = openai.OpenAI()
     assert client.base_url.host == APPROVED_HOST
     assert str(client.base_url).rstrip("/").endswith("/openai/v1")
 
 
-def test_azure_openai_client_targets_the_approved_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    p = pod(container())
-    ctx = context(workloads=[workload(inject={"credentialsSecretRef": {"name": "k", "key": "k"}})])
-    _sdk_env(monkeypatch, env_of(judge(p, ctx), p))
+@pytest.mark.usefixtures("covered_pod_env")
+def test_azure_openai_client_targets_the_approved_host() -> None:
     client = openai.AzureOpenAI()
     assert client.base_url.host == APPROVED_HOST
     assert str(client.base_url).rstrip("/").endswith("/openai")
