@@ -83,6 +83,7 @@ class OperatorProcess:
             if self._synced() and self._registered():
                 return
             time.sleep(0.3)
+        self.stop()  # never leave a half-started operator behind
         raise RuntimeError(f"modelroute run was not ready within {timeout}s:\n{self.log_tail()}")
 
     def _synced(self) -> bool:
@@ -106,8 +107,16 @@ class OperatorProcess:
         self.process.wait(timeout=30)
 
     def stop(self) -> None:
-        if self.alive:
-            self.kill(signal.SIGTERM)
+        """SIGTERM (the webhook configurations are removed on a graceful exit), SIGKILL if that hangs."""
+        if not self.alive:
+            return
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
 
     def log_tail(self, lines: int = 60) -> str:
         try:
