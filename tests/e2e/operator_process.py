@@ -25,6 +25,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (a graceful exit removes what the operator registered), SIGKILL if that hangs."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 class OperatorProcess:
     def __init__(self, cluster: ClusterClient, workdir: Path) -> None:
         self.cluster = cluster
@@ -108,15 +118,9 @@ class OperatorProcess:
 
     def stop(self) -> None:
         """SIGTERM (the webhook configurations are removed on a graceful exit), SIGKILL if that hangs."""
-        if not self.alive:
-            return
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        if self.alive:
+            assert self.process is not None
+            stop_process(self.process)
 
     def log_tail(self, lines: int = 60) -> str:
         try:

@@ -15,7 +15,6 @@ import datetime
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ import yaml
 from cryptography import x509
 from kube import apply, eventually, get, pod
 from localcluster import ClusterClient
-from operator_process import WEBHOOK_HOST_ENV, free_port
+from operator_process import WEBHOOK_HOST_ENV, free_port, stop_process
 
 from modelroute.admission import configurations as cfg
 from modelroute.cluster.certs import generate_serving_files
@@ -481,12 +480,7 @@ class HostOperator:
     def stop(self) -> None:
         if self.alive:
             assert self.process is not None
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+            stop_process(self.process)
 
     def served(self, webhook: str, result: str | None = None) -> float:
         """Admission requests this process answered for `webhook` (with `result`), from its own metrics."""
