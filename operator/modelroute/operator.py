@@ -66,7 +66,12 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         settings.watching.connect_timeout = 30
         settings.posting.level = logging.WARNING
         for plural in WATCHED:
-            bodies = await asyncio.to_thread(runtime.kube.list_all, plural)
+            try:
+                bodies = await asyncio.to_thread(runtime.kube.list_all, plural)
+            except Exception as error:
+                # one line that says what and where, then kopf retries the start-up
+                host = runtime.kube.api.configuration.host
+                raise kopf.TemporaryError(f"cannot list {plural} from {host}: {error}", delay=5) from None
             state.replace_all(plural, bodies)
         log.info("cluster view primed: %s", {p: len(state.raw[p]) for p in WATCHED})
         runtime.recorder = EventRecorder(runtime.kube)
