@@ -73,7 +73,7 @@ def model_workload_status(workload: ModelWorkload, context: PolicyContext) -> St
 
 
 def route_policy_status(policy: RoutePolicy, context: PolicyContext, namespaces: list[str]) -> Status:
-    governed = [ns for ns in namespaces if policy.metadata.name in (context.policy_for(ns) or _NONE).sources]
+    governed = [ns for ns in namespaces if _governs(policy.metadata.name, context, ns)]
     generation = policy.metadata.generation
     message = f"governs {len(governed)} namespace(s) with enforcement {policy.spec.enforcement}"
     return {
@@ -83,11 +83,9 @@ def route_policy_status(policy: RoutePolicy, context: PolicyContext, namespaces:
     }
 
 
-class _NoPolicy:
-    sources: tuple[str, ...] = ()
-
-
-_NONE = _NoPolicy()
+def _governs(policy_name: str, context: PolicyContext, namespace: str) -> bool:
+    effective = context.policy_for(namespace)
+    return effective is not None and policy_name in effective.sources
 
 
 def invalid_status(message: str, generation: int | None) -> Status:

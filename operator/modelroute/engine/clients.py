@@ -25,24 +25,23 @@ class Route(Enum):
 class EndpointVariable:
     name: str
     route: Route
-    family: str  # "openai": read by OpenAI-style clients; "azure": by Azure clients; "bedrock"
 
 
 ENDPOINT_VARIABLES: dict[str, EndpointVariable] = {
     v.name: v
     for v in (
-        EndpointVariable("OPENAI_BASE_URL", Route.URL, "openai"),
-        EndpointVariable("OPENAI_API_BASE", Route.URL, "openai"),
-        EndpointVariable("OPENAI_API_BASE_URL", Route.URL, "openai"),
-        EndpointVariable("OPENAI_API_BASE_URLS", Route.URL_LIST, "openai"),
-        EndpointVariable("OPENAI_REVERSE_PROXY", Route.URL, "openai"),
-        EndpointVariable("AZURE_OPENAI_ENDPOINT", Route.URL, "azure"),
-        EndpointVariable("AZURE_OPENAI_BASE_URL", Route.URL, "azure"),
-        EndpointVariable("AZURE_OPENAI_BASEURL", Route.URL, "azure"),
-        EndpointVariable("AZURE_OPENAI_BASE_PATH", Route.URL, "azure"),
-        EndpointVariable("AZURE_API_BASE", Route.URL, "azure"),
-        EndpointVariable("AZURE_OPENAI_API_INSTANCE_NAME", Route.AZURE_INSTANCE, "azure"),
-        EndpointVariable("AWS_BEDROCK_BASE_URL", Route.URL, "bedrock"),
+        EndpointVariable("OPENAI_BASE_URL", Route.URL),
+        EndpointVariable("OPENAI_API_BASE", Route.URL),
+        EndpointVariable("OPENAI_API_BASE_URL", Route.URL),
+        EndpointVariable("OPENAI_API_BASE_URLS", Route.URL_LIST),
+        EndpointVariable("OPENAI_REVERSE_PROXY", Route.URL),
+        EndpointVariable("AZURE_OPENAI_ENDPOINT", Route.URL),
+        EndpointVariable("AZURE_OPENAI_BASE_URL", Route.URL),
+        EndpointVariable("AZURE_OPENAI_BASEURL", Route.URL),
+        EndpointVariable("AZURE_OPENAI_BASE_PATH", Route.URL),
+        EndpointVariable("AZURE_API_BASE", Route.URL),
+        EndpointVariable("AZURE_OPENAI_API_INSTANCE_NAME", Route.AZURE_INSTANCE),
+        EndpointVariable("AWS_BEDROCK_BASE_URL", Route.URL),
     )
 }
 

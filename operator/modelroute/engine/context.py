@@ -217,6 +217,11 @@ class PolicyContext:
             operator_namespace=operator_namespace,
         )
 
+    @cached_property
+    def endpoint_hosts(self) -> frozenset[str]:
+        """Every AzureEndpoint's host, compiled once rather than per pod."""
+        return frozenset(e.url.host for e in self.endpoints.values() if e.url)
+
     def is_excluded(self, namespace: str) -> bool:
         """Never governed: system namespaces, the operator's own, and namespaces labelled modelroute.io/ignore."""
         return namespace in self.excluded_namespaces or IGNORE_LABEL in self.labels_of(namespace)

@@ -183,7 +183,6 @@ def _owned_annotations(
 
 def host_alias_overrides(spec: Mapping[str, Any], prefix: str, context: PolicyContext) -> list[Violation]:
     """hostAliases that point a model host (or an approved one) at an address of the pod's choosing."""
-    approved = {e.url.host for e in context.endpoints.values() if e.url}
     found = []
     for index, alias in enumerate(spec.get("hostAliases") or ()):
         for name in alias.get("hostnames") or ():
@@ -192,7 +191,7 @@ def host_alias_overrides(spec: Mapping[str, Any], prefix: str, context: PolicyCo
                 model_host = hosts.classify_host(host).is_openai_model_host
             except hosts.URLError:
                 continue
-            if model_host or host in approved:
+            if model_host or host in context.endpoint_hosts:
                 found.append(
                     Violation(
                         Code.HOST_ALIAS_OVERRIDE,
