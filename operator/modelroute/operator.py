@@ -13,9 +13,9 @@ from typing import Any
 import kopf
 import kubernetes.client
 
-from modelroute.admission.handlers import register_admission
 from modelroute.admission.local import register_when_serving, unregister
-from modelroute.admission.server import NamespacedWebhookServer, serving_files
+from modelroute.admission.server import WebhookServer, serving_files
+from modelroute.admission.webhooks import AdmissionService
 from modelroute.cluster.client import RESOURCES, Kube, load_config
 from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import WATCHED, ClusterState
@@ -46,21 +46,21 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
 
         kopf.on.event(group, version, plural, id=f"watch-{plural}", registry=registry)(make(plural))
 
-    register_admission(registry, runtime)
-
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
-        cert, key, ca = runtime.serving = serving_files(options)
-        settings.admission.server = NamespacedWebhookServer(
+        cert, key, _ca = runtime.serving = serving_files(options)
+        # reviews are served by a lean route on this loop, not by kopf's admission machinery (see README)
+        settings.admission.server = None
+        settings.admission.managed = None
+        runtime.webhook = WebhookServer(
+            AdmissionService(state, runtime.metrics, lambda: runtime.recorder, runtime.read_namespace),
             addr=options.webhook_addr,
             port=options.webhook_port,
-            host=options.webhook_host,
-            certfile=str(cert),
-            pkeyfile=str(key),
-            cafile=str(ca) if ca else None,
-            file_check_interval=10.0,
+            cert=cert,
+            key=key,
+            client_ca=options.tls_client_ca_file,
         )
-        settings.admission.managed = None
+        await runtime.webhook.start()
         settings.watching.server_timeout = 270
         settings.watching.client_timeout = 300
         settings.watching.connect_timeout = 30
@@ -98,13 +98,17 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:
+        # the configurations go first and the webhooks keep answering until then: no window in which the
+        # API server admits without a judgement
+        if options.register_webhooks:
+            await runtime.unregister_bounded(unregister)
+        if runtime.webhook is not None:
+            await runtime.webhook.stop()
         await runtime.stop_reconcilers()
         for task in runtime.tasks:
             task.cancel()
         if runtime.health is not None:
             await runtime.health.stop()
-        if options.register_webhooks:
-            await asyncio.to_thread(unregister, runtime)
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:

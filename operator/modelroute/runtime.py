@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelroute.cluster.client import Kube
 from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import ClusterState
 from modelroute.controllers.status_sync import StatusSync
 from modelroute.observability import HealthServer, Metrics
+
+if TYPE_CHECKING:
+    from modelroute.admission.server import WebhookServer
+
+log = logging.getLogger("modelroute")
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,7 @@ class RunOptions:
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     tls_ca_file: Path | None = None
+    tls_client_ca_file: Path | None = None  # verify callers' client certificates against this CA (mutual TLS)
     cert_dir: Path | None = None
     register_webhooks: bool = False
     failure_policy: str = "Fail"
@@ -50,6 +58,8 @@ class Runtime:
     leader_tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     serving: tuple[Path, Path, Path | None] | None = None
     health: HealthServer | None = None
+    webhook: WebhookServer | None = None
+    shutdown_seconds: float = 10.0
 
     async def start_reconcilers(self) -> None:
         self.status_sync = StatusSync(self.state, self.kube, self.metrics, resync_seconds=self.options.resync_seconds)
@@ -62,6 +72,16 @@ class Runtime:
         self.leader_tasks.clear()
         self.status_sync = None
         self.metrics.leader.set(0)
+
+    async def read_namespace(self, name: str) -> dict[str, Any] | None:
+        return await asyncio.to_thread(self.kube.read_namespace, name)
+
+    async def unregister_bounded(self, unregister: Callable[[Runtime], None]) -> None:
+        """Remove what local mode registered, but never hang a shutdown on an API server that does not answer."""
+        try:
+            await asyncio.wait_for(asyncio.to_thread(unregister, self), timeout=self.shutdown_seconds)
+        except Exception as error:  # the next start removes what is left (see admission.local)
+            log.warning("could not remove the webhook configurations within %ss: %s", self.shutdown_seconds, error)
 
     def poke(self, plural: str) -> None:
         if self.status_sync is not None and plural != "configmaps":

@@ -21,6 +21,7 @@ class Answer:
     warnings: tuple[str, ...] = ()
     patch: JSONPatch = field(default_factory=list)
     decision: Decision | None = None
+    code: int | None = None  # the status code of a denial, when not the webhook's usual one
 
 
 NOT_SYNCED = (
@@ -74,24 +75,3 @@ def template_unchanged(old: Mapping[str, Any] | None, new: Mapping[str, Any]) ->
 
 def needs_event(decision: Decision | None) -> bool:
     return decision is not None and decision.outcome in (Outcome.DENIED, Outcome.WARNED, Outcome.REWRITTEN)
-
-
-def review_problem(data: object) -> str | None:
-    """Why a request body is not an AdmissionReview ModelRoute can answer, or None when it is one."""
-    if not isinstance(data, dict):
-        return f"expected an AdmissionReview object, got {type(data).__name__}"
-    request = data.get("request")
-    if not isinstance(request, dict):
-        return "not an AdmissionReview: no request"
-    if not isinstance(request.get("uid"), str) or not request["uid"]:
-        return "not an AdmissionReview: request.uid is missing"
-    resource = request.get("resource")
-    if not isinstance(resource, dict) or not all(
-        isinstance(resource.get(k), str) for k in ("group", "version", "resource")
-    ):
-        return "not an AdmissionReview: request.resource needs group, version and resource"
-    if not isinstance(request.get("userInfo"), dict):
-        return "not an AdmissionReview: request.userInfo is missing"
-    if not isinstance(request.get("object"), dict) and not isinstance(request.get("oldObject"), dict):
-        return "not an AdmissionReview: request.object and request.oldObject are both missing"
-    return None

@@ -1,52 +1,126 @@
-"""The HTTPS webhook server: kopf's, with the request's namespace filled in, and its certificate files."""
+"""The HTTPS webhook server and its certificate files."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import ssl
 import tempfile
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import kopf
 from aiohttp import web
 
-from modelroute.admission.review import review_problem
+from modelroute.admission.webhooks import AdmissionService
 from modelroute.cluster.certs import generate_serving_files
 from modelroute.runtime import RunOptions
 
 log = logging.getLogger("modelroute")
 
 
-class NamespacedWebhookServer(kopf.WebhookServer):
-    """kopf's server, plus one fix: an object's namespace is taken from the AdmissionReview request when
-    the object itself does not carry it (objects created in a namespace given on the command line)."""
+#: The API server accepts requests up to 3 MiB; an UPDATE review carries the object twice (object and
+#: oldObject), JSON-escaped, so the webhook accepts twice that and a margin rather than a 1 MiB default.
+API_SERVER_REQUEST_LIMIT = 3 * 1024 * 1024
+REQUEST_LIMIT = 2 * API_SERVER_REQUEST_LIMIT + 256 * 1024
 
-    async def __call__(self, fn: kopf.WebhookFn) -> AsyncIterator[kopf.WebhookClientConfig]:
-        async def with_namespace(
-            request: Any,
-            *,
-            webhook: str | None = None,
-            headers: dict[str, str] | None = None,
-            sslpeer: dict[str, Any] | None = None,
-        ) -> Any:
-            problem = review_problem(request)
-            if problem is not None:
-                raise web.HTTPBadRequest(reason=problem)
-            review: Any = request["request"]
-            if isinstance(review, dict) and review.get("namespace"):
-                for key in ("object", "oldObject"):
-                    obj = review.get(key)
-                    if isinstance(obj, dict):
-                        metadata = obj.setdefault("metadata", {})
-                        if isinstance(metadata, dict) and not metadata.get("namespace"):
-                            metadata["namespace"] = review["namespace"]
-            return await fn(request, webhook=webhook, headers=headers, sslpeer=sslpeer)
 
-        async for client_config in super().__call__(with_namespace):
-            yield client_config
+def server_tls(cert: Path, key: Path, client_ca: Path | None = None) -> ssl.SSLContext:
+    """TLS 1.2+ with the serving certificate; with a client CA, callers must present a certificate it signed
+    (the API server's client certificate, when the cluster is configured to send one)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(cert), str(key))
+    if client_ca is not None:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(cafile=str(client_ca))
+    return context
+
+
+class WebhookServer:
+    """A lean aiohttp HTTPS server for the admission webhooks, in the operator's event loop.
+
+    One route per webhook path; the serving certificate is re-read when its files change (no restart); no
+    access log line per review (metrics count them); the listening socket is not shareable (no SO_REUSEPORT).
+    """
+
+    def __init__(
+        self,
+        service: AdmissionService,
+        *,
+        addr: str,
+        port: int,
+        cert: Path,
+        key: Path,
+        client_ca: Path | None = None,
+        file_check_interval: float = 10.0,
+    ) -> None:
+        self.service = service
+        self.addr, self.port = addr, port
+        self.cert, self.key, self.client_ca = cert, key, client_ca
+        self.file_check_interval = file_check_interval
+        self.tls = server_tls(cert, key, client_ca)
+        self._stamp = self._files_stamp()
+        self._runner: web.AppRunner | None = None
+        self._watcher: asyncio.Task[None] | None = None
+
+    def _files_stamp(self) -> tuple[tuple[int, int], ...]:
+        out = []
+        for path in (self.cert, self.key):
+            try:
+                st = path.stat()
+                out.append((st.st_mtime_ns, st.st_size))
+            except OSError:
+                out.append((0, 0))
+        return tuple(out)
+
+    async def _serve(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        reply = await self.service.review(request.match_info["webhook"], body)
+        return web.Response(status=reply.status, body=reply.body, headers={"Content-Type": reply.content_type})
+
+    async def start(self) -> int:
+        app = web.Application(client_max_size=REQUEST_LIMIT)
+        app.router.add_post("/{webhook}", self._serve)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET6 if ":" in self.addr else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart-friendly, but never SO_REUSEPORT
+        sock.bind((self.addr, self.port))
+        sock.listen(1024)
+        sock.setblocking(False)
+        site = web.SockSite(self._runner, sock, ssl_context=self.tls)
+        await site.start()
+        self.port = int(sock.getsockname()[1])
+        self._watcher = asyncio.create_task(self._watch_files(), name="modelroute-webhook-tls")
+        log.info("serving admission webhooks on https://%s:%d", self.addr, self.port)
+        return self.port
+
+    def reload_if_changed(self) -> bool:
+        stamp = self._files_stamp()
+        if stamp == self._stamp:
+            return False
+        try:
+            self.tls.load_cert_chain(str(self.cert), str(self.key))  # new handshakes use the new pair
+        except (OSError, ssl.SSLError) as error:  # half-written files: try again next round
+            log.warning("could not load the rotated serving certificate yet: %s", error)
+            return False
+        self._stamp = stamp
+        log.info("serving the rotated certificate from %s", self.cert)
+        return True
+
+    async def _watch_files(self) -> None:
+        while True:
+            await asyncio.sleep(self.file_check_interval)
+            self.reload_if_changed()
+
+    async def stop(self, grace: float = 5.0) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(runner.cleanup(), timeout=grace)
 
 
 def serving_files(options: RunOptions) -> tuple[Path, Path, Path | None]:

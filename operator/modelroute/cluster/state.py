@@ -4,6 +4,7 @@ so the admission hot path never calls the API server.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,7 +14,8 @@ from pydantic import ValidationError
 
 from modelroute.api.meta import explain
 from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
-from modelroute.engine.context import PolicyContext
+from modelroute.engine.context import CompiledWorkload, PolicyContext
+from modelroute.engine.selectors import compile_selector
 
 Key = tuple[str, str]  # (namespace or "", name)
 _MODELS: Mapping[str, type[AzureEndpoint] | type[ModelWorkload] | type[RoutePolicy]] = {
@@ -37,6 +39,25 @@ def _slim_pod(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _policy_input(plural: str, body: Mapping[str, Any]) -> Any:
+    """What of an object feeds the policy context (or the audit, for pods). A status write, a new
+    resourceVersion or managedFields change none of it, so they never make admissions rebuild the context."""
+    metadata = body.get("metadata") or {}
+    if plural == "namespaces":
+        return metadata.get("labels") or {}
+    if plural == "configmaps":
+        return body.get("data") or {}
+    if plural == "pods":
+        return body
+    return (
+        body.get("spec"),
+        metadata.get("labels"),
+        metadata.get("annotations"),
+        metadata.get("generation"),
+        metadata.get("uid"),
+    )
+
+
 def _key(body: Mapping[str, Any]) -> Key:
     metadata = body.get("metadata") or {}
     return str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
@@ -44,7 +65,10 @@ def _key(body: Mapping[str, Any]) -> Key:
 
 @dataclass
 class ClusterState:
-    """Thread-safe store of the watched objects, with the compiled PolicyContext cached per version."""
+    """Thread-safe store of the watched objects, with the compiled PolicyContext cached per version.
+
+    `version` moves only when a policy input changes (endpoints, workload specs, policies, namespace labels,
+    ConfigMap data); workloads are compiled once per spec and reused by later rebuilds."""
 
     operator_namespace: str | None = None
     raw: dict[str, dict[Key, dict[str, Any]]] = field(default_factory=lambda: {p: {} for p in WATCHED})
@@ -55,6 +79,7 @@ class ClusterState:
     _parsed: dict[str, dict[Key, Any]] = field(default_factory=lambda: {p: {} for p in _MODELS})
     _context: PolicyContext | None = None
     _context_version: int = -1
+    _compiled: dict[Key, tuple[Any, CompiledWorkload]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _listeners: list[Any] = field(default_factory=list)
 
@@ -66,17 +91,22 @@ class ClusterState:
         self._listeners.append(callback)
 
     def replace_all(self, plural: str, bodies: list[dict[str, Any]]) -> None:
-        """The result of a full list: the truth for that kind at one resourceVersion."""
+        """The result of a full list: the truth for that kind at one resourceVersion. A re-list that finds
+        what the watches already delivered changes nothing and wakes nobody."""
         with self._lock:
-            self.raw[plural] = {}
-            if plural in _MODELS:
-                self._parsed[plural] = {}
-                self.invalid[plural] = {}
+            first = plural not in self.synced
+            listed = {_key(b) for b in bodies}
+            gone = [key for key in self.raw[plural] if key not in listed]
+            changed = first or bool(gone)
+            for key in gone:
+                self._forget(plural, key)
             for body in bodies:
-                self._store(plural, body)
+                changed = self._store(plural, body) or changed
             self.synced.add(plural)
-            self._bump(plural)
-        self._notify(plural)
+            if changed:
+                self._bump(plural)
+        if changed:
+            self._notify(plural)
 
     def upsert(self, plural: str, body: dict[str, Any]) -> None:
         with self._lock:
@@ -89,12 +119,18 @@ class ClusterState:
     def delete(self, plural: str, body: Mapping[str, Any]) -> None:
         key = _key(body)
         with self._lock:
-            self.raw[plural].pop(key, None)
-            if plural in _MODELS:
-                self._parsed[plural].pop(key, None)
-                self.invalid[plural].pop(key, None)
-            self._bump(plural)
-        self._notify(plural)
+            known = key in self.raw[plural]
+            self._forget(plural, key)
+            if known:
+                self._bump(plural)
+        if known:
+            self._notify(plural)
+
+    def _forget(self, plural: str, key: Key) -> None:
+        self.raw[plural].pop(key, None)
+        if plural in _MODELS:
+            self._parsed[plural].pop(key, None)
+            self.invalid[plural].pop(key, None)
 
     def _bump(self, plural: str) -> None:
         # pods never feed the policy context: their churn must not make admissions recompile it
@@ -104,13 +140,15 @@ class ClusterState:
             self.version += 1
 
     def _store(self, plural: str, body: dict[str, Any]) -> bool:
-        """Store an object; False when nothing ModelRoute reads of it changed (kubelet status updates)."""
+        """Store an object; False when nothing ModelRoute judges by changed (kubelet and status updates):
+        the body is kept (the reconciler compares statuses with it) but the version does not move."""
         if plural == "pods":
             body = _slim_pod(body)
         key = _key(body)
-        if plural == "pods" and self.raw[plural].get(key) == body:
-            return False
+        before = self.raw[plural].get(key)
         self.raw[plural][key] = body
+        if before is not None and _policy_input(plural, before) == _policy_input(plural, body):
+            return False
         model = _MODELS.get(plural)
         if model is None:
             return True
@@ -125,6 +163,14 @@ class ClusterState:
     def _notify(self, plural: str) -> None:
         for callback in list(self._listeners):
             callback(plural)
+
+    def _compile(self, key: Key, workload: ModelWorkload) -> CompiledWorkload:
+        cached = self._compiled.get(key)
+        if cached is not None and cached[0] is workload:
+            return cached[1]
+        item = CompiledWorkload(workload, compile_selector(workload.spec.selector))
+        self._compiled[key] = (workload, item)
+        return item
 
     def parsed(self, plural: str) -> list[Any]:
         with self._lock:
@@ -145,16 +191,22 @@ class ClusterState:
                 for key, body in self.raw["namespaces"].items()
             }
             endpoints = list(self._parsed["azureendpoints"].values())
-            workloads = list(self._parsed["modelworkloads"].values())
+            workloads = dict(self._parsed["modelworkloads"])
             policies = list(self._parsed["routepolicies"].values())
         context = PolicyContext.build(
             endpoints=endpoints,
-            workloads=workloads,
             policies=policies,
             config_maps=config_maps,
             namespace_labels=namespace_labels,
             operator_namespace=self.operator_namespace,
         )
+        # the workloads' selectors are compiled once per parsed spec, not on every rebuild
+        compiled = {key: self._compile(key, workload) for key, workload in workloads.items()}
+        self._compiled = {key: self._compiled[key] for key in compiled}
+        by_namespace: dict[str, list[CompiledWorkload]] = {}
+        for (_, _name), item in sorted(compiled.items()):
+            by_namespace.setdefault(item.workload.metadata.namespace or "default", []).append(item)
+        context = dataclasses.replace(context, workloads={ns: tuple(ws) for ns, ws in by_namespace.items()})
         with self._lock:
             if self.version == version:
                 self._context, self._context_version = context, version

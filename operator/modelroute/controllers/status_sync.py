@@ -50,11 +50,25 @@ class StatusSync:
         self.clock = clock
         self.dirty = asyncio.Event()
         self.last_audit = AuditResult()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def poke(self, _plural: str | None = None) -> None:
-        self.dirty.set()
+        """Ask for a reconcile; safe from any thread (an asyncio.Event set off its loop wakes nobody)."""
+        loop = self._loop
+        if loop is None:
+            self.dirty.set()
+            return
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            self.dirty.set()
+        else:
+            loop.call_soon_threadsafe(self.dirty.set)
 
     async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self.dirty.set()
         while True:
             with contextlib.suppress(TimeoutError):  # a quiet period still ends in a full resync

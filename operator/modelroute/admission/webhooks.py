@@ -1,0 +1,346 @@
+"""The admission request path: AdmissionReview bytes in, answer bytes out.
+
+One review costs parsing it (orjson), judging it with the engine against the cached policy context and
+writing the answer with the engine's own JSON patch. Nothing here waits on the API server except the single
+read of a namespace the cluster view has never seen; Events leave through the recorder's queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jsonpatch
+import orjson
+
+from modelroute.admission import configurations as cfg
+from modelroute.admission.resources import validate_resource
+from modelroute.admission.review import NOT_SYNCED, Answer, mutate, needs_event, template_unchanged, validate
+from modelroute.api.meta import GROUP
+from modelroute.cluster.events import EventRecorder
+from modelroute.cluster.state import ClusterState
+from modelroute.engine.context import PolicyContext
+from modelroute.engine.verdict import Outcome
+from modelroute.observability import Metrics
+
+log = logging.getLogger("modelroute")
+
+#: (group, resource, subResource) -> operations each webhook path is registered for; anything else sent to a
+#: path was not routed there by the configurations and is refused with a 400 that says so.
+Route = tuple[str, str, str]
+ROUTES: Mapping[str, Mapping[Route, frozenset[str]]] = {
+    cfg.MUTATE_PODS: {("", "pods", ""): frozenset({"CREATE"})},
+    cfg.VALIDATE_PODS: {
+        ("", "pods", ""): frozenset({"CREATE"}),
+        ("", "pods", "ephemeralcontainers"): frozenset({"UPDATE"}),
+    },
+    cfg.VALIDATE_CONTROLLERS: {(g, r, ""): frozenset({"CREATE", "UPDATE"}) for g, _, r in cfg.POD_CONTROLLERS},
+    cfg.VALIDATE_RESOURCES: {(GROUP, r, ""): frozenset({"CREATE", "UPDATE", "DELETE"}) for r in cfg.OWN_RESOURCES},
+}
+
+NamespaceReader = Callable[[str], Awaitable[dict[str, Any] | None]]
+
+
+class BadReviewError(ValueError):
+    """A request body that is not an AdmissionReview this path answers: a 400 with this message."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+
+def _bad(message: str) -> Reply:
+    return Reply(400, message.encode(), "text/plain; charset=utf-8")
+
+
+def _content_key(namespace: str, obj: Mapping[str, Any]) -> bytes:
+    """What the engine reads of a pod: its namespace, labels, annotations and spec (not its name, uid or
+    timestamps, which the API server fills in between the mutating and the validating call)."""
+    metadata = obj.get("metadata") or {}
+    material = orjson.dumps(
+        [namespace, obj.get("kind"), metadata.get("labels"), metadata.get("annotations"), obj.get("spec")],
+        option=orjson.OPT_SORT_KEYS,
+    )
+    return hashlib.blake2b(material, digest_size=16).digest()
+
+
+class VerdictCache:
+    """A small LRU of answers for one policy context, keyed by the judged content's hash: the pods of one
+    template, and the pod the mutating call just produced, are judged once. Cleared when the context changes,
+    so a verdict is never served against policy inputs it was not computed from."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.capacity = capacity
+        self.context: PolicyContext | None = None
+        self.answers: OrderedDict[tuple[str, bytes], Answer] = OrderedDict()
+        self.hits = 0
+
+    def bind(self, context: PolicyContext) -> None:
+        if context is not self.context:
+            self.context = context
+            self.answers.clear()
+
+    def get(self, webhook: str, key: bytes) -> Answer | None:
+        answer = self.answers.get((webhook, key))
+        if answer is not None:
+            self.answers.move_to_end((webhook, key))
+            self.hits += 1
+        return answer
+
+    def put(self, webhook: str, key: bytes, answer: Answer) -> None:
+        self.answers[(webhook, key)] = answer
+        if len(self.answers) > self.capacity:
+            self.answers.popitem(last=False)
+
+
+def _patched_pod(obj: Mapping[str, Any], patch: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The pod as the mutating call's patch leaves it (labels, annotations and spec only), or None."""
+    metadata = obj.get("metadata") or {}
+    copy = orjson.loads(
+        orjson.dumps(
+            {
+                "kind": obj.get("kind"),
+                "metadata": {k: metadata[k] for k in ("labels", "annotations") if k in metadata},
+                "spec": obj.get("spec"),
+            }
+        )
+    )
+    try:
+        result: dict[str, Any] = jsonpatch.apply_patch(copy, patch, in_place=True)
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException):
+        return None
+    return result
+
+
+class AdmissionService:
+    """Everything a review needs, without HTTP: the server hands it the path and the body."""
+
+    def __init__(
+        self,
+        state: ClusterState,
+        metrics: Metrics,
+        recorder: Callable[[], EventRecorder | None],
+        read_namespace: NamespaceReader,
+        *,
+        cache_capacity: int = 4096,
+    ) -> None:
+        self.state = state
+        self.metrics = metrics
+        self.recorder = recorder
+        self.read_namespace = read_namespace
+        self.cache = VerdictCache(cache_capacity)
+        self._namespace_reads: dict[str, asyncio.Future[None]] = {}
+        self._counters: dict[tuple[str, str], Any] = {}
+        self._timers: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ request parsing
+    @staticmethod
+    def parse(path: str, body: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(review, request) of a well-formed review for this path; BadReviewError with the reason otherwise."""
+        routes = ROUTES.get(path)
+        if routes is None:
+            raise BadReviewError(f"no webhook is served at /{path}")
+        try:
+            review = orjson.loads(body)
+        except orjson.JSONDecodeError as error:
+            raise BadReviewError(f"the body is not JSON: {error}") from None
+        if not isinstance(review, dict):
+            raise BadReviewError(f"expected an AdmissionReview object, got {type(review).__name__}")
+        request = review.get("request")
+        if not isinstance(request, dict):
+            raise BadReviewError("not an AdmissionReview: no request")
+        if not isinstance(request.get("uid"), str) or not request["uid"]:
+            raise BadReviewError("not an AdmissionReview: request.uid is missing")
+        resource = request.get("resource")
+        if not isinstance(resource, dict) or not all(
+            isinstance(resource.get(k), str) for k in ("group", "version", "resource")
+        ):
+            raise BadReviewError("not an AdmissionReview: request.resource needs group, version and resource")
+        if not isinstance(request.get("userInfo"), dict):
+            raise BadReviewError("not an AdmissionReview: request.userInfo is missing")
+        obj, old = request.get("object"), request.get("oldObject")
+        if not isinstance(obj, dict) and not isinstance(old, dict):
+            raise BadReviewError("not an AdmissionReview: request.object and request.oldObject are both missing")
+        for key, value in (("object", obj), ("oldObject", old)):
+            if value is not None and not isinstance(value, dict):
+                raise BadReviewError(f"request.{key} must be an object, not {type(value).__name__}")
+        sub = request.get("subResource") or ""
+        operation = request.get("operation")
+        if not isinstance(sub, str) or not isinstance(operation, str):
+            raise BadReviewError("not an AdmissionReview: request.operation and request.subResource must be strings")
+        route = (resource["group"], resource["resource"], sub)
+        operations = routes.get(route)
+        where = "/".join(p for p in (resource["resource"], sub) if p)
+        if operations is None:
+            raise BadReviewError(f"/{path} does not judge {where} ({resource['group'] or 'core'} group)")
+        if operation not in operations:
+            raise BadReviewError(f"/{path} does not judge {operation} of {where}")
+        namespace = request.get("namespace")
+        if namespace is not None and not isinstance(namespace, str):
+            raise BadReviewError("request.namespace must be a string")
+        for value in (obj, old):
+            if isinstance(value, dict):
+                metadata = value.get("metadata")
+                if metadata is None:
+                    metadata = value["metadata"] = {}
+                if not isinstance(metadata, dict):
+                    raise BadReviewError("metadata must be an object")
+                if namespace and not metadata.get("namespace"):
+                    metadata["namespace"] = namespace
+        return review, request
+
+    # ------------------------------------------------------------------ the one API read
+    async def learn_namespace(self, namespace: str) -> None:
+        """Read a namespace the view has not seen, once: concurrent reviews share the read, later ones skip it."""
+        pending = self._namespace_reads.get(namespace)
+        if pending is None:
+            if len(self._namespace_reads) > 10_000:  # forged names must not grow this without bound
+                self._namespace_reads.clear()
+            pending = self._namespace_reads[namespace] = asyncio.ensure_future(self._read(namespace))
+        await asyncio.shield(pending)
+
+    async def _read(self, namespace: str) -> None:
+        try:
+            found = await self.read_namespace(namespace)
+        except Exception as error:  # the judgement goes on with the name label only; say so
+            log.warning("could not read namespace %s: %s", namespace, error)
+            return
+        if found is not None:
+            self.state.upsert("namespaces", found)
+
+    # ------------------------------------------------------------------ serving
+    async def review(self, path: str, body: bytes) -> Reply:
+        try:
+            review, request = self.parse(path, body)
+        except BadReviewError as error:
+            self._count(path, "bad-request")
+            return _bad(str(error))
+        obj = request.get("object")
+        target = obj if isinstance(obj, dict) else request["oldObject"]
+        namespace = str(target["metadata"].get("namespace") or "")
+        if namespace and ("", namespace) not in self.state.raw["namespaces"] and path != cfg.VALIDATE_RESOURCES:
+            await self.learn_namespace(namespace)
+        try:
+            answer = self.answer(path, request)
+        except Exception as error:  # a bug must read as a clear refusal, never as a 500 with a traceback
+            log.exception("could not judge a review at /%s", path)
+            self._count(path, "error")
+            answer = Answer(False, message=f"ModelRoute could not judge this object: {type(error).__name__}")
+            return self.reply(review, answer, code=500)
+        return self.reply(review, answer, code=_CODES.get(path, 403))
+
+    def answer(self, path: str, request: dict[str, Any]) -> Answer:
+        obj = request.get("object")
+        dry_run = bool(request.get("dryRun"))
+        if path == cfg.VALIDATE_RESOURCES:
+            target = obj if isinstance(obj, dict) else request["oldObject"]
+            return validate_resource(target, str(request.get("operation")), self.state.context())
+        assert isinstance(obj, dict)
+        if path == cfg.VALIDATE_CONTROLLERS and template_unchanged(request.get("oldObject"), obj):
+            self._count(path, "unchanged-template")
+            return Answer(True)
+        if not self.state.ready:
+            self._count(path, "not-synced")
+            if path == cfg.MUTATE_PODS:
+                return Answer(True)
+            return Answer(False, message=NOT_SYNCED, code=503)
+        started = time.perf_counter()
+        context = self.state.context()
+        self.cache.bind(context)
+        namespace = str(obj["metadata"].get("namespace") or "default")
+        key = _content_key(namespace, obj)
+        answer = self.cache.get(path, key)
+        if answer is None:
+            answer = mutate(obj, context) if path == cfg.MUTATE_PODS else validate(obj, context)
+            self.cache.put(path, key, answer)
+            if path == cfg.MUTATE_PODS and answer.patch:
+                self._expect_validation(namespace, obj, answer, context)
+        self._time(path, time.perf_counter() - started)
+        self._account(path, answer, obj, namespace, dry_run)
+        return answer
+
+    def _expect_validation(
+        self, namespace: str, obj: Mapping[str, Any], answer: Answer, context: PolicyContext
+    ) -> None:
+        """Judge the pod this patch produces now, so the validating call for it is a lookup. The key is the
+        produced content: if anything else changes the pod in between, the validating call judges it afresh."""
+        produced = _patched_pod(obj, answer.patch)
+        if produced is None:
+            return
+        key = _content_key(namespace, produced)
+        if self.cache.get(cfg.VALIDATE_PODS, key) is None:
+            produced["metadata"]["namespace"] = namespace
+            self.cache.put(cfg.VALIDATE_PODS, key, validate(produced, context))
+
+    def _account(self, path: str, answer: Answer, obj: Mapping[str, Any], namespace: str, dry_run: bool) -> None:
+        decision = answer.decision
+        if path == cfg.MUTATE_PODS:
+            self._count(path, "patched" if answer.patch else "unchanged")
+            if decision is not None and decision.outcome is Outcome.REWRITTEN:
+                self._event(answer, obj, namespace, dry_run)
+            return
+        result = "denied" if not answer.allowed else (str(decision.outcome) if decision else "allowed")
+        self._count(path, result)
+        for violation in decision.violations if decision else ():
+            self.metrics.admission_violations.labels(path, str(violation.code)).inc()
+        if decision is None or decision.outcome is not Outcome.REWRITTEN:
+            self._event(answer, obj, namespace, dry_run)
+
+    def _event(self, answer: Answer, obj: Mapping[str, Any], namespace: str, dry_run: bool) -> None:
+        recorder = self.recorder()
+        if dry_run or recorder is None or not needs_event(answer.decision):
+            return
+        decision = answer.decision
+        assert decision is not None
+        if decision.outcome is Outcome.DENIED:
+            message = "; ".join(f"[{v.code}] {v.message}" for v in decision.violations)
+            recorder.record(obj, namespace, "Warning", "RouteDenied", message)
+        elif decision.outcome is Outcome.WARNED:
+            recorder.record(obj, namespace, "Warning", "RouteViolation", "; ".join(decision.warnings))
+        elif decision.outcome is Outcome.REWRITTEN:
+            message = f"endpoint settings rewritten to AzureEndpoint {decision.endpoint}"
+            recorder.record(obj, namespace, "Normal", "RouteRewritten", message)
+
+    def _count(self, path: str, result: str) -> None:
+        counter = self._counters.get((path, result))
+        if counter is None:
+            counter = self._counters[(path, result)] = self.metrics.admission_requests.labels(path, result)
+        counter.inc()
+
+    def _time(self, path: str, seconds: float) -> None:
+        timer = self._timers.get(path)
+        if timer is None:
+            timer = self._timers[path] = self.metrics.admission_seconds.labels(path)
+        timer.observe(seconds)
+
+    @staticmethod
+    def reply(review: Mapping[str, Any], answer: Answer, *, code: int) -> Reply:
+        request = review["request"]
+        response: dict[str, Any] = {"uid": request["uid"], "allowed": answer.allowed}
+        if answer.warnings:
+            response["warnings"] = list(answer.warnings)
+        if answer.patch:
+            response["patch"] = base64.b64encode(orjson.dumps(answer.patch)).decode("ascii")
+            response["patchType"] = "JSONPatch"
+        if not answer.allowed:
+            response["status"] = {"message": answer.message, "code": answer.code or code}
+        out = {
+            "apiVersion": review.get("apiVersion") or "admission.k8s.io/v1",
+            "kind": review.get("kind") or "AdmissionReview",
+            "response": response,
+        }
+        return Reply(200, orjson.dumps(out))
+
+
+#: the status code inside a denial, per webhook: a judgement (403) or a resource the schema cannot express (422)
+_CODES = {cfg.VALIDATE_RESOURCES: 422}
