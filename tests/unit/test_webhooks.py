@@ -1,0 +1,292 @@
+"""The admission request path, without an API server: what each webhook path answers, what it refuses with a
+400, what it records, and what it never does (rebuild the policy context on a status write, read a namespace
+twice, answer a forged route)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonpatch
+import orjson
+import pytest
+from tests.bench import world
+
+from modelroute.admission import configurations as cfg
+from modelroute.admission.review import validate
+from modelroute.admission.webhooks import AdmissionService, Reply
+from modelroute.cluster.events import EventRecorder
+from modelroute.cluster.state import ClusterState
+from modelroute.observability import Metrics
+
+
+class Recorded:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    def record(self, involved: Any, namespace: str, kind: str, reason: str, message: str) -> None:
+        self.events.append((namespace, reason))
+
+
+def primed_state(workloads: int = 3, namespaces: int = 1) -> ClusterState:
+    state = ClusterState(operator_namespace="modelroute-system")
+    for plural, bodies in world.cluster_bodies(workloads, namespaces).items():
+        state.replace_all(plural, bodies)
+    return state
+
+
+class Harness:
+    def __init__(self, state: ClusterState | None = None) -> None:
+        self.state = state or primed_state()
+        self.recorded = Recorded()
+        self.reads: list[str] = []
+        self.service = AdmissionService(self.state, Metrics(), lambda: self.recorded, self._read)  # type: ignore[arg-type,return-value]
+
+    async def _read(self, name: str) -> dict[str, Any] | None:
+        self.reads.append(name)
+        await asyncio.sleep(0.01)
+        return world.namespace_body(name)
+
+    def send(self, path: str, body: bytes | dict[str, Any]) -> Reply:
+        raw = body if isinstance(body, bytes) else orjson.dumps(body)
+        return asyncio.run(self.service.review(path, raw))
+
+    def response(self, path: str, review: dict[str, Any]) -> dict[str, Any]:
+        reply = self.send(path, review)
+        assert reply.status == 200, reply.body
+        answer: dict[str, Any] = orjson.loads(reply.body)["response"]
+        assert answer["uid"] == review["request"]["uid"]
+        return answer
+
+
+@pytest.fixture
+def harness() -> Harness:
+    return Harness()
+
+
+def produced(pod: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+    patch = orjson.loads(base64.b64decode(answer["patch"]))
+    result: dict[str, Any] = jsonpatch.apply_patch(copy.deepcopy(pod), patch)
+    return result
+
+
+def test_the_mutating_answer_is_the_engines_own_patch(harness: Harness) -> None:
+    pod = world.covered_pod()
+    answer = harness.response(cfg.MUTATE_PODS, world.review(pod))
+    assert answer["allowed"] is True
+    assert answer["patchType"] == "JSONPatch"
+    after = produced(pod, answer)
+    env = {e["name"]: e["value"] for e in after["spec"]["containers"][0]["env"]}
+    assert env["OPENAI_BASE_URL"] == world.APPROVED_BASE
+
+
+def test_the_pod_the_mutating_call_produced_is_judged_before_its_validating_call_arrives(harness: Harness) -> None:
+    pod = world.covered_pod()
+    after = produced(pod, harness.response(cfg.MUTATE_PODS, world.review(pod)))
+    hits = harness.service.cache.hits
+    answer = harness.response(cfg.VALIDATE_PODS, world.review(after))
+    assert harness.service.cache.hits == hits + 1
+    assert answer["allowed"] is validate(after, harness.state.context()).allowed is True
+
+
+def test_a_pod_changed_after_mutation_is_judged_afresh(harness: Harness) -> None:
+    pod = world.covered_pod()
+    after = produced(pod, harness.response(cfg.MUTATE_PODS, world.review(pod)))
+    after["spec"]["containers"][0]["env"].append({"name": "OPENAI_BASE_URL", "value": world.DIRECT_BASE})
+    answer = harness.response(cfg.VALIDATE_PODS, world.review(after))
+    assert answer["allowed"] is False
+
+
+def test_a_denial_carries_the_engines_message_and_records_one_event(harness: Harness) -> None:
+    answer = harness.response(cfg.VALIDATE_PODS, world.review(world.violating_pod()))
+    assert answer["allowed"] is False
+    assert answer["status"]["code"] == 403
+    assert "api.openai.com" in answer["status"]["message"]
+    assert harness.recorded.events == [("team-00", "RouteDenied")]
+
+
+def test_a_dry_run_records_no_event(harness: Harness) -> None:
+    answer = harness.response(cfg.VALIDATE_PODS, world.review(world.violating_pod(), dry_run=True))
+    assert answer["allowed"] is False
+    assert harness.recorded.events == []
+
+
+def test_a_warn_policy_admits_with_warnings() -> None:
+    state = primed_state()
+    state.replace_all("routepolicies", [world.policy_body(enforcement="Warn")])
+    answer = Harness(state).response(cfg.VALIDATE_PODS, world.review(world.violating_pod()))
+    assert answer["allowed"] is True
+    assert any("api.openai.com" in w for w in answer["warnings"])
+
+
+def test_ephemeral_containers_are_judged_through_their_subresource(harness: Harness) -> None:
+    pod = world.plain_pod()
+    pod["metadata"]["labels"]["app"] = "app-0"
+    pod["spec"]["ephemeralContainers"] = [
+        {"name": "debug", "image": "x", "env": [{"name": "OPENAI_BASE_URL", "value": world.DIRECT_BASE}]}
+    ]
+    review = world.review(pod, operation="UPDATE", sub_resource="ephemeralcontainers", old=world.plain_pod())
+    assert harness.response(cfg.VALIDATE_PODS, review)["allowed"] is False
+
+
+def test_a_controller_update_that_keeps_its_template_is_not_judged(harness: Harness) -> None:
+    bad = _deployment(world.violating_pod())
+    scaled = copy.deepcopy(bad)
+    scaled["spec"]["replicas"] = 5
+    resource = ("apps", "v1", "deployments")
+    assert harness.response(cfg.VALIDATE_CONTROLLERS, world.review(bad, resource=resource))["allowed"] is False
+    review = world.review(scaled, operation="UPDATE", resource=resource, old=bad)
+    assert harness.response(cfg.VALIDATE_CONTROLLERS, review)["allowed"] is True
+
+
+def _deployment(pod: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "namespace": pod["metadata"]["namespace"]},
+        "spec": {"template": {"metadata": {"labels": pod["metadata"]["labels"]}, "spec": pod["spec"]}},
+    }
+
+
+def test_a_modelroute_resource_the_models_reject_is_refused_with_422(harness: Harness) -> None:
+    bad = world.workload_body("w", "team-00", "x")
+    bad["spec"]["procurement"] = {"channel": "Somewhere"}
+    review = world.review(bad, resource=("modelroute.io", "v1alpha1", "modelworkloads"))
+    answer = harness.response(cfg.VALIDATE_RESOURCES, review)
+    assert (answer["allowed"], answer["status"]["code"]) == (False, 422)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"this is not json", "not JSON"),
+        (b"[1, 2, 3]", "got list"),
+        (b"{}", "no request"),
+        (b'{"request": {"uid": "u"}}', "request.resource"),
+        (b'{"request": {"uid": "u", "resource": {"group": "", "version": "v1", "resource": "pods"}}}', "userInfo"),
+        (orjson.dumps(world.review(world.plain_pod()) | {"request": {"uid": 7}}), "uid"),
+    ],
+    ids=["not-json", "a-list", "empty", "no-resource", "no-user", "uid-not-a-string"],
+)
+def test_a_malformed_body_gets_a_400_that_says_why(harness: Harness, body: bytes, reason: str) -> None:
+    reply = harness.send(cfg.VALIDATE_PODS, body)
+    assert reply.status == 400
+    assert reason in reply.body.decode()
+
+
+@pytest.mark.parametrize(
+    ("path", "resource", "sub", "operation"),
+    [
+        (cfg.VALIDATE_PODS, ("", "v1", "pods"), "status", "UPDATE"),
+        (cfg.VALIDATE_PODS, ("", "v1", "pods"), "exec", "CONNECT"),
+        (cfg.VALIDATE_PODS, ("", "v1", "pods"), "binding", "CREATE"),
+        (cfg.VALIDATE_PODS, ("apps", "v1", "deployments"), None, "CREATE"),
+        (cfg.MUTATE_PODS, ("", "v1", "pods"), None, "UPDATE"),
+        (cfg.VALIDATE_CONTROLLERS, ("", "v1", "secrets"), None, "CREATE"),
+        ("no-such-webhook", ("", "v1", "pods"), None, "CREATE"),
+    ],
+)
+def test_a_review_the_configurations_never_route_to_a_path_is_refused(
+    harness: Harness, path: str, resource: tuple[str, str, str], sub: str | None, operation: str
+) -> None:
+    reply = harness.send(
+        path, world.review(world.violating_pod(), resource=resource, sub_resource=sub, operation=operation)
+    )
+    assert reply.status == 400
+    assert harness.recorded.events == []
+
+
+def test_an_unknown_namespace_is_read_once_however_many_reviews_name_it(harness: Harness) -> None:
+    async def burst() -> None:
+        reviews = [orjson.dumps(world.review(world.plain_pod("new-team"))) for _ in range(20)]
+        await asyncio.gather(*(harness.service.review(cfg.VALIDATE_PODS, r) for r in reviews))
+        await harness.service.review(cfg.VALIDATE_PODS, reviews[0])
+
+    asyncio.run(burst())
+    assert harness.reads == ["new-team"]
+
+
+def test_a_forged_namespace_that_does_not_exist_is_read_once() -> None:
+    harness = Harness()
+
+    async def missing(name: str) -> None:
+        harness.reads.append(name)
+
+    harness.service.read_namespace = missing
+    for _ in range(5):
+        harness.send(cfg.VALIDATE_PODS, world.review(world.plain_pod("ghost")))
+    assert harness.reads == ["ghost"]
+
+
+def test_a_status_write_does_not_rebuild_the_policy_context() -> None:
+    state = primed_state()
+    context = state.context()
+    body = copy.deepcopy(world.workloads(3, 1)[0])
+    body["metadata"]["resourceVersion"] = "99"
+    body["status"] = {"observedGeneration": 1, "conditions": []}
+    state.upsert("modelworkloads", body)
+    assert state.context() is context
+    assert state.raw["modelworkloads"][("team-00", "model-0")]["status"]["observedGeneration"] == 1
+
+
+def test_a_spec_change_rebuilds_the_policy_context() -> None:
+    state = primed_state()
+    context = state.context()
+    body = copy.deepcopy(world.workloads(3, 1)[0])
+    body["spec"]["selector"] = {"matchLabels": {"app": "renamed"}}
+    state.upsert("modelworkloads", body)
+    rebuilt = state.context()
+    assert rebuilt is not context
+    assert [w.name for w in rebuilt.covering_workloads("team-00", {"app": "renamed"})] == ["model-0"]
+
+
+def test_a_relist_that_finds_nothing_new_changes_nothing() -> None:
+    state = primed_state()
+    context = state.context()
+    woken: list[str] = []
+    state.on_change(woken.append)
+    for plural, bodies in world.cluster_bodies(3, 1).items():
+        state.replace_all(plural, bodies)
+    assert state.context() is context
+    assert woken == []
+
+
+def test_a_relist_drops_what_was_deleted_while_the_watch_was_away() -> None:
+    state = primed_state()
+    state.replace_all("azureendpoints", [])
+    assert state.context().endpoints == {}
+
+
+class PostingKube:
+    def __init__(self) -> None:
+        self.posted: list[dict[str, Any]] = []
+
+    def create_event(self, namespace: str, body: dict[str, Any]) -> None:
+        self.posted.append(body)
+
+
+def test_repeated_events_are_recorded_once_and_a_flood_is_cut_off() -> None:
+    now = [0.0]
+    recorder = EventRecorder(PostingKube(), rate=1.0, burst=5, clock=lambda: now[0])  # type: ignore[arg-type]
+    pod = world.violating_pod()
+    for _ in range(10):
+        recorder.record(pod, "team-00", "Warning", "RouteDenied", "the same message")
+    assert recorder.queue.qsize() == 1
+    for i in range(100):
+        recorder.record(pod, "team-00", "Warning", "RouteDenied", f"forged {i}")
+    assert recorder.queue.qsize() == 5
+    now[0] = 60.0  # the bucket refills and the first message may be said again
+    recorder.record(pod, "team-00", "Warning", "RouteDenied", "the same message")
+    assert recorder.queue.qsize() == 6
+
+
+def test_no_access_log_line_is_written_per_review(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    from tests.unit.webhook_server import served
+
+    with caplog.at_level("DEBUG"), served(tmp_path) as client:
+        for _ in range(3):
+            assert client.post(cfg.VALIDATE_PODS, orjson.dumps(world.review(world.plain_pod())))[0] == 200
+    assert not [r for r in caplog.records if r.name.startswith("aiohttp.access")]
