@@ -110,7 +110,7 @@ def _patched_pod(obj: Mapping[str, Any], patch: list[dict[str, Any]]) -> dict[st
         orjson.dumps(
             {
                 "kind": obj.get("kind"),
-                "metadata": {k: metadata[k] for k in ("labels", "annotations") if k in metadata},
+                "metadata": {k: metadata[k] for k in ("labels", "annotations", "namespace") if k in metadata},
                 "spec": obj.get("spec"),
             }
         )
@@ -263,8 +263,9 @@ class AdmissionService:
         if answer is None:
             answer = mutate(obj, context) if path == cfg.MUTATE_PODS else validate(obj, context)
             self.cache.put(path, key, answer)
-            if path == cfg.MUTATE_PODS and answer.patch:
-                self._expect_validation(namespace, obj, answer, context)
+            if path == cfg.MUTATE_PODS:
+                # after this answer is written, not before: the mutating call's latency stays one judgement
+                asyncio.get_running_loop().call_soon(self._expect_validation, namespace, obj, answer, context)
         self._time(path, time.perf_counter() - started)
         self._account(path, answer, obj, namespace, dry_run)
         return answer
@@ -274,12 +275,13 @@ class AdmissionService:
     ) -> None:
         """Judge the pod this patch produces now, so the validating call for it is a lookup. The key is the
         produced content: if anything else changes the pod in between, the validating call judges it afresh."""
-        produced = _patched_pod(obj, answer.patch)
+        if context is not self.cache.context:
+            return
+        produced = _patched_pod(obj, answer.patch) if answer.patch else obj
         if produced is None:
             return
         key = _content_key(namespace, produced)
-        if self.cache.get(cfg.VALIDATE_PODS, key) is None:
-            produced["metadata"]["namespace"] = namespace
+        if (cfg.VALIDATE_PODS, key) not in self.cache.answers:
             self.cache.put(cfg.VALIDATE_PODS, key, validate(produced, context))
 
     def _account(self, path: str, answer: Answer, obj: Mapping[str, Any], namespace: str, dry_run: bool) -> None:

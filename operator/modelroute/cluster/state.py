@@ -82,6 +82,7 @@ class ClusterState:
     _compiled: dict[Key, tuple[Any, CompiledWorkload]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _listeners: list[Any] = field(default_factory=list)
+    _status_listeners: list[Any] = field(default_factory=list)
 
     @property
     def ready(self) -> bool:
@@ -89,6 +90,10 @@ class ClusterState:
 
     def on_change(self, callback: Any) -> None:
         self._listeners.append(callback)
+
+    def on_status(self, callback: Any) -> None:
+        """`callback(plural, key, status)` when only the status of a ModelRoute resource changed."""
+        self._status_listeners.append(callback)
 
     def replace_all(self, plural: str, bodies: list[dict[str, Any]]) -> None:
         """The result of a full list: the truth for that kind at one resourceVersion. A re-list that finds
@@ -110,11 +115,15 @@ class ClusterState:
 
     def upsert(self, plural: str, body: dict[str, Any]) -> None:
         with self._lock:
+            before = self.raw[plural].get(_key(body))
             changed = self._store(plural, body)
             if changed:
                 self._bump(plural)
         if changed:
             self._notify(plural)
+        elif plural in _MODELS and before is not None and before.get("status") != body.get("status"):
+            for callback in list(self._status_listeners):
+                callback(plural, _key(body), body.get("status"))
 
     def delete(self, plural: str, body: Mapping[str, Any]) -> None:
         key = _key(body)
@@ -171,6 +180,10 @@ class ClusterState:
         item = CompiledWorkload(workload, compile_selector(workload.spec.selector))
         self._compiled[key] = (workload, item)
         return item
+
+    def parsed_one(self, plural: str, key: Key) -> Any:
+        """The parsed object (its status may be older than raw's; everything else is current), or None."""
+        return self._parsed[plural].get(key)
 
     def parsed(self, plural: str) -> list[Any]:
         with self._lock:

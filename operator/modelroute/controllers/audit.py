@@ -47,18 +47,37 @@ class AuditResult:
         return {"compliant": compliant, "violating": len(self.findings) - compliant}
 
 
-def audit(pods: Iterable[Mapping[str, Any]], context: PolicyContext, *, as_admitted: bool = False) -> AuditResult:
-    """Judge pods as they are (running pods), or as they would be admitted (manifests not yet applied)."""
+#: id(pod) -> (pod, context, decision): what an earlier audit decided about this very pod object
+AuditMemo = dict[int, tuple[Mapping[str, Any], PolicyContext, Decision]]
+
+
+def audit(
+    pods: Iterable[Mapping[str, Any]],
+    context: PolicyContext,
+    *,
+    as_admitted: bool = False,
+    memo: AuditMemo | None = None,
+) -> AuditResult:
+    """Judge pods as they are (running pods), or as they would be admitted (manifests not yet applied).
+
+    With a memo, a pod object judged before against the same context is not judged again: a reconciler
+    that re-audits often pays only for the pods that changed."""
     result = AuditResult()
+    seen: AuditMemo = {}
     for pod in pods:
         metadata = pod.get("metadata") or {}
         namespace = str(metadata.get("namespace") or "default")
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             continue
-        try:
-            decision = evaluate(pod, context, mutate=as_admitted)
-        except NotAPodError:
-            continue
+        known = memo.get(id(pod)) if memo is not None else None
+        if known is not None and known[0] is pod and known[1] is context:
+            decision = known[2]
+        else:
+            try:
+                decision = evaluate(pod, context, mutate=as_admitted)
+            except NotAPodError:
+                continue
+        seen[id(pod)] = (pod, context, decision)
         if decision.outcome not in _JUDGED and not decision.workload:
             continue
         finding = PodFinding(pod, namespace, decision)
@@ -67,6 +86,9 @@ def audit(pods: Iterable[Mapping[str, Any]], context: PolicyContext, *, as_admit
             result.matched[(namespace, decision.workload)] += 1
             if not finding.compliant:
                 result.violating[(namespace, decision.workload)] += 1
+    if memo is not None:
+        memo.clear()
+        memo.update(seen)
     return result
 
 

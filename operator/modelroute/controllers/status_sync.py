@@ -9,17 +9,18 @@ import contextlib
 import datetime
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
 from modelroute.cluster.client import Kube
 from modelroute.cluster.state import ClusterState
 from modelroute.controllers import egress
 from modelroute.controllers import status as st
-from modelroute.controllers.audit import REPORT_NAME, AuditResult, audit, policy_reports
+from modelroute.controllers.audit import REPORT_NAME, AuditMemo, AuditResult, audit, policy_reports
 from modelroute.observability import Metrics
 
 log = logging.getLogger(__name__)
+_M = TypeVar("_M", AzureEndpoint, ModelWorkload, RoutePolicy)
 CILIUM_CRD = "ciliumnetworkpolicies.cilium.io"
 POLICY_REPORT_CRD = "policyreports.wgpolicyk8s.io"
 _MANAGED = "app.kubernetes.io/managed-by=modelroute"
@@ -51,6 +52,16 @@ class StatusSync:
         self.dirty = asyncio.Event()
         self.last_audit = AuditResult()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._memo: AuditMemo = {}
+        self._written: dict[tuple[str, tuple[str, str]], dict[str, Any]] = {}
+        self._synced_at: tuple[int, int] | None = None
+        state.on_status(self.status_seen)
+
+    def status_seen(self, plural: str, key: tuple[str, str], status: dict[str, Any] | None) -> None:
+        """A status changed and nothing else did: the echo of our own write is ignored; anything else (a
+        status edited or cleared by someone) asks for a reconcile that puts it right."""
+        if self._written.get((plural, key)) != status:
+            self.poke(plural)
 
     def poke(self, _plural: str | None = None) -> None:
         """Ask for a reconcile; safe from any thread (an asyncio.Event set off its loop wakes nobody)."""
@@ -71,17 +82,31 @@ class StatusSync:
         self._loop = asyncio.get_running_loop()
         self.dirty.set()
         while True:
-            with contextlib.suppress(TimeoutError):  # a quiet period still ends in a full resync
+            woken = False
+            with contextlib.suppress(TimeoutError):  # a quiet period still ends in a resync
                 await asyncio.wait_for(self.dirty.wait(), timeout=self.resync_seconds)
+                woken = True
             self.dirty.clear()
             await asyncio.sleep(self.debounce_seconds)
             try:
-                await asyncio.to_thread(self.sync_once)
+                if woken or self._synced_at != self._versions():
+                    await asyncio.to_thread(self.sync_once)
+                else:  # nothing ModelRoute reads has changed: only repair what lives outside its view
+                    await asyncio.to_thread(self.repair)
             except Exception:
                 log.exception("reconcile failed; retrying")
                 await asyncio.sleep(2)
                 self.dirty.set()
             await asyncio.sleep(self.min_interval_seconds)
+
+    def _versions(self) -> tuple[int, int]:
+        return self.state.version, self.state.pod_version
+
+    def repair(self) -> None:
+        """The quiet-period pass: egress policies and PolicyReports someone may have changed, from the last
+        audit; statuses are watched (see status_seen), so nothing is recomputed."""
+        self._egress()
+        self._reports(self.last_audit)
 
     def desired(self, result: AuditResult) -> list[tuple[str, str | None, str, dict[str, Any], dict[str, Any] | None]]:
         """(plural, namespace, name, desired status, current status) for every ModelRoute resource."""
@@ -96,18 +121,27 @@ class StatusSync:
                 if problem is not None:
                     desired = st.invalid_status(problem, generation)
                 elif plural == "azureendpoints":
-                    desired = st.azure_endpoint_status(AzureEndpoint.model_validate(body), context)
+                    desired = st.azure_endpoint_status(self._model(plural, body, AzureEndpoint), context)
                 elif plural == "modelworkloads":
-                    desired = st.model_workload_status(ModelWorkload.model_validate(body), context)
+                    desired = st.model_workload_status(self._model(plural, body, ModelWorkload), context)
                     desired["pods"] = result.pod_counts(namespace, name)
                 else:
-                    desired = st.route_policy_status(RoutePolicy.model_validate(body), context, namespaces)
+                    desired = st.route_policy_status(self._model(plural, body, RoutePolicy), context, namespaces)
                 out.append((plural, namespace or None, name, desired, body.get("status")))
         return out
 
+    def _model(self, plural: str, body: dict[str, Any], model: type[_M]) -> _M:
+        """The cluster view's parsed object when it is the same spec, else parsed here."""
+        meta = body.get("metadata") or {}
+        parsed = self.state.parsed_one(plural, (str(meta.get("namespace") or ""), str(meta.get("name") or "")))
+        if isinstance(parsed, model) and parsed.metadata.generation == meta.get("generation"):
+            return parsed
+        return model.model_validate(body)
+
     def sync_once(self) -> int:
+        versions = self._versions()
         context = self.state.context()
-        result = audit(list(self.state.raw["pods"].values()), context)
+        result = audit(list(self.state.raw["pods"].values()), context, memo=self._memo)
         self.last_audit = result
         self.metrics.audit_runs.inc()
         for outcome, count in result.totals.items():
@@ -117,6 +151,7 @@ class StatusSync:
         patched = self._statuses(result)
         self._egress()
         self._reports(result)
+        self._synced_at = versions
         return patched
 
     def _statuses(self, result: AuditResult) -> int:
@@ -126,6 +161,7 @@ class StatusSync:
                 continue
             status = st.with_transition_times(desired, current, self.clock())
             try:
+                self._written[(plural, (namespace or "", name))] = status
                 self.kube.patch_status(plural, namespace, name, status)
                 patched += 1
             except Exception as error:

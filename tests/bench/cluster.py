@@ -1,0 +1,252 @@
+"""What the cluster benchmarks share: the local control plane, an async client with the admin client
+certificate (keep-alive HTTPS), `modelroute run` as a process, and the figures they print."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "hack"))
+
+import localcluster  # noqa: E402
+
+OPERATOR_NAMESPACE = "modelroute-system"
+CONFIGURATION = "modelroute-bench"
+PLURALS = {
+    "AzureEndpoint": "/apis/modelroute.io/v1alpha1/azureendpoints",
+    "RoutePolicy": "/apis/modelroute.io/v1alpha1/routepolicies",
+    "Namespace": "/api/v1/namespaces",
+}
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def control_plane(workdir: Path) -> Iterator[localcluster.LocalCluster]:
+    bin_dir = os.environ.get("MODELROUTE_BIN_DIR")
+    local = localcluster.LocalCluster(
+        workdir, Path(bin_dir) if bin_dir else localcluster.build_control_plane(capture_log=True)
+    )
+    local.start(timeout=180)
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+class Api:
+    """Keep-alive HTTPS to the API server with the admin client certificate."""
+
+    def __init__(self, cluster: localcluster.LocalCluster, connections: int = 64) -> None:
+        context = ssl.create_default_context(cafile=str(cluster.ca_file))
+        context.load_cert_chain(str(cluster.client_cert_file), str(cluster.client_key_file))
+        self.server = cluster.server
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=connections, ssl=context),
+            timeout=aiohttp.ClientTimeout(total=60),
+        )
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        async with self.session.request(method, self.server + path, json=body) as response:
+            data = await response.read()
+            return response.status, (json.loads(data) if data else None)
+
+    async def create(self, path: str, body: dict[str, Any]) -> None:
+        status, data = await self.request("POST", path, body)
+        if status not in (200, 201, 409):
+            raise RuntimeError(f"POST {path}: {status} {data}")
+
+    async def get(self, path: str) -> Any:
+        status, data = await self.request("GET", path)
+        if status != 200:
+            raise RuntimeError(f"GET {path}: {status} {data}")
+        return data
+
+
+async def install_crds(api: Api) -> None:
+    for file in sorted((REPO / "crds").glob("*.yaml")):
+        await api.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", yaml.safe_load(file.read_text()))
+    for file in sorted((REPO / "crds").glob("*.yaml")):
+        name = yaml.safe_load(file.read_text())["metadata"]["name"]
+        for _ in range(120):
+            crd = await api.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
+            conditions = {c["type"]: c["status"] for c in (crd.get("status") or {}).get("conditions") or []}
+            if conditions.get("Established") == "True":
+                break
+            await asyncio.sleep(0.5)
+    await asyncio.sleep(1)  # discovery
+
+
+def path_for(body: dict[str, Any]) -> str:
+    kind = body["kind"]
+    if kind in PLURALS:
+        return PLURALS[kind]
+    namespace = body["metadata"]["namespace"]
+    if kind == "ModelWorkload":
+        return f"/apis/modelroute.io/v1alpha1/namespaces/{namespace}/modelworkloads"
+    return f"/api/v1/namespaces/{namespace}/pods"
+
+
+async def create_all(api: Api, bodies: list[dict[str, Any]], concurrency: int = 16) -> None:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(body: dict[str, Any]) -> None:
+        async with gate:
+            await api.create(path_for(body), body)
+
+    await asyncio.gather(*(one(b) for b in bodies))
+
+
+@dataclass
+class CreateFigures:
+    pods: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.pods / self.seconds
+
+    def p(self, q: float) -> float:
+        return percentile(self.latencies, q) * 1000
+
+
+async def create_pods(api: Api, pods: list[dict[str, Any]], clients: int) -> CreateFigures:
+    """Create `pods` with `clients` concurrent creators; every create must succeed."""
+    queue = iter(pods)
+    latencies: list[float] = []
+
+    async def creator() -> None:
+        for body in queue:
+            path = path_for(body)
+            started = time.perf_counter()
+            status, data = await api.request("POST", path, body)
+            latencies.append(time.perf_counter() - started)
+            if status != 201:
+                raise RuntimeError(f"pod create: {status} {data}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(creator() for _ in range(clients)))
+    return CreateFigures(len(pods), time.perf_counter() - started, latencies)
+
+
+class Operator:
+    """`modelroute run` in local mode (it registers its webhooks) against the benchmark cluster."""
+
+    def __init__(self, cluster: localcluster.LocalCluster, workdir: Path, resync_seconds: float = 300) -> None:
+        self.cluster, self.workdir = cluster, workdir
+        self.liveness, self.webhook = free_port(), free_port()
+        self.resync_seconds = resync_seconds
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 120) -> None:
+        script = Path(sys.executable).parent / "modelroute"
+        args = [
+            str(script),
+            "run",
+            "--kubeconfig",
+            str(self.cluster.kubeconfig),
+            "--namespace",
+            OPERATOR_NAMESPACE,
+            "--register-webhooks",
+            "--webhook-configuration-name",
+            CONFIGURATION,
+            "--webhook-addr",
+            "127.0.0.1",
+            "--webhook-port",
+            str(self.webhook),
+            "--cert-dir",
+            str(self.workdir / "certs"),
+            "--liveness",
+            f"http://127.0.0.1:{self.liveness}/healthz",
+            "--resync-seconds",
+            str(self.resync_seconds),
+        ]
+        log = (self.workdir / "operator.log").open("wb")
+        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"modelroute run exited: see {self.workdir / 'operator.log'}")
+            if self._synced() and self._registered():
+                return
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError("modelroute run did not become ready")
+
+    def _synced(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.liveness}/healthz", timeout=2) as response:
+                return bool(json.loads(response.read() or b"{}").get("synced"))
+        except OSError:
+            return False
+
+    def _registered(self) -> bool:
+        text = (self.workdir / "operator.log").read_text(errors="replace")
+        return "registered webhook configurations" in text
+
+    def cpu_seconds(self) -> float:
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_mb(self) -> tuple[float, float]:
+        """(current, peak) resident set in MB."""
+        assert self.process is not None
+        values = {}
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(value.split()[0]) / 1024
+        return values["VmRSS"], values["VmHWM"]
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+@contextlib.asynccontextmanager
+async def api_of(cluster: localcluster.LocalCluster) -> AsyncIterator[Api]:
+    api = Api(cluster)
+    try:
+        yield api
+    finally:
+        await api.close()

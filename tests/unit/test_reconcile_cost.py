@@ -1,0 +1,108 @@
+"""What the reconciler does not redo: pods it already judged against the same policy context, a pass after
+the echo of its own status write, and a full recomputation when nothing it reads has changed."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from tests.bench import world
+
+from modelroute.cluster.state import ClusterState
+from modelroute.controllers import audit as audit_module
+from modelroute.controllers.audit import AuditMemo, audit
+from modelroute.controllers.status_sync import StatusSync
+
+
+class QuietKube:
+    def __init__(self) -> None:
+        self.patched: list[tuple[str, str]] = []
+
+    def patch_status(self, plural: str, namespace: str | None, name: str, status: dict[str, Any]) -> None:
+        self.patched.append((plural, name))
+
+    def has_crd(self, name: str) -> bool:
+        return False
+
+    def list_labelled(self, *args: Any) -> list[dict[str, Any]]:
+        return []
+
+
+def primed() -> ClusterState:
+    state = ClusterState(operator_namespace="modelroute-system")
+    for plural, bodies in world.cluster_bodies(3, 1).items():
+        state.replace_all(plural, bodies)
+    pods = []
+    for i in range(4):
+        pod = world.covered_pod()
+        pod["metadata"]["name"] = f"p{i}"
+        pods.append(pod)
+    state.replace_all("pods", pods)
+    return state
+
+
+def test_a_pod_already_judged_against_the_same_context_is_not_judged_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    state = primed()
+    memo: AuditMemo = {}
+    calls: list[object] = []
+    real = audit_module.evaluate
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(audit_module, "evaluate", counting)
+    first = audit(list(state.raw["pods"].values()), state.context(), memo=memo)
+    newcomer = world.covered_pod()
+    newcomer["metadata"]["name"] = "new"
+    state.upsert("pods", newcomer)
+    second = audit(list(state.raw["pods"].values()), state.context(), memo=memo)
+    assert len(calls) == 4 + 1
+    assert second.pod_counts("team-00", "model-0")["matched"] == first.pod_counts("team-00", "model-0")["matched"] + 1
+
+
+def test_the_echo_of_its_own_status_write_does_not_wake_the_reconciler() -> None:
+    state = primed()
+    kube = QuietKube()
+    sync = StatusSync(state, kube)  # type: ignore[arg-type]
+    sync.sync_once()
+    assert kube.patched
+    sync.dirty.clear()
+    for (plural, (namespace, name)), status in list(sync._written.items()):
+        body = copy.deepcopy(state.raw[plural][(namespace, name)])
+        body["status"] = status
+        body["metadata"]["resourceVersion"] = "2"
+        state.upsert(plural, body)
+    assert not sync.dirty.is_set()
+
+
+def test_a_status_someone_else_changed_wakes_the_reconciler() -> None:
+    state = primed()
+    sync = StatusSync(state, QuietKube())  # type: ignore[arg-type]
+    sync.sync_once()
+    sync.dirty.clear()
+    body = copy.deepcopy(state.raw["modelworkloads"][("team-00", "model-0")])
+    body["status"] = {"conditions": []}
+    state.upsert("modelworkloads", body)
+    assert sync.dirty.is_set()
+
+
+def test_a_quiet_period_repairs_without_recomputing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    state = primed()
+    sync = StatusSync(state, QuietKube(), resync_seconds=0.05, debounce_seconds=0, min_interval_seconds=0)  # type: ignore[arg-type]
+    passes: list[str] = []
+    real_sync = sync.sync_once
+    monkeypatch.setattr(sync, "sync_once", lambda: passes.append("sync") or real_sync())
+    monkeypatch.setattr(sync, "repair", lambda: passes.append("repair"))
+
+    async def run_a_while() -> None:
+        task = asyncio.create_task(sync.run())
+        while len(passes) < 3:
+            await asyncio.sleep(0.01)
+        task.cancel()
+
+    asyncio.run(run_a_while())
+    assert passes[:3] == ["sync", "repair", "repair"]
