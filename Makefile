@@ -20,8 +20,11 @@ e2e:
 crds:  ## regenerate crds/ and the chart's crds/ from the API models
 	.venv/bin/modelroute crds --write crds --write charts/modelroute/crds
 
-bench:
+bench:  ## the benchmarks, each printing ratios to a baseline measured in the same run (see README, Performance)
 	.venv/bin/python -m tests.bench.bench_check
+	.venv/bin/python -m tests.bench.bench_webhook
+	MODELROUTE_BIN_DIR="$$(bash hack/build-control-plane.sh | tail -n 1)" .venv/bin/python -m tests.bench.bench_pods
+	MODELROUTE_BIN_DIR="$$(bash hack/build-control-plane.sh | tail -n 1)" .venv/bin/python -m tests.bench.bench_scale
 
 clean:
 	rm -rf .venv build dist *.egg-info

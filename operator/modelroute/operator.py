@@ -7,7 +7,7 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import kopf
@@ -60,7 +60,13 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
             key=key,
             client_ca=options.tls_client_ca_file,
         )
+        if options.register_webhooks:
+            # a configuration left by a process that was killed points at a server that is gone and, failing
+            # closed, blocks every governed create until this one registers: remove it first
+            await runtime.unregister_bounded(unregister)
         await runtime.webhook.start()
+        # after an API server restart, watches and lists retry within seconds, for as long as it takes
+        settings.networking.error_backoffs = RetryBackoffs()
         settings.watching.server_timeout = 270
         settings.watching.client_timeout = 300
         settings.watching.connect_timeout = 30
@@ -134,6 +140,18 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         return state.ready
 
     return registry
+
+
+class RetryBackoffs:
+    """kopf's error back-off: short, capped, never exhausted (each request iterates it afresh)."""
+
+    def __init__(self, first: tuple[float, ...] = (0.5, 1.0, 1.0, 2.0), cap: float = 2.0) -> None:
+        self.first, self.cap = first, cap
+
+    def __iter__(self) -> Iterator[float]:
+        yield from self.first
+        while True:
+            yield self.cap
 
 
 async def _relist_forever(runtime: Runtime) -> None:

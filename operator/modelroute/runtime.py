@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,11 +79,33 @@ class Runtime:
 
     async def unregister_bounded(self, unregister: Callable[[Runtime], None]) -> None:
         """Remove what local mode registered, but never hang a shutdown on an API server that does not answer."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+
+        def work() -> None:
+            try:
+                unregister(self)
+            except Exception as error:
+                loop.call_soon_threadsafe(_settle, done, error)
+            else:
+                loop.call_soon_threadsafe(_settle, done, None)
+
+        # a daemon thread: a call the API server never answers must not keep the process from exiting
+        threading.Thread(target=work, name="modelroute-unregister", daemon=True).start()
         try:
-            await asyncio.wait_for(asyncio.to_thread(unregister, self), timeout=self.shutdown_seconds)
+            await asyncio.wait_for(done, timeout=self.shutdown_seconds)
         except Exception as error:  # the next start removes what is left (see admission.local)
             log.warning("could not remove the webhook configurations within %ss: %s", self.shutdown_seconds, error)
 
     def poke(self, plural: str) -> None:
         if self.status_sync is not None and plural != "configmaps":
             self.status_sync.poke(plural)
+
+
+def _settle(future: asyncio.Future[None], error: Exception | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)

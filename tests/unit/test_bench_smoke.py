@@ -17,3 +17,13 @@ def test_the_benchmark_prints_throughput_and_ratios_to_its_baselines(capsys: pyt
     assert all(rate > 0 for rate in rates)
     assert re.search(r"check costs \d+\.\d+x parsing alone", out)
     assert re.search(r"judging costs \d+\.\d+x a deep copy", out)
+
+
+def test_the_webhook_benchmark_prints_rates_latencies_and_ratios(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.bench import bench_webhook
+
+    assert bench_webhook.main(["--seconds", "0.3", "--clients", "1,2", "--rounds", "10"]) == 0
+    out = capsys.readouterr().out
+    assert len(re.findall(r"load average before", out)) == 4
+    assert len(re.findall(r"\d+ reviews/s  p50 +\d+\.\d+ ms  p99 +\d+\.\d+ ms", out)) == 4
+    assert len(re.findall(r"throughput \d+\.\d+x  p50 \d+\.\d+x  p99 \d+\.\d+x", out)) == 2

@@ -15,6 +15,8 @@ from kubernetes.client.rest import ApiException
 from modelroute.api.meta import GROUP, VERSION
 
 log = logging.getLogger(__name__)
+#: seconds one removal may take at shutdown: an API server that does not answer must not hang the exit
+SHUTDOWN_REQUEST_TIMEOUT = 5.0
 
 #: plural -> (group, version, namespaced)
 RESOURCES: dict[str, tuple[str, str, bool]] = {
@@ -154,7 +156,7 @@ class Kube:
             else self.admission.delete_validating_webhook_configuration
         )
         try:
-            delete(name)
+            delete(name, _request_timeout=SHUTDOWN_REQUEST_TIMEOUT)
         except ApiException as error:
             if error.status != 404:
                 raise
@@ -224,7 +226,9 @@ class Kube:
 
     def delete_cluster_object(self, group: str, version: str, plural: str, name: str) -> None:
         try:
-            self.custom.delete_cluster_custom_object(group, version, plural, name)
+            self.custom.delete_cluster_custom_object(
+                group, version, plural, name, _request_timeout=SHUTDOWN_REQUEST_TIMEOUT
+            )
         except ApiException as error:
             if error.status != 404:
                 raise

@@ -1,0 +1,28 @@
+"""The cluster benchmarks keep working: tiny runs print every figure they promise (no timing is asserted)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from tests.bench import bench_pods, bench_scale
+
+
+def test_the_pod_creation_benchmark_prints_both_sides_and_ratios(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench_pods.main(["--pods", "6", "--clients", "1,2"]) == 0
+    out = capsys.readouterr().out
+    assert len(re.findall(r"load average before", out)) == 4
+    assert len(re.findall(r"pods/s  p50 +\d+\.\d+ ms  p95 +\d+\.\d+ ms", out)) == 4
+    assert len(re.findall(r"p95 \d+\.\d+x  p50 \d+\.\d+x  pods/s \d+\.\d+x", out)) == 2
+
+
+def test_the_scale_benchmark_prints_throughput_convergence_memory_and_quiet_cpu(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert bench_scale.main(["--pods", "12", "--workloads", "6", "--namespaces", "2", "--quiet", "1"]) == 0
+    out = capsys.readouterr().out
+    converged = [float(s) for s in re.findall(r"statuses converged +(\S+) s", out)]
+    assert len(converged) == 2
+    assert all(s != float("inf") for s in converged), out
+    assert re.search(r"ratio: throughput \d+\.\d+x", out)
+    assert re.search(r"quiet CPU <= 0\.02 cores \(\d+\.\d+\)", out)
