@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import socket
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -24,6 +25,7 @@ from modelroute.observability import HealthServer
 from modelroute.runtime import RunOptions, Runtime
 
 log = logging.getLogger("modelroute")
+GIL_SWITCH_SECONDS = 0.0005
 
 
 def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
@@ -67,6 +69,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         await runtime.webhook.start()
         # after an API server restart, watches and lists retry within seconds, for as long as it takes
         settings.networking.error_backoffs = RetryBackoffs()
+        settings.persistence.diffbase_storage = NoDiffBase()
         settings.watching.server_timeout = 270
         settings.watching.client_timeout = 300
         settings.watching.connect_timeout = 30
@@ -142,6 +145,20 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     return registry
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """ModelRoute registers no create/update/resume handlers, so kopf's diff base (a deep copy of every
+    watched object on every event, pods included) is never read: this one keeps nothing."""
+
+    def build(self, *, body: Any, extra_fields: Any = None) -> Any:
+        return {}
+
+    def fetch(self, *, body: Any) -> Any:
+        return None
+
+    def store(self, *, body: Any, patch: Any, essence: Any) -> None:
+        return None
+
+
 class RetryBackoffs:
     """kopf's error back-off: short, capped, never exhausted (each request iterates it afresh)."""
 
@@ -172,5 +189,8 @@ def run(options: RunOptions) -> None:
     api = load_config(options.kubeconfig, options.context)
     runtime = Runtime(options=options, state=ClusterState(operator_namespace=options.namespace), kube=Kube(api))
     registry = build_registry(runtime)
+    # the reconciler's passes run in a worker thread; a short GIL switch interval keeps them from holding
+    # the admission loop for the default 5 ms at a time
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
     log.info("starting ModelRoute on %s (operator namespace %s)", socket.gethostname(), options.namespace)
     kopf.run(registry=registry, clusterwide=True, standalone=True, liveness_endpoint=options.liveness_endpoint)

@@ -25,6 +25,7 @@ from tests.bench.cluster import (
     Operator,
     api_of,
     control_plane,
+    cpu_seconds,
     create_all,
     create_pods,
     install_crds,
@@ -45,16 +46,23 @@ def pods(phase: str, count: int) -> list[dict[str, Any]]:
     return out
 
 
-async def phases(api: Api, label: str, count: int, concurrencies: list[int]) -> dict[int, CreateFigures]:
+async def phases(
+    api: Api, label: str, count: int, concurrencies: list[int], processes: dict[str, int]
+) -> dict[int, CreateFigures]:
+    """Each phase also prints the CPU each process spent per pod, to show where the time went."""
     out: dict[int, CreateFigures] = {}
-    await create_pods(api, pods(f"{label}-warm-up", 20), 4)
+    prefix = "with" if "ModelRoute" in label else "without"
+    await create_pods(api, pods(f"{prefix}-warm-up", 20), 4)
     for clients in concurrencies:
         print(f"  load average before {label} at {clients} clients: {load()}", flush=True)
-        figures = await create_pods(api, pods(f"{label}-c{clients}", count), clients)
+        before = {name: cpu_seconds(pid) for name, pid in processes.items()}
+        figures = await create_pods(api, pods(f"{prefix}-c{clients}", count), clients)
+        spent = {name: (cpu_seconds(pid) - before[name]) / count * 1000 for name, pid in processes.items()}
         out[clients] = figures
         print(
             f"  {label:16s} {clients:2d} clients: {figures.rate:6.0f} pods/s  "
-            f"p50 {figures.p(0.5):6.1f} ms  p95 {figures.p(0.95):6.1f} ms",
+            f"p50 {figures.p(0.5):6.1f} ms  p95 {figures.p(0.95):6.1f} ms  CPU per pod: "
+            + ", ".join(f"{name} {ms:.1f} ms" for name, ms in spent.items()),
             flush=True,
         )
     return out
@@ -83,11 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     concurrencies = [int(c) for c in args.clients.split(",")]
     with tempfile.TemporaryDirectory(prefix="modelroute-bench-pods-") as tmp, control_plane(Path(tmp) / "cp") as cp:
         print(f"pod-create benchmark: {args.pods} pods per phase, clients {concurrencies}")
+        servers = {name: pid for name, pid in cp.pids.items() if name in ("kube-apiserver", "etcd")}
 
         async def without() -> dict[int, CreateFigures]:
             async with api_of(cp) as api:
                 await setup(api)
-                return await phases(api, "without webhooks", args.pods, concurrencies)
+                return await phases(api, "without webhooks", args.pods, concurrencies, servers)
 
         baseline = asyncio.run(without())
         operator = Operator(cp, Path(tmp))
@@ -95,8 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
 
             async def with_webhooks() -> dict[int, CreateFigures]:
+                operator.profile()  # MODELROUTE_BENCH_PROFILE=file.raw samples the operator with py-spy
                 async with api_of(cp) as api:
-                    return await phases(api, "with ModelRoute", args.pods, concurrencies)
+                    processes = {**servers, "operator": operator.process.pid if operator.process else 0}
+                    return await phases(api, "with ModelRoute", args.pods, concurrencies, processes)
 
             governed = asyncio.run(with_webhooks())
         finally:

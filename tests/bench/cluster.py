@@ -45,6 +45,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -207,6 +212,14 @@ class Operator:
         self.stop()
         raise RuntimeError("modelroute run did not become ready")
 
+    def profile(self, seconds: int = 60) -> None:
+        """Sample the operator with py-spy into $MODELROUTE_BENCH_PROFILE (raw stacks), when it is set."""
+        target = os.environ.get("MODELROUTE_BENCH_PROFILE")
+        if target and self.process is not None:
+            spy = Path(sys.executable).parent / "py-spy"
+            args = [str(spy), "record", "--pid", str(self.process.pid), "-d", str(seconds), "-r", "100"]
+            subprocess.Popen([*args, "-f", "raw", "-o", target], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
     def _synced(self) -> bool:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.liveness}/healthz", timeout=2) as response:
@@ -220,8 +233,7 @@ class Operator:
 
     def cpu_seconds(self) -> float:
         assert self.process is not None
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.process.pid)
 
     def rss_mb(self) -> tuple[float, float]:
         """(current, peak) resident set in MB."""
