@@ -106,3 +106,19 @@ def test_a_quiet_period_repairs_without_recomputing(monkeypatch: pytest.MonkeyPa
 
     asyncio.run(run_a_while())
     assert passes[:3] == ["sync", "repair", "repair"]
+
+
+def test_pod_churn_does_not_re_list_egress_policies() -> None:
+    state = primed()
+    kube = QuietKube()
+    listed: list[object] = []
+    kube.list_labelled = lambda *args: listed.append(args) or []  # type: ignore[method-assign]
+    sync = StatusSync(state, kube)  # type: ignore[arg-type]
+    sync.sync_once()
+    first = len(listed)
+    newcomer = world.covered_pod()
+    newcomer["metadata"]["name"] = "new"
+    state.upsert("pods", newcomer)
+    sync.sync_once()
+    assert first > 0
+    assert len(listed) == first

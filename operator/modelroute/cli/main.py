@@ -82,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--tls-key-file", type=Path, help="serving key")
     run.add_argument("--tls-ca-file", type=Path, help="CA bundle for the webhook configurations (local mode)")
     run.add_argument(
+        "--tls-client-ca-file", type=Path, help="require callers' client certificates signed by this CA (mutual TLS)"
+    )
+    run.add_argument(
         "--cert-dir",
         type=Path,
         help="where to keep a generated CA and certificate when none are given (default: a temp dir)",
@@ -183,6 +186,7 @@ def _run(args: argparse.Namespace) -> int:
             tls_cert_file=args.tls_cert_file,
             tls_key_file=args.tls_key_file,
             tls_ca_file=args.tls_ca_file,
+            tls_client_ca_file=args.tls_client_ca_file,
             cert_dir=args.cert_dir,
             register_webhooks=args.register_webhooks,
             failure_policy=args.failure_policy,

@@ -149,7 +149,8 @@ class StatusSync:
         for plural, objects in self.state.raw.items():
             self.metrics.cluster_objects.labels(plural).set(len(objects))
         patched = self._statuses(result)
-        self._egress()
+        if self._synced_at is None or self._synced_at[0] != versions[0]:
+            self._egress()  # a function of endpoints and workloads only: pod churn does not re-list it
         self._reports(result)
         self._synced_at = versions
         return patched
