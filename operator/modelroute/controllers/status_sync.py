@@ -8,7 +8,9 @@ import asyncio
 import contextlib
 import datetime
 import logging
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
@@ -24,6 +26,7 @@ _M = TypeVar("_M", AzureEndpoint, ModelWorkload, RoutePolicy)
 CILIUM_CRD = "ciliumnetworkpolicies.cilium.io"
 POLICY_REPORT_CRD = "policyreports.wgpolicyk8s.io"
 _MANAGED = "app.kubernetes.io/managed-by=modelroute"
+STATUS_WRITERS = 8  # within the Kubernetes client's default connection pool
 
 
 def _now() -> str:
@@ -88,6 +91,7 @@ class StatusSync:
                 woken = True
             self.dirty.clear()
             await asyncio.sleep(self.debounce_seconds)
+            started = time.monotonic()
             try:
                 if woken or self._synced_at != self._versions():
                     await asyncio.to_thread(self.sync_once)
@@ -97,7 +101,8 @@ class StatusSync:
                 log.exception("reconcile failed; retrying")
                 await asyncio.sleep(2)
                 self.dirty.set()
-            await asyncio.sleep(self.min_interval_seconds)
+            # at most half the time reconciling: a burst of pods is counted in fewer, larger passes
+            await asyncio.sleep(max(self.min_interval_seconds, time.monotonic() - started))
 
     def _versions(self) -> tuple[int, int]:
         return self.state.version, self.state.pod_version
@@ -156,17 +161,29 @@ class StatusSync:
         return patched
 
     def _statuses(self, result: AuditResult) -> int:
-        patched = 0
+        writes = []
         for plural, namespace, name, desired, current in self.desired(result):
             if not st.differs_ignoring_times(desired, current):
                 continue
             status = st.with_transition_times(desired, current, self.clock())
+            self._written[(plural, (namespace or "", name))] = status
+            writes.append((plural, namespace, name, status))
+
+        def write(item: tuple[str, str | None, str, dict[str, Any]]) -> bool:
+            plural, namespace, name, status = item
             try:
-                self._written[(plural, (namespace or "", name))] = status
                 self.kube.patch_status(plural, namespace, name, status)
-                patched += 1
+                return True
             except Exception as error:
                 log.warning("could not update status of %s %s: %s", plural, name, error)
+                return False
+
+        # many statuses (a thousand workloads after a burst of pods) are written a few at a time
+        if len(writes) > 1:
+            with ThreadPoolExecutor(max_workers=STATUS_WRITERS, thread_name_prefix="modelroute-status") as pool:
+                patched = sum(pool.map(write, writes))
+        else:
+            patched = sum(map(write, writes))
         self.metrics.status_patches.inc(patched)
         return patched
 
