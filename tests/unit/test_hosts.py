@@ -367,7 +367,11 @@ def test_url_error_is_a_value_error() -> None:
         ('["https://a.example","https://b.example"]', ["https://a.example", "https://b.example"]),
         ('{\\"url\\": \\"https://eu.api.openai.com\\"}', ["https://eu.api.openai.com"]),
         ("https://a.example;https://b.example", ["https://a.example;https://b.example"]),
-        ("ftp://a.example and https:/b.example", []),
+        # WHATWG parsers read a special scheme with any number of slashes or backslashes as a URL
+        ("ftp://a.example and https:/b.example", ["https:/b.example"]),
+        ("run https:evil.example now", ["https:evil.example"]),
+        ("wss://a.example/socket", ["wss://a.example/socket"]),
+        ("https:\\\\a.example\\v1", ["https:\\\\a.example\\v1"]),
     ],
 )
 def test_find_urls(text: str, urls: list[str]) -> None:
