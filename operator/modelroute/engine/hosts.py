@@ -91,7 +91,8 @@ class URLError(ValueError):
     """A URL or host that cannot be judged; the message says why."""
 
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+# WebSocket URLs (the Realtime API) go to the same host and port as their http(s) twins.
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,7 +316,7 @@ def whatwg_host(text: str) -> str | None:
 # Pure functions over small inputs that repeat across a cluster's pods: memoised, bounded.
 @functools.lru_cache(maxsize=8192)
 def parse_url(text: str) -> ParsedURL:
-    """Parse an absolute http(s) URL; raises URLError for malformed or ambiguous input, and for
+    """Parse an absolute http(s) or ws(s) URL; raises URLError for malformed or ambiguous input, and for
     input a WHATWG parser reads as another scheme, host or port."""
     parsed = _parse_strict(text)
     read = _whatwg(text)
@@ -338,7 +339,7 @@ def _parse_strict(text: str) -> ParsedURL:
         raise URLError("not an absolute URL: expected http:// or https://")
     scheme = scheme_match.group(1).lower()
     if scheme not in _DEFAULT_PORTS:
-        raise URLError(f"scheme must be http or https, not {scheme!r}")
+        raise URLError(f"scheme must be http, https, ws or wss, not {scheme!r}")
     rest = url[scheme_match.end() + 2 :]
     authority_end = next((i for i, c in enumerate(rest) if c in _AUTHORITY_END), len(rest))
     authority, tail = rest[:authority_end], rest[authority_end:]
