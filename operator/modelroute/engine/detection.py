@@ -48,6 +48,7 @@ _JVM_PROPERTY = re.compile(r"(?:^|(?<=[\s\"'=]))-D([^\s=\"']+)=" + _PROPERTY_VAL
 _SPRING_ARGUMENT = re.compile(r"(?:^|(?<=[\s\"']))--(spring\.[^\s=\"']+)=" + _PROPERTY_VALUE, re.IGNORECASE)
 #: Where a container holds commands the kubelet runs inside it, with its env and its key.
 _HOOKS = ("postStart", "preStop")
+_TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
 _PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
 
 
@@ -268,6 +269,9 @@ class _Inspector:
         if ":" not in text:  # most values hold no URL at all; skip the scan
             return
         candidates = hosts.find_urls(text)
+        if "\t" in text or "\n" in text or "\r" in text:
+            # WHATWG parsers drop tabs and newlines anywhere in a URL before reading it
+            candidates += [c for c in hosts.find_urls(text.translate(_TAB_NEWLINE)) if c not in candidates]
         # a whole value a WHATWG parser reads as one URL, whatever tabs, newlines or slashes it has
         whole = text.strip()
         if whole not in candidates and hosts.whatwg_host(whole) is not None:
