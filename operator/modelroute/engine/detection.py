@@ -412,7 +412,7 @@ def inspect_container(
             Target(
                 TargetKind.DEFAULT,
                 _DEFAULT_URLS[route.url],
-                f"{credential.name} with no {base_names} ({route.client} then call {route.url})",
+                f"{credential.name} with no {base_names} (so {route.client} would call {route.url})",
                 inspector.path(credential.field),
             )
         )
