@@ -151,7 +151,8 @@ def test_an_endpoint_built_from_a_variable_defined_elsewhere_cannot_be_proven(re
     # the kubelet fills such names from envFrom Secrets or service links; their values are unknown here
     c = container(env={"OPENAI_BASE_URL": f"https://{reference}@contoso-eastus.openai.azure.com/openai/v1"})
     c["envFrom"] = [{"secretRef": {"name": "s"}}]
-    assert codes(judge(pod(c))) == ["EndpointNotVisible"]
+    judged = {(v.code, (v.field or "").rsplit(".", 1)[-1]) for v in judge(pod(c)).violations}
+    assert judged == {("EndpointNotVisible", "env[0]"), ("EndpointNotVisible", "envFrom[0]")}
 
 
 def test_a_missing_optional_config_map_leaves_the_earlier_definition_in_force() -> None:

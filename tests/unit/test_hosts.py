@@ -14,6 +14,7 @@ from modelroute.engine.hosts import (
     classify_host,
     find_urls,
     parse_url,
+    whatwg_host,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -306,8 +307,7 @@ def test_host_port_and_origin(url: str, host_port: str, origin: str) -> None:
         ("//api.openai.com/v1", "not an absolute URL"),
         ("https:/api.openai.com", "not an absolute URL"),
         ("https:\\\\api.openai.com", "not an absolute URL"),
-        ("ftp://api.openai.com", "scheme must be http or https"),
-        ("wss://api.openai.com", "scheme must be http or https"),
+        ("ftp://api.openai.com", "scheme must be http, https, ws or wss"),
         ("https://", "no host"),
         ("https:///api.openai.com", "no host"),
         ("https://user@/v1", "no host"),
@@ -367,7 +367,11 @@ def test_url_error_is_a_value_error() -> None:
         ('["https://a.example","https://b.example"]', ["https://a.example", "https://b.example"]),
         ('{\\"url\\": \\"https://eu.api.openai.com\\"}', ["https://eu.api.openai.com"]),
         ("https://a.example;https://b.example", ["https://a.example;https://b.example"]),
-        ("ftp://a.example and https:/b.example", []),
+        # WHATWG parsers read a special scheme with any number of slashes or backslashes as a URL
+        ("ftp://a.example and https:/b.example", ["https:/b.example"]),
+        ("run https:evil.example now", ["https:evil.example"]),
+        ("wss://a.example/socket", ["wss://a.example/socket"]),
+        ("https:\\\\a.example\\v1", ["https:\\\\a.example\\v1"]),
     ],
 )
 def test_find_urls(text: str, urls: list[str]) -> None:
@@ -407,3 +411,30 @@ def test_find_urls_also_reports_the_url_a_shell_would_join(text: str, urls: list
 )
 def test_find_urls_adds_nothing_when_quotes_only_delimit(text: str) -> None:
     assert find_urls(text) == ["https://api.openai.com"]
+
+
+def test_websocket_urls_go_where_their_https_twins_go() -> None:
+    # the Realtime API: wss://{resource}.openai.azure.com/openai/realtime
+    assert parse_url("wss://Contoso.openai.azure.com/openai/realtime").host_port == "contoso.openai.azure.com:443"
+    assert parse_url("ws://example.com/x").host_port == "example.com:80"
+
+
+@pytest.mark.parametrize(
+    ("text", "whatwg"),
+    [
+        ("https:api.openai.com/v1", "api.openai.com"),  # no slashes after the scheme
+        ("https:/api.openai.com/v1", "api.openai.com"),
+        ("https:\\\\api.openai.com\\v1", "api.openai.com"),  # backslashes
+        ("https://api.open\tai.com/v1", "api.openai.com"),  # a tab inside the host
+        ("https://api.open\nai.com/v1", "api.openai.com"),  # a newline inside the host
+        ("h\tttps://api.openai.com/v1", "api.openai.com"),  # a tab inside the scheme
+        ("https://\uff41\uff50\uff49.openai.com/v1", "api.openai.com"),  # full-width letters
+        ("https://api\u3002openai.com/v1", "api.openai.com"),  # an ideographic full stop
+    ],
+)
+def test_strings_a_whatwg_client_reads_as_a_model_host_are_refused_with_that_host_known(
+    text: str, whatwg: str
+) -> None:
+    with pytest.raises(URLError):
+        parse_url(text)
+    assert whatwg_host(text) == whatwg

@@ -48,6 +48,9 @@ class ClientProfile(StrEnum):
     LLAMA_INDEX = "LlamaIndex"
     SEMANTIC_KERNEL = "SemanticKernel"
     OPEN_WEBUI = "OpenWebUI"
+    SPRING_AI = "SpringAI"
+    SPRING_AI_AZURE_OPENAI = "SpringAIAzureOpenAI"
+    VERCEL_AI = "VercelAI"
 
 
 class Enforcement(StrEnum):

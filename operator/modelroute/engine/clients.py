@@ -6,6 +6,7 @@ is a data change.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -41,9 +42,45 @@ ENDPOINT_VARIABLES: dict[str, EndpointVariable] = {
         EndpointVariable("AZURE_OPENAI_BASE_PATH", Route.URL),
         EndpointVariable("AZURE_API_BASE", Route.URL),
         EndpointVariable("AZURE_OPENAI_API_INSTANCE_NAME", Route.AZURE_INSTANCE),
+        EndpointVariable("AZURE_RESOURCE_NAME", Route.AZURE_INSTANCE),  # @ai-sdk/azure
         EndpointVariable("AWS_BEDROCK_BASE_URL", Route.URL),
     )
 }
+
+# Any other setting whose name, reduced by `canonical_name`, mentions OPENAI and ends like this is
+# judged as a URL: Spring Boot's relaxed binding (SPRING_AI_OPENAI_BASE_URL, SPRING_AI_OPENAI_BASEURL,
+# spring_ai_openai_chat_base_url, -Dspring.ai.openai.base-url, -Dspring.ai.openai.baseUrl ...),
+# openai-java's openai.baseUrl system property, and one-off conventions of other frameworks.
+_URL_NAME_ENDINGS = ("BASEURL", "BASEURLS", "ENDPOINT", "APIBASE", "BASEPATH")
+
+
+def canonical_name(name: str) -> str:
+    """A setting name the way relaxed binders compare them: upper case, without '.', '_' and '-'."""
+    return name.upper().replace("_", "").replace("-", "").replace(".", "")
+
+
+@functools.lru_cache(maxsize=4096)
+def endpoint_variable(name: str) -> EndpointVariable | None:
+    """The endpoint setting `name` is, whether an environment variable or a JVM/Spring property."""
+    known = ENDPOINT_VARIABLES.get(name)
+    if known is not None:
+        return known
+    canonical = canonical_name(name)
+    if "OPENAI" in canonical and canonical.endswith(_URL_NAME_ENDINGS):
+        return EndpointVariable(name, Route.URL)
+    return None
+
+
+#: Variables from which a JVM takes options, and so `-Dname=value` system properties: the JVM itself
+#: reads JAVA_TOOL_OPTIONS, JDK_JAVA_OPTIONS (the `java` launcher) and _JAVA_OPTIONS; JAVA_OPTS is
+#: the convention of most start scripts. openai-java reads `openai.baseUrl` before OPENAI_BASE_URL.
+JVM_OPTION_VARIABLES = frozenset({"JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS", "JAVA_OPTS"})
+#: Spring Boot reads a JSON object of properties from this variable (or the spring.application.json property).
+SPRING_JSON_VARIABLE = "SPRING_APPLICATION_JSON"
+SPRING_JSON_PROPERTY = "spring.application.json"
+#: Settings that carry other settings: their values are parsed for properties, and a value ModelRoute
+#: cannot see may set any endpoint.
+PROPERTY_CARRIERS = JVM_OPTION_VARIABLES | {SPRING_JSON_VARIABLE}
 
 #: The one variable the OpenAI SDKs read for their base URL; without it they call https://api.openai.com/v1.
 OPENAI_BASE_URL = "OPENAI_BASE_URL"
@@ -53,9 +90,47 @@ AZURE_CREDENTIALS = frozenset({"AZURE_OPENAI_API_KEY", "AZURE_API_KEY", "AZURE_O
 BEDROCK_CREDENTIALS = frozenset({"AWS_BEARER_TOKEN_BEDROCK"})
 CREDENTIALS = OPENAI_CREDENTIALS | AZURE_CREDENTIALS | BEDROCK_CREDENTIALS
 
-API_TYPE_VARIABLE = "OPENAI_API_TYPE"
-BEDROCK_API_TYPES = frozenset({"amazon-bedrock", "bedrock"})
+
+@dataclass(frozen=True, slots=True)
+class DefaultRoute:
+    """A client that calls `url` when one of `credentials` is set and none of `bases` is."""
+
+    client: str
+    credentials: frozenset[str]
+    bases: frozenset[str]
+    url: str
+    relaxed: bool = False  # names compared by canonical_name (Spring Boot's relaxed binding)
+    base_names: tuple[str, ...] = ()  # for messages
+
+
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+#: Keys whose client goes to OpenAI itself unless its base setting is set. openai-python, -node and
+#: -go read OPENAI_BASE_URL only; openai-java reads its system property `openai.baseUrl` first;
+#: Spring AI's OpenAI starter `spring.ai.openai.base-url` (default https://api.openai.com); Spring
+#: AI's Azure starter sends `spring.ai.azure.openai.openai-api-key` to OpenAI whatever its endpoint.
+DEFAULT_ROUTES = (
+    DefaultRoute("the OpenAI SDKs", frozenset({"OPENAI_API_KEY", "OPENAI_API_KEYS"}),
+                 frozenset({OPENAI_BASE_URL}), OPENAI_DEFAULT_BASE_URL, base_names=(OPENAI_BASE_URL,)),
+    DefaultRoute("openai-java", frozenset({"openai.apiKey"}), frozenset({OPENAI_BASE_URL, "openai.baseUrl"}),
+                 OPENAI_DEFAULT_BASE_URL, base_names=("openai.baseUrl", OPENAI_BASE_URL)),
+    DefaultRoute("Spring AI", frozenset({"SPRINGAIOPENAIAPIKEY"}), frozenset({"SPRINGAIOPENAIBASEURL"}),
+                 "https://api.openai.com", relaxed=True, base_names=("spring.ai.openai.base-url",)),
+    DefaultRoute("Spring AI's Azure OpenAI starter", frozenset({"SPRINGAIAZUREOPENAIOPENAIAPIKEY"}), frozenset(),
+                 "https://api.openai.com", relaxed=True),
+)  # fmt: skip
+_DEFAULT_ROUTE_KEYS = frozenset(canonical_name(name) for route in DEFAULT_ROUTES for name in route.credentials)
+#: Canonical names of keys that mark a container as configured for OpenAI traffic.
+CREDENTIAL_NAMES = (
+    frozenset(canonical_name(n) for n in CREDENTIALS)
+    | _DEFAULT_ROUTE_KEYS
+    | frozenset({"SPRINGAIAZUREOPENAIAPIKEY", "OPENAIADMINKEY"})
+)
+
+API_TYPE_VARIABLE = "OPENAI_API_TYPE"
+#: Settings that choose the provider, and so where a key goes: never to be taken on trust.
+PROVIDER_SELECTORS = frozenset({API_TYPE_VARIABLE})
+BEDROCK_API_TYPES = frozenset({"amazon-bedrock", "bedrock"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +158,11 @@ def _azure_base_path(r: RouteValues) -> str:
     return r.azure_endpoint + "/openai/deployments"
 
 
+def _spring_openai_base(r: RouteValues) -> str:
+    # Spring AI appends /v1/chat/completions to its base URL
+    return r.openai_base_url.removesuffix("/v1")
+
+
 def _api_version(r: RouteValues) -> str | None:
     return r.api_version
 
@@ -104,6 +184,10 @@ APPROVED_VALUE: dict[str, ValueOf] = {
     "AZURE_OPENAI_BASE_PATH": _azure_base_path,
     "AZURE_API_BASE": _azure_endpoint,
     "AZURE_OPENAI_API_INSTANCE_NAME": _instance_name,
+    "AZURE_RESOURCE_NAME": _instance_name,
+    "SPRING_AI_OPENAI_BASE_URL": _spring_openai_base,
+    "SPRING_AI_OPENAI_BASEURL": _spring_openai_base,
+    "SPRING_AI_AZURE_OPENAI_ENDPOINT": _azure_endpoint,
     "OPENAI_API_VERSION": _api_version,
     "AZURE_API_VERSION": _api_version,
     "AZURE_OPENAI_API_VERSION": _api_version,
@@ -137,6 +221,17 @@ PROFILES: dict[ClientProfile, ProfileRecipe] = {
         ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_VERSION"), ("AZURE_OPENAI_API_KEY",), azure_only=True
     ),
     ClientProfile.OPEN_WEBUI: ProfileRecipe(("OPENAI_API_BASE_URL", "OPENAI_BASE_URL"), ("OPENAI_API_KEY",)),
+    # Spring Boot binds SPRING_AI_OPENAI_BASEURL before SPRING_AI_OPENAI_BASE_URL: both are written
+    ClientProfile.SPRING_AI: ProfileRecipe(
+        ("SPRING_AI_OPENAI_BASEURL", "SPRING_AI_OPENAI_BASE_URL"), ("SPRING_AI_OPENAI_API_KEY",)
+    ),
+    ClientProfile.SPRING_AI_AZURE_OPENAI: ProfileRecipe(
+        ("SPRING_AI_AZURE_OPENAI_ENDPOINT",), ("SPRING_AI_AZURE_OPENAI_API_KEY",), azure_only=True
+    ),
+    # @ai-sdk/openai reads OPENAI_BASE_URL; @ai-sdk/azure builds https://{AZURE_RESOURCE_NAME}.openai.azure.com
+    ClientProfile.VERCEL_AI: ProfileRecipe(
+        ("OPENAI_BASE_URL", "AZURE_RESOURCE_NAME"), ("OPENAI_API_KEY", "AZURE_API_KEY")
+    ),
 }
 
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "NODE_USE_ENV_PROXY")

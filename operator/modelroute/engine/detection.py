@@ -3,10 +3,16 @@
 Per container (init, app and ephemeral alike), after Kubernetes' own env resolution, the engine
 finds every *target*: a host the container's OpenAI clients would call, with the setting that
 names it, plus the *problems* that stop it from knowing (hidden or unresolvable values).
+
+Settings are read wherever a client reads them: environment variables, JVM system properties
+(`-Dname=value` in JAVA_TOOL_OPTIONS and the like, or on a command line), Spring Boot properties
+(relaxed-bound environment variables, SPRING_APPLICATION_JSON, `--spring.*=` arguments); and every
+command the container runs is scanned: command and args, lifecycle hooks, exec probes.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,19 +24,32 @@ from modelroute.engine.clients import (
     API_TYPE_VARIABLE,
     BEDROCK_API_TYPES,
     BEDROCK_CREDENTIALS,
-    CREDENTIALS,
-    ENDPOINT_VARIABLES,
-    OPENAI_BASE_URL,
+    CREDENTIAL_NAMES,
+    DEFAULT_ROUTES,
     OPENAI_CREDENTIALS,
-    OPENAI_DEFAULT_BASE_URL,
+    PROPERTY_CARRIERS,
+    PROVIDER_SELECTORS,
+    SPRING_JSON_PROPERTY,
+    SPRING_JSON_VARIABLE,
     Route,
+    canonical_name,
+    endpoint_variable,
 )
 from modelroute.engine.environment import ConfigMaps, ContainerEnv, EnvSetting, Source, container_env
 from modelroute.engine.verdict import Code, Violation
 
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 _DEPLOYMENT_IN_PATH = re.compile(r"/openai/deployments/([^/?#]+)", re.IGNORECASE)
-_DEFAULT_URL = hosts.parse_url(OPENAI_DEFAULT_BASE_URL)
+_DEFAULT_URLS = {route.url: hosts.parse_url(route.url) for route in DEFAULT_ROUTES}
+# `-Dname=value` (JVM system properties) and `--spring.name=value` (Spring Boot command-line
+# properties), as separate arguments or inside a shell script; a value ends at whitespace or a quote.
+_PROPERTY_VALUE = r"(\"[^\"]*\"?|'[^']*'?|[^\s\"']*)"
+_JVM_PROPERTY = re.compile(r"(?:^|(?<=[\s\"'=]))-D([^\s=\"']+)=" + _PROPERTY_VALUE)
+_SPRING_ARGUMENT = re.compile(r"(?:^|(?<=[\s\"']))--(spring\.[^\s=\"']+)=" + _PROPERTY_VALUE, re.IGNORECASE)
+#: Where a container holds commands the kubelet runs inside it, with its env and its key.
+_HOOKS = ("postStart", "preStop")
+_TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
+_PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
 
 
 _MODEL_HOST_HINTS = (
@@ -41,6 +60,20 @@ _MODEL_HOST_HINTS = (
     "cognitive.microsoft.com",
     "amazonaws.com",
 )
+
+
+def _reads_as_model_host(candidate: str) -> bool:
+    """Whether a WHATWG client, or a loose reading, sees a model host in a URL parse_url refused."""
+    host = hosts.whatwg_host(candidate)
+    if host is not None:
+        try:
+            host_class = hosts.classify_host(host)
+        except hosts.URLError:
+            pass
+        else:
+            if host_class.is_openai_model_host or host_class.family is hosts.HostFamily.AWS_BEDROCK:
+                return True
+    return _names_model_host(candidate)
 
 
 def _names_model_host(candidate: str) -> bool:
@@ -108,6 +141,59 @@ def iter_containers(spec: Mapping[str, Any], prefix: str) -> Iterator[tuple[str,
             yield list_name, index, container
 
 
+def container_commands(container: Mapping[str, Any]) -> Iterator[tuple[str, list[str]]]:
+    """(field, argv) of every command the container runs: command, args, lifecycle hooks, exec probes."""
+    for part in ("command", "args"):
+        yield part, list(container.get(part) or ())
+    lifecycle = container.get("lifecycle") or {}
+    for hook in _HOOKS:
+        command = ((lifecycle.get(hook) or {}).get("exec") or {}).get("command")
+        if command:
+            yield f"lifecycle.{hook}.exec.command", list(command)
+    for probe in _PROBES:
+        command = ((container.get(probe) or {}).get("exec") or {}).get("command")
+        if command:
+            yield f"{probe}.exec.command", list(command)
+
+
+def _unquoted(value: str) -> str:
+    return value.strip("\"'")
+
+
+def _flatten(prefix: str, node: Any, out: list[tuple[str, str]]) -> None:
+    if isinstance(node, Mapping):
+        for key, item in node.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), item, out)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            _flatten(f"{prefix}[{index}]", item, out)
+    elif node is not None:
+        out.append((prefix, str(node)))
+
+
+def spring_json_properties(text: str) -> list[tuple[str, str]]:
+    """Properties of a SPRING_APPLICATION_JSON value, flattened as Spring Boot does (a.b[0].c)."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return []  # Spring Boot refuses to start with it
+    out: list[tuple[str, str]] = []
+    _flatten("", data, out)
+    return out
+
+
+def command_line_properties(text: str) -> list[tuple[str, str]]:
+    """`-Dname=value` and `--spring.name=value` properties in a command line or a JVM options variable."""
+    if "-D" not in text and "--" not in text:
+        return []
+    found = [(m.group(1), _unquoted(m.group(2))) for m in _JVM_PROPERTY.finditer(text)]
+    found += [(m.group(1), _unquoted(m.group(2))) for m in _SPRING_ARGUMENT.finditer(text)]
+    for name, value in list(found):
+        if name.lower() == SPRING_JSON_PROPERTY:
+            found.extend(spring_json_properties(value))
+    return found
+
+
 def _urls_of_setting(setting: EnvSetting, route: Route) -> list[str]:
     assert setting.value is not None
     value = setting.value.strip()
@@ -129,7 +215,8 @@ class _Inspector:
         self.f.problems.append(Violation(code, message, self.f.name, self.path(relative)))
 
     def endpoint_setting(self, setting: EnvSetting) -> None:
-        variable = ENDPOINT_VARIABLES[setting.name]
+        variable = endpoint_variable(setting.name)
+        assert variable is not None
         if setting.source is Source.UNRESOLVED:
             self.problem(
                 Code.UNRESOLVED_REFERENCE,
@@ -161,15 +248,40 @@ class _Inspector:
             kind = TargetKind.SETTING
             self.f.targets.append(Target(kind, url, setting.name, self.path(setting.field), setting.name))
 
+    def unseen_carrier(self, setting: EnvSetting) -> None:
+        """A provider selector or a properties carrier whose value ModelRoute cannot see."""
+        if setting.source is Source.UNRESOLVED:
+            self.problem(
+                Code.UNRESOLVED_REFERENCE,
+                f"{setting.name} cannot be resolved: {setting.detail}; it chooses where OpenAI traffic goes",
+                setting.field,
+            )
+        elif setting.value is None or setting.hidden_refs:
+            hidden_from = setting.detail if setting.value is None else f"$({', '.join(setting.hidden_refs)})"
+            self.problem(
+                Code.ENDPOINT_NOT_VISIBLE,
+                f"{setting.name} depends on {hidden_from}, whose value ModelRoute cannot see; it chooses the "
+                "provider or sets endpoint properties, so set it as a plain value or from a ConfigMap",
+                setting.field,
+            )
+
     def embedded_urls(self, text: str, setting: str, relative: str) -> None:
-        if "://" not in text:  # most values hold no URL at all; skip the scan
+        if ":" not in text:  # most values hold no URL at all; skip the scan
             return
-        for candidate in hosts.find_urls(text):
+        candidates = hosts.find_urls(text)
+        if "\t" in text or "\n" in text or "\r" in text:
+            # WHATWG parsers drop tabs and newlines anywhere in a URL before reading it
+            candidates += [c for c in hosts.find_urls(text.translate(_TAB_NEWLINE)) if c not in candidates]
+        # a whole value a WHATWG parser reads as one URL, whatever tabs, newlines or slashes it has
+        whole = text.strip()
+        if whole not in candidates and hosts.whatwg_host(whole) is not None:
+            candidates.append(whole)
+        for candidate in candidates:
             try:
                 url = hosts.parse_url(candidate)
             except hosts.URLError as error:
                 # clients disagree on such URLs, and some follow them to the host they seem to name
-                if _names_model_host(candidate):
+                if _reads_as_model_host(candidate):
                     self.problem(
                         Code.MALFORMED_ENDPOINT_URL,
                         f"{setting} holds a URL naming an OpenAI host in a form HTTP clients read "
@@ -182,6 +294,55 @@ class _Inspector:
                 self.f.targets.append(Target(TargetKind.EMBEDDED, url, setting, self.path(relative)))
 
 
+def _property_settings(holder: EnvSetting, pairs: list[tuple[str, str]], how: str) -> list[EnvSetting]:
+    return [
+        EnvSetting(
+            name,
+            value,
+            holder.source,
+            holder.field,
+            f"{how.format(name=name)} ({holder.detail})",
+            holder.hidden_refs,
+            holder.volatile,
+        )
+        for name, value in pairs
+    ]
+
+
+def carried_properties(setting: EnvSetting) -> list[EnvSetting]:
+    """The properties a JVM options variable or SPRING_APPLICATION_JSON sets."""
+    if setting.value is None:
+        return []
+    if setting.name == SPRING_JSON_VARIABLE:
+        pairs = spring_json_properties(setting.value)
+        return _property_settings(setting, pairs, f"{{name}} in {setting.name}")
+    return _property_settings(setting, command_line_properties(setting.value), f"-D{{name}} in {setting.name}")
+
+
+class _Settings:
+    """Every setting a client may read, by exact name and by relaxed (canonical) name."""
+
+    def __init__(self) -> None:
+        self.exact: dict[str, EnvSetting] = {}
+        self.relaxed: dict[str, EnvSetting] = {}
+
+    def add(self, setting: EnvSetting) -> None:
+        self.exact.setdefault(setting.name, setting)
+        self.relaxed.setdefault(canonical_name(setting.name), setting)
+
+    def has_value(self, names: frozenset[str], relaxed: bool) -> bool:
+        table = self.relaxed if relaxed else self.exact
+        for name in names:
+            found = table.get(name)
+            if found is not None and (found.value is None or found.value.strip()):
+                return True
+        return False
+
+    def first(self, names: frozenset[str], relaxed: bool) -> EnvSetting | None:
+        table = self.relaxed if relaxed else self.exact
+        return next((table[name] for name in sorted(names) if name in table), None)
+
+
 def inspect_container(
     container: Mapping[str, Any], field_path: str, is_app: bool, namespace: str, config_maps: ConfigMaps
 ) -> ContainerFindings:
@@ -189,20 +350,32 @@ def inspect_container(
     findings = ContainerFindings(str(container.get("name", "")), field_path, is_app, env)
     inspector = _Inspector(findings)
     settings = env.settings
+    seen = _Settings()
 
-    for name, setting in settings.items():
-        if name in ENDPOINT_VARIABLES:
+    def judge_setting(setting: EnvSetting) -> None:
+        seen.add(setting)
+        if endpoint_variable(setting.name) is not None:
             inspector.endpoint_setting(setting)
-        elif name in CREDENTIALS:
-            if name not in OPENAI_CREDENTIALS:
-                findings.signals.append(f"{name} is set")
-            if setting.source is Source.LITERAL and setting.value:
+            return
+        canonical = canonical_name(setting.name)
+        if canonical in CREDENTIAL_NAMES:
+            if setting.name not in OPENAI_CREDENTIALS:
+                findings.signals.append(f"{setting.name} is set")
+            if setting.source is Source.LITERAL and setting.value and not setting.detail.startswith("-D"):
                 findings.warnings.append(
-                    f"container {findings.name}: {name} is a literal value in the manifest; "
+                    f"container {findings.name}: {setting.name} is a literal value in the manifest; "
                     "keep API keys in a Secret (spec.inject.credentialsSecretRef)"
                 )
         elif setting.value:
-            inspector.embedded_urls(setting.value, f"env {name}", setting.field)
+            inspector.embedded_urls(setting.value, f"env {setting.name}", setting.field)
+
+    for name, setting in settings.items():
+        if name in PROVIDER_SELECTORS or name in PROPERTY_CARRIERS:
+            inspector.unseen_carrier(setting)
+        judge_setting(setting)
+        if name in PROPERTY_CARRIERS:
+            for prop in carried_properties(setting):
+                judge_setting(prop)
 
     api_type = (settings.get(API_TYPE_VARIABLE) or EnvSetting("", "", Source.LITERAL, "")).value or ""
     api_type = api_type.strip().lower()
@@ -214,41 +387,69 @@ def inspect_container(
     if any(name in settings for name in BEDROCK_CREDENTIALS):
         findings.signals.append("AWS Bedrock credentials are set")
 
-    # openai.OpenAI() reads OPENAI_BASE_URL and nothing else (not OPENAI_API_BASE, not OPENAI_API_TYPE):
-    # a key without it reaches api.openai.com whatever other clients in the image would do
-    base = settings.get(OPENAI_BASE_URL)
-    has_openai_base = base is not None and (base.value is None or bool(base.value.strip()))
-    credential = next((name for name in sorted(OPENAI_CREDENTIALS) if name in settings), None)
-    if credential and has_openai_base:
-        findings.signals.append(f"{credential} is set")
-    elif credential:
+    for part, argv in container_commands(container):
+        for index, arg in enumerate(argv):
+            where = f"{part}[{index}]"
+            expanded, hidden = env.expand_fully(str(arg))
+            inspector.embedded_urls(expanded, where, where)
+            pairs = command_line_properties(expanded)
+            if pairs:
+                holder = EnvSetting(where, expanded, Source.LITERAL, where, "the command line", hidden)
+                for prop in _property_settings(holder, pairs, "{name} on the command line"):
+                    judge_setting(prop)
+
+    # a key whose client has no base URL setting goes to that client's default: OpenAI itself
+    for route in DEFAULT_ROUTES:
+        relaxed = route.relaxed
+        credential = seen.first(route.credentials, relaxed)
+        if credential is None:
+            continue
+        if seen.has_value(route.bases, relaxed):
+            findings.signals.append(f"{credential.name} is set")
+            continue
+        base_names = " or ".join(sorted(route.base_names)) or "endpoint"
         findings.targets.append(
             Target(
                 TargetKind.DEFAULT,
-                _DEFAULT_URL,
-                f"{credential} with no OPENAI_BASE_URL (the SDKs then call {OPENAI_DEFAULT_BASE_URL})",
-                inspector.path(settings[credential].field),
+                _DEFAULT_URLS[route.url],
+                f"{credential.name} with no {base_names} (so {route.client} would call {route.url})",
+                inspector.path(credential.field),
             )
         )
 
-    for part in ("command", "args"):
-        for index, arg in enumerate(container.get(part) or ()):
-            inspector.embedded_urls(env.expand(str(arg)), f"{part}[{index}]", f"{part}[{index}]")
-
-    if findings.targets or findings.problems or findings.signals:
-        for source in env.opaque:
-            if source.unresolved:
-                inspector.problem(
-                    Code.UNRESOLVED_REFERENCE,
-                    f"{source.field} cannot be resolved: {source.detail}; it may set endpoint variables",
-                    source.field,
-                )
-            else:
-                findings.warnings.append(
-                    f"container {findings.name}: {source.field} loads {source.detail}, which ModelRoute "
-                    "never reads; endpoint variables set there are not checked"
-                )
+    for source in env.opaque:
+        if source.unresolved:
+            when = "resolves to nothing now but is loaded if it appears" if source.optional else "cannot be resolved"
+            inspector.problem(
+                Code.UNRESOLVED_REFERENCE,
+                f"{source.field} {when}: {source.detail}; it may set endpoint variables",
+                source.field,
+            )
+        else:
+            inspector.problem(
+                Code.ENDPOINT_NOT_VISIBLE,
+                f"{source.field} loads every key of {source.detail}, which ModelRoute never reads; it may set "
+                "endpoint or provider settings. Load the keys the container needs with secretKeyRef instead",
+                source.field,
+            )
+    for skipped in env.skipped:
+        if _route_relevant(skipped.name):
+            inspector.problem(
+                Code.UNRESOLVED_REFERENCE,
+                f"{skipped.name} is an optional reference that resolves to nothing now ({skipped.detail}); "
+                "it takes effect when it appears, unchecked",
+                skipped.field,
+            )
     return findings
+
+
+def _route_relevant(name: str) -> bool:
+    return (
+        endpoint_variable(name) is not None
+        or canonical_name(name) in CREDENTIAL_NAMES
+        or name in PROVIDER_SELECTORS
+        or name in PROPERTY_CARRIERS
+    )
 
 
 def inspect_pod_spec(

@@ -31,6 +31,9 @@ class EnvSetting:
     field: str  # where it is set, relative to the container: "env[2]" or "envFrom[0]"
     detail: str = ""  # human description of the source, for messages
     hidden_refs: tuple[str, ...] = ()  # $(VAR)s in the value whose values ModelRoute cannot see
+    # the value depends on a ConfigMap, directly or through $(VAR): the kubelet reads it again at
+    # every container start, so what was approved at admission may not be what runs
+    volatile: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,23 +43,43 @@ class OpaqueSource:
     field: str
     detail: str
     unresolved: bool  # True: a missing ConfigMap; False: a Secret, which is never read
+    optional: bool = False  # a missing ConfigMap marked optional: skipped now, loaded if it appears
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedReference:
+    """An optional configMapKeyRef that resolves to nothing now, and may at the next container start."""
+
+    name: str
+    field: str
+    detail: str
 
 
 @dataclass(frozen=True, slots=True)
 class ContainerEnv:
     settings: dict[str, EnvSetting]
     opaque: tuple[OpaqueSource, ...]
+    skipped: tuple[SkippedReference, ...] = ()
 
     def expand(self, text: str) -> str:
         return expand(text, self.settings)[0]
 
+    def expand_fully(self, text: str) -> tuple[str, tuple[str, ...]]:
+        """The expanded text and the $(VAR)s in it whose values ModelRoute cannot see."""
+        expanded, hidden, _ = expand(text, self.settings)
+        return expanded, hidden
 
-def expand(text: str, defined: Mapping[str, EnvSetting]) -> tuple[str, tuple[str, ...]]:
-    """Kubernetes' `$(VAR)` expansion: `$$` is a literal `$`; undefined references stay as written."""
+
+def expand(text: str, defined: Mapping[str, EnvSetting]) -> tuple[str, tuple[str, ...], bool]:
+    """Kubernetes' `$(VAR)` expansion: `$$` is a literal `$`; undefined references stay as written.
+
+    Returns the text, the references whose values are not visible, and whether any value used
+    depends on a ConfigMap."""
     if "$" not in text:
-        return text, ()
+        return text, (), False
     out: list[str] = []
     hidden: list[str] = []
+    volatile = False
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
@@ -84,11 +107,17 @@ def expand(text: str, defined: Mapping[str, EnvSetting]) -> tuple[str, tuple[str
             else:
                 out.append(setting.value)
                 hidden.extend(setting.hidden_refs)
+                volatile = volatile or setting.volatile
             i = close + 1
         else:
             out.append("$" + nxt)
             i += 2
-    return "".join(out), tuple(hidden)
+    return "".join(out), tuple(hidden), volatile
+
+
+def literal(value: str) -> str:
+    """A value written so that `$(VAR)` expansion gives it back unchanged."""
+    return value.replace("$", "$$")
 
 
 def _config_map_value(config_maps: ConfigMaps, namespace: str, name: str, key: str) -> tuple[str | None, str | None]:
@@ -103,6 +132,7 @@ def _config_map_value(config_maps: ConfigMaps, namespace: str, name: str, key: s
 def container_env(container: Mapping[str, Any], namespace: str, config_maps: ConfigMaps) -> ContainerEnv:
     settings: dict[str, EnvSetting] = {}
     opaque: list[OpaqueSource] = []
+    skipped: list[SkippedReference] = []
 
     for index, source in enumerate(container.get("envFrom") or ()):
         field = f"envFrom[{index}]"
@@ -111,12 +141,17 @@ def container_env(container: Mapping[str, Any], namespace: str, config_maps: Con
             name = ref.get("name", "")
             data = config_maps.get((namespace, name))
             if data is None:
-                if not ref.get("optional"):
-                    opaque.append(OpaqueSource(field, f"ConfigMap {namespace}/{name} does not exist", True))
+                optional = bool(ref.get("optional"))
+                opaque.append(OpaqueSource(field, f"ConfigMap {namespace}/{name} does not exist", True, optional))
                 continue
             for key, value in data.items():
                 settings[prefix + key] = EnvSetting(
-                    prefix + key, value, Source.CONFIG_MAP, field, f"ConfigMap {namespace}/{name} key {key!r}"
+                    prefix + key,
+                    value,
+                    Source.CONFIG_MAP,
+                    field,
+                    f"ConfigMap {namespace}/{name} key {key!r}",
+                    volatile=True,
                 )
         elif ref := source.get("secretRef"):
             opaque.append(OpaqueSource(field, f"Secret {namespace}/{ref.get('name', '')}", False))
@@ -126,16 +161,17 @@ def container_env(container: Mapping[str, Any], namespace: str, config_maps: Con
         field = f"env[{index}]"
         value_from = entry.get("valueFrom")
         if not value_from:
-            literal, hidden = expand(str(entry.get("value") or ""), settings)
-            settings[name] = EnvSetting(name, literal, Source.LITERAL, field, "value", hidden)
+            text, hidden, volatile = expand(str(entry.get("value") or ""), settings)
+            settings[name] = EnvSetting(name, text, Source.LITERAL, field, "value", hidden, volatile)
         elif ref := value_from.get("configMapKeyRef"):
             cm_name, key = ref.get("name", ""), ref.get("key", "")
             resolved, problem = _config_map_value(config_maps, namespace, cm_name, key)
             if problem is None:
                 detail = f"ConfigMap {namespace}/{cm_name} key {key!r}"
-                settings[name] = EnvSetting(name, resolved, Source.CONFIG_MAP, field, detail)
+                settings[name] = EnvSetting(name, resolved, Source.CONFIG_MAP, field, detail, volatile=True)
             elif ref.get("optional"):
-                continue  # the kubelet skips it: an earlier definition stays in force
+                # the kubelet skips it and an earlier definition stays in force, until it appears
+                skipped.append(SkippedReference(name, field, problem or ""))
             else:
                 settings[name] = EnvSetting(name, None, Source.UNRESOLVED, field, problem)
         elif ref := value_from.get("secretKeyRef"):
@@ -143,4 +179,4 @@ def container_env(container: Mapping[str, Any], namespace: str, config_maps: Con
             settings[name] = EnvSetting(name, None, Source.SECRET, field, detail)
         else:
             settings[name] = EnvSetting(name, None, Source.FIELD, field, "a field reference")
-    return ContainerEnv(settings, tuple(opaque))
+    return ContainerEnv(settings, tuple(opaque), tuple(skipped))

@@ -20,7 +20,7 @@ def _escape(key: str) -> str:
 
 
 def annotation_patch(pointer: str, current: Mapping[str, str] | None, wanted: Mapping[str, str]) -> JSONPatch:
-    """Ops that make ModelRoute's owned annotations exactly `wanted`, leaving all others alone."""
+    """Ops that make the pod's modelroute.io/ annotations exactly `wanted`, leaving all others alone."""
     current = current or {}
     ops: JSONPatch = []
     if not current and wanted:
@@ -28,7 +28,9 @@ def annotation_patch(pointer: str, current: Mapping[str, str] | None, wanted: Ma
     for key in ann.OWNED_POD_ANNOTATIONS:
         if key in wanted and current.get(key) != wanted[key]:
             ops.append({"op": "add", "path": f"{pointer}/metadata/annotations/{_escape(key)}", "value": wanted[key]})
-        elif key not in wanted and key in current:
+    # every modelroute.io/ annotation on an admitted pod is one admission wrote, whatever its key
+    for key in current:
+        if key.startswith(ann.PREFIX) and key not in wanted:
             ops.append({"op": "remove", "path": f"{pointer}/metadata/annotations/{_escape(key)}"})
     return ops
 

@@ -4,6 +4,11 @@ Every decision is taken on the parsed, canonical host, never on a substring of t
 which common HTTP clients disagree (httpx, urllib, WHATWG parsers such as Node's, libc) are
 rejected with URLError rather than resolved by guessing: callers must treat such a URL as one
 whose destination cannot be proven.
+
+The WHATWG reading comes from ada (the parser Node itself uses), not from rules written here: a
+URL is accepted only when ada reads the same scheme, host and port, and `whatwg_host` says which
+host a WHATWG client would call for strings this module refuses (`https:evil.com`, a tab inside
+the host, full-width letters), so that callers can tell whether a refused string names a model host.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from dataclasses import dataclass
 from encodings import idna as _idna
 from enum import StrEnum
 
+import ada_url
+
 __all__ = [
     "AzureCloud",
     "HostClass",
@@ -25,6 +32,7 @@ __all__ = [
     "classify_host",
     "find_urls",
     "parse_url",
+    "whatwg_host",
 ]
 
 
@@ -83,7 +91,8 @@ class URLError(ValueError):
     """A URL or host that cannot be judged; the message says why."""
 
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+# WebSocket URLs (the Realtime API) go to the same host and port as their http(s) twins.
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +151,10 @@ _ENDS_IN_NUMBER = re.compile(r"[0-9]+|0x[0-9a-f]*")
 # IDNA treats these as label separators, plain-text parsers do not.
 _UNICODE_DOTS = frozenset("\u3002\uff0e\uff61")
 _ASCII_WHITESPACE = " \t\n\r\f\v"
-_URL_START = re.compile(r"https?://", re.IGNORECASE)
+# Where a URL starts in free text: every form a WHATWG parser reads as a special-scheme URL with a
+# host ("https:host", "https:/host", "https:\\\\host", "wss://host"), not only "https://".
+_URL_START = re.compile(r"(?:https?|wss?):[/\\\\]*", re.IGNORECASE)
+_SPECIAL_SCHEMES = frozenset({"http:", "https:", "ws:", "wss:"})
 _URL_BODY = re.compile(r"[^\s<>\"'`]*")
 _QUOTES = frozenset("\"'`")
 _AUTHORITY_END = frozenset("/?#")
@@ -275,17 +287,59 @@ def _split_host_port(hostport: str) -> tuple[str, str]:
     return host, port
 
 
+@functools.lru_cache(maxsize=8192)
+def _whatwg(text: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) as a WHATWG parser reads a special-scheme URL; None when it reads none."""
+    try:
+        parts = ada_url.parse_url(text, attributes=("protocol", "hostname", "port"))
+    except ValueError:
+        return None
+    scheme, host = str(parts["protocol"]), str(parts["hostname"])
+    if scheme not in _SPECIAL_SCHEMES or not host:
+        return None
+    port = str(parts["port"])
+    return scheme[:-1], host, int(port) if port else None
+
+
+def whatwg_host(text: str) -> str | None:
+    """The host a WHATWG client (Node, browsers, the Vercel AI SDK) calls for `text`, canonical;
+    None when it reads no http(s)/ws(s) URL with a host there."""
+    read = _whatwg(text)
+    if read is None:
+        return None
+    host = read[1]
+    if host.startswith("["):
+        return host[1:-1]
+    return host[:-1] if host.endswith(".") else host
+
+
 # Pure functions over small inputs that repeat across a cluster's pods: memoised, bounded.
 @functools.lru_cache(maxsize=8192)
 def parse_url(text: str) -> ParsedURL:
-    """Parse an absolute http(s) URL; raises URLError for malformed or ambiguous input."""
+    """Parse an absolute http(s) or ws(s) URL; raises URLError for malformed or ambiguous input, and for
+    input a WHATWG parser reads as another scheme, host or port."""
+    parsed = _parse_strict(text)
+    read = _whatwg(text)
+    if read is None:
+        raise URLError("a WHATWG parser does not read this as an http(s) URL with a host")
+    scheme, host, port = read
+    if host.startswith("["):
+        host = host[1:-1]
+    elif host.endswith("."):
+        host = host[:-1]
+    if (scheme, host, port or _DEFAULT_PORTS[scheme]) != (parsed.scheme, parsed.host, parsed.port):
+        raise URLError(f"ambiguous URL: a WHATWG parser reads another destination ({host})")
+    return parsed
+
+
+def _parse_strict(text: str) -> ParsedURL:
     url = text.strip(_ASCII_WHITESPACE)
     scheme_match = _SCHEME.match(url)
     if scheme_match is None or not url.startswith("//", scheme_match.end()):
         raise URLError("not an absolute URL: expected http:// or https://")
     scheme = scheme_match.group(1).lower()
     if scheme not in _DEFAULT_PORTS:
-        raise URLError(f"scheme must be http or https, not {scheme!r}")
+        raise URLError(f"scheme must be http, https, ws or wss, not {scheme!r}")
     rest = url[scheme_match.end() + 2 :]
     authority_end = next((i for i, c in enumerate(rest) if c in _AUTHORITY_END), len(rest))
     authority, tail = rest[:authority_end], rest[authority_end:]

@@ -14,13 +14,15 @@ from modelroute.engine import hosts
 from modelroute.engine.clients import (
     APPROVED_VALUE,
     DEFAULT_NO_PROXY,
-    ENDPOINT_VARIABLES,
     PROFILES,
+    PROPERTY_CARRIERS,
+    PROVIDER_SELECTORS,
     Route,
+    endpoint_variable,
 )
 from modelroute.engine.context import EndpointState
 from modelroute.engine.detection import ContainerFindings
-from modelroute.engine.environment import EnvSetting, Source
+from modelroute.engine.environment import EnvSetting, literal
 from modelroute.engine.verdict import JSONPatch
 
 
@@ -63,8 +65,8 @@ def _desired_settings(workload: ModelWorkload, endpoint: EndpointState) -> dict[
 
 def _is_approved(setting: EnvSetting, endpoint: EndpointState) -> bool:
     """Whether an endpoint setting's every URL already is the endpoint's route."""
-    variable = ENDPOINT_VARIABLES[setting.name]
-    if setting.value is None or setting.hidden_refs:
+    variable = endpoint_variable(setting.name)
+    if variable is None or setting.value is None or setting.hidden_refs:
         return False
     value = setting.value.strip()
     if variable.route is Route.AZURE_INSTANCE:
@@ -74,6 +76,14 @@ def _is_approved(setting: EnvSetting, endpoint: EndpointState) -> bool:
         return bool(parts) and all(hosts.parse_url(p).host_port == endpoint.host_port for p in parts)
     except hosts.URLError:
         return False
+
+
+def _needs_pin(setting: EnvSetting, endpoint: EndpointState) -> bool:
+    if not setting.volatile or setting.value is None or setting.hidden_refs:
+        return False
+    if endpoint_variable(setting.name) is not None:
+        return _is_approved(setting, endpoint)
+    return setting.name in PROPERTY_CARRIERS or setting.name in PROVIDER_SELECTORS
 
 
 def _set_entry(env: list[dict[str, Any]], setting: EnvSetting | None, name: str, entry: dict[str, Any]) -> None:
@@ -115,21 +125,22 @@ def mutate_pod_spec(
             if current is None:
                 _set_entry(env, None, name, entry)
                 mutation.injected.append(f"{found.name}: {name}")
-            elif name in ENDPOINT_VARIABLES and rewrite and not _is_approved(current, endpoint):
+            elif endpoint_variable(name) is not None and rewrite and not _is_approved(current, endpoint):
                 _set_entry(env, current, name, entry)
                 mutation.rewritten.append(f"{found.name}: {name}")
         if rewrite:
             for name, current in settings.items():
-                if name in desired or name not in ENDPOINT_VARIABLES or name not in APPROVED_VALUE:
+                if name in desired or name not in APPROVED_VALUE:
                     continue
                 approved = APPROVED_VALUE[name](endpoint.route) if endpoint.route else None
                 if approved is not None and not _is_approved(current, endpoint):
                     _set_entry(env, current, name, {"value": approved})
                     mutation.rewritten.append(f"{found.name}: {name}")
         for name, current in settings.items():
-            # the kubelet re-reads a ConfigMap at every container start; pin the value that was approved
-            if current.source is Source.CONFIG_MAP and name in ENDPOINT_VARIABLES and _is_approved(current, endpoint):
-                _set_entry(env, current, name, {"value": current.value})
+            # the kubelet re-reads a ConfigMap at every container start, directly or through $(VAR):
+            # pin the value that was judged, written so that expansion leaves it as it is
+            if _needs_pin(current, endpoint) and current.value is not None:
+                _set_entry(env, current, name, {"value": literal(current.value)})
         if env != list(containers[index].get("env") or ()):
             containers[index] = {**containers[index], "env": env}
             mutation.patch.append({"op": "add", "path": f"{spec_pointer}/containers/{index}/env", "value": env})

@@ -141,3 +141,31 @@ def _check_containers(spec: Mapping[str, Any], prefix: str) -> None:
                 value = container.get(part)
                 if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
                     raise _fail(f"{where}.{part}", "a list of strings", value)
+            _check_exec_commands(container, where)
+
+
+def _check_exec_command(holder: object, where: str) -> None:
+    """`holder.exec.command`, where holder is a lifecycle handler or a probe."""
+    if holder is None:
+        return
+    if not isinstance(holder, Mapping):
+        raise _fail(where, "a mapping", holder)
+    action = holder.get("exec")
+    if action is None:
+        return
+    if not isinstance(action, Mapping):
+        raise _fail(f"{where}.exec", "a mapping", action)
+    command = action.get("command")
+    if command is not None and not (isinstance(command, list) and all(isinstance(v, str) for v in command)):
+        raise _fail(f"{where}.exec.command", "a list of strings", command)
+
+
+def _check_exec_commands(container: Mapping[str, Any], where: str) -> None:
+    lifecycle = container.get("lifecycle")
+    if lifecycle is not None:
+        if not isinstance(lifecycle, Mapping):
+            raise _fail(f"{where}.lifecycle", "a mapping", lifecycle)
+        for hook in ("postStart", "preStop"):
+            _check_exec_command(lifecycle.get(hook), f"{where}.lifecycle.{hook}")
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        _check_exec_command(container.get(probe), f"{where}.{probe}")
