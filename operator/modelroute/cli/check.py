@@ -9,6 +9,9 @@ result as it goes. A document whose text cannot hold a kind a pass wants is not 
 from __future__ import annotations
 
 import copy
+import io
+import multiprocessing
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -130,13 +133,14 @@ class Counts:
         self.judged = self.allowed = self.denied = self.warned = self.audited = self.rewritten = 0
         self.ignored = ignored
 
-    def add(self, decision: Decision) -> None:
-        self.judged += 1
-        self.allowed += decision.allowed
-        self.denied += not decision.allowed
-        self.warned += decision.outcome is Outcome.WARNED
-        self.audited += decision.outcome is Outcome.AUDITED
-        self.rewritten += decision.outcome is Outcome.REWRITTEN
+    def merge(self, allowed: list[bool], outcomes: list[str], ignored: int) -> None:
+        self.judged += len(allowed)
+        self.allowed += sum(allowed)
+        self.denied += len(allowed) - sum(allowed)
+        self.warned += outcomes.count(Outcome.WARNED)
+        self.audited += outcomes.count(Outcome.AUDITED)
+        self.rewritten += outcomes.count(Outcome.REWRITTEN)
+        self.ignored += ignored
 
     def to_json(self) -> dict[str, int]:
         return {
@@ -184,27 +188,80 @@ def render_summary(counts: Counts, out: TextIO) -> None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Job:
+    context: PolicyContext
+    default_namespace: str
+    output: str
+
+
+_JOB: _Job | None = None  # what forked workers inherit
+
+
+def _render(judged: Judged, output: str) -> str:
+    if output == "json":
+        return orjson.dumps(judged.to_json(), option=orjson.OPT_INDENT_2).decode()
+    buffer = io.StringIO()
+    render_one(judged, buffer)
+    return buffer.getvalue()
+
+
+def _judge_source(source: Source) -> tuple[list[str], list[bool], list[str], int]:
+    """One source judged: its rendered results, their verdicts and outcomes, and its other objects."""
+    job = _JOB
+    assert job is not None
+    rendered, allowed, outcomes, extra = [], [], [], [0]
+    for judged in _judged_stream([source], job.context, job.default_namespace, extra):
+        rendered.append(_render(judged, job.output))
+        allowed.append(judged.decision.allowed)
+        outcomes.append(str(judged.decision.outcome))
+    return rendered, allowed, outcomes, extra[0]
+
+
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _judged_sources(sources: list[Source], jobs: int) -> Iterator[tuple[list[str], list[bool], list[str], int]]:
+    """Each source's results, in order; several files are judged by forked workers, one file at a time each."""
+    workers = min(jobs, len(sources))
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        yield from map(_judge_source, sources)
+        return
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        yield from pool.imap(_judge_source, sources)
+
+
 def run_check(
-    paths: list[str], output: str, default_namespace: str, operator_namespace: str | None, out: TextIO
+    paths: list[str],
+    output: str,
+    default_namespace: str,
+    operator_namespace: str | None,
+    out: TextIO,
+    jobs: int = 1,
 ) -> int:
+    global _JOB
     with open_sources(paths) as sources:
         context, ignored = _read_context(sources, default_namespace, operator_namespace)
-        extra = [0]
         counts = Counts(ignored)
-        if output == "json":
-            out.write('{"results": [')
+        _JOB = _Job(context, default_namespace, output)
+        try:
             separator = "\n"
-            for judged in _judged_stream(sources, context, default_namespace, extra):
-                counts.add(judged.decision)
-                out.write(separator + orjson.dumps(judged.to_json(), option=orjson.OPT_INDENT_2).decode())
-                separator = ",\n"
-            counts.ignored += extra[0]
+            if output == "json":
+                out.write('{"results": [')
+            for rendered, allowed, outcomes, extra in _judged_sources(sources, jobs):
+                counts.merge(allowed, outcomes, extra)
+                if output == "json":
+                    for item in rendered:
+                        out.write(separator + item)
+                        separator = ",\n"
+                else:
+                    out.write("".join(rendered))
+        finally:
+            _JOB = None
+        if output == "json":
             out.write('\n], "summary": ' + orjson.dumps(counts.to_json()).decode() + "}\n")
         else:
-            for judged in _judged_stream(sources, context, default_namespace, extra):
-                counts.add(judged.decision)
-                render_one(judged, out)
-            counts.ignored += extra[0]
             render_summary(counts, out)
     return EXIT_DENIED if counts.denied else EXIT_OK
 

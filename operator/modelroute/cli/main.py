@@ -48,6 +48,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_input(check)
     check.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
+    check.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=0,
+        help="judge this many files at once (default: one per CPU); the output keeps the input's order",
+    )
 
     mutate = commands.add_parser("mutate", help="print manifests as the mutating webhook would admit them")
     add_input(mutate)
@@ -230,9 +237,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "check":
-            from modelroute.cli.check import run_check
+            from modelroute.cli.check import default_jobs, run_check
 
-            return run_check(args.paths, args.output, args.namespace, args.operator_namespace, sys.stdout)
+            jobs = args.jobs if args.jobs > 0 else default_jobs()
+            return run_check(args.paths, args.output, args.namespace, args.operator_namespace, sys.stdout, jobs)
         if args.command == "mutate":
             from modelroute.cli.check import run_mutate
 
