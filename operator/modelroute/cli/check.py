@@ -133,14 +133,13 @@ class Counts:
         self.judged = self.allowed = self.denied = self.warned = self.audited = self.rewritten = 0
         self.ignored = ignored
 
-    def merge(self, allowed: list[bool], outcomes: list[str], ignored: int) -> None:
-        self.judged += len(allowed)
-        self.allowed += sum(allowed)
-        self.denied += len(allowed) - sum(allowed)
-        self.warned += outcomes.count(Outcome.WARNED)
-        self.audited += outcomes.count(Outcome.AUDITED)
-        self.rewritten += outcomes.count(Outcome.REWRITTEN)
-        self.ignored += ignored
+    def add(self, allowed: bool, outcome: str) -> None:
+        self.judged += 1
+        self.allowed += allowed
+        self.denied += not allowed
+        self.warned += outcome == Outcome.WARNED
+        self.audited += outcome == Outcome.AUDITED
+        self.rewritten += outcome == Outcome.REWRITTEN
 
     def to_json(self) -> dict[str, int]:
         return {
@@ -206,30 +205,38 @@ def _render(judged: Judged, output: str) -> str:
     return buffer.getvalue()
 
 
-def _judge_source(source: Source) -> tuple[list[str], list[bool], list[str], int]:
-    """One source judged: its rendered results, their verdicts and outcomes, and its other objects."""
+Rendered = tuple[str, bool, str]  # a result as output, whether it is allowed, its outcome
+
+
+def _stream_source(source: Source, ignored: list[int]) -> Iterator[Rendered]:
     job = _JOB
     assert job is not None
-    rendered, allowed, outcomes, extra = [], [], [], [0]
-    for judged in _judged_stream([source], job.context, job.default_namespace, extra):
-        rendered.append(_render(judged, job.output))
-        allowed.append(judged.decision.allowed)
-        outcomes.append(str(judged.decision.outcome))
-    return rendered, allowed, outcomes, extra[0]
+    for judged in _judged_stream([source], job.context, job.default_namespace, ignored):
+        yield _render(judged, job.output), judged.decision.allowed, str(judged.decision.outcome)
+
+
+def _judge_source(source: Source) -> tuple[list[Rendered], int]:
+    """One source judged in a worker: its results, and how many other objects it holds."""
+    ignored = [0]
+    return list(_stream_source(source, ignored)), ignored[0]
 
 
 def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _judged_sources(sources: list[Source], jobs: int) -> Iterator[tuple[list[str], list[bool], list[str], int]]:
-    """Each source's results, in order; several files are judged by forked workers, one file at a time each."""
+def _results(sources: list[Source], jobs: int, ignored: list[int]) -> Iterator[Rendered]:
+    """Every result, in input order. One worker streams (memory flat in the number of documents);
+    several judge one file at a time each, so memory follows the largest file."""
     workers = min(jobs, len(sources))
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        yield from map(_judge_source, sources)
+        for source in sources:
+            yield from _stream_source(source, ignored)
         return
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        yield from pool.imap(_judge_source, sources)
+        for rendered, other in pool.imap(_judge_source, sources):
+            ignored[0] += other
+            yield from rendered
 
 
 def run_check(
@@ -249,14 +256,15 @@ def run_check(
             separator = "\n"
             if output == "json":
                 out.write('{"results": [')
-            for rendered, allowed, outcomes, extra in _judged_sources(sources, jobs):
-                counts.merge(allowed, outcomes, extra)
+            ignored_here = [0]
+            for rendered, allowed, outcome in _results(sources, jobs, ignored_here):
+                counts.add(allowed, outcome)
                 if output == "json":
-                    for item in rendered:
-                        out.write(separator + item)
-                        separator = ",\n"
+                    out.write(separator + rendered)
+                    separator = ",\n"
                 else:
-                    out.write("".join(rendered))
+                    out.write(rendered)
+            counts.ignored += ignored_here[0]
         finally:
             _JOB = None
         if output == "json":
