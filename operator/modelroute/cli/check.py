@@ -40,6 +40,7 @@ from modelroute.cli.text import printable
 from modelroute.engine.context import PolicyContext
 from modelroute.engine.evaluate import evaluate
 from modelroute.engine.podspec import POD_TEMPLATE_PATHS
+from modelroute.engine.redaction import redact_text, redact_values
 from modelroute.engine.verdict import Decision, Outcome
 
 _JUDGED_KINDS = tuple(POD_TEMPLATE_PATHS)
@@ -65,10 +66,10 @@ class Judged:
             "enforcement": str(d.enforcement) if d.enforcement else None,
             "workload": d.workload,
             "endpoint": d.endpoint,
-            "violations": [v.to_json() for v in d.violations],
-            "warnings": list(d.warnings),
+            "violations": [v.to_json() | {"message": redact_text(v.message)} for v in d.violations],
+            "warnings": [redact_text(w) for w in d.warnings],
             "annotations": d.annotations,
-            "patch": d.patch,
+            "patch": redact_values(d.patch),  # for display: `modelroute mutate` applies the real one
         }
 
 
@@ -176,7 +177,7 @@ def render_one(j: Judged, out: TextIO) -> None:
         lines.append(f"    {marker} {v.code}{where}: {v.message}")
         echoed.add(f"[{v.code}] {v.message}")
     lines.extend(f"    ! {w}" for w in j.decision.warnings if w not in echoed)
-    out.write("".join(printable(line) + "\n" for line in lines))
+    out.write("".join(printable(redact_text(line)) + "\n" for line in lines))
 
 
 def render_summary(counts: Counts, out: TextIO) -> None:

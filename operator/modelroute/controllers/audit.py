@@ -11,6 +11,7 @@ from typing import Any
 from modelroute.engine.context import PolicyContext
 from modelroute.engine.evaluate import evaluate
 from modelroute.engine.podspec import NotAPodError
+from modelroute.engine.redaction import redact_text
 from modelroute.engine.verdict import Decision, Outcome
 
 REPORT_NAME = "modelroute"
@@ -85,7 +86,7 @@ def policy_reports(result: AuditResult, seconds: int) -> dict[str, dict[str, Any
             "policy": "modelroute",
             "rule": decision.violations[0].code if decision.violations else "approved-route",
             "result": outcome,
-            "message": message[:4096],
+            "message": redact_text(message)[:4096],
             "source": "modelroute",
             "scored": True,
             "timestamp": {"seconds": seconds, "nanos": 0},
