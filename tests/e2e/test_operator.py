@@ -356,7 +356,7 @@ def test_modelroute_annotations_cannot_be_changed_after_admission(
 
 
 FORGED_CHANNEL = {"metadata": {"annotations": {"modelroute.io/procurement-channel": "OpenAI"}}}
-FORGED_DECISION = [{"op": "replace", "path": "/metadata/annotations/modelroute.io~1decision", "value": "compliant"}]
+FORGED_DECISION = [{"op": "replace", "path": "/metadata/annotations/modelroute.io~1decision", "value": "excluded"}]
 DROPPED_WORKLOAD = [{"op": "remove", "path": "/metadata/annotations/modelroute.io~1workload"}]
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelroute.controllers.egress import MANAGED_BY
 from modelroute.engine.context import PolicyContext
 from modelroute.engine.evaluate import evaluate
 from modelroute.engine.podspec import NotAPodError
@@ -111,7 +112,7 @@ def policy_reports(result: AuditResult, seconds: int) -> dict[str, dict[str, Any
             "metadata": {
                 "name": REPORT_NAME,
                 "namespace": namespace,
-                "labels": {"app.kubernetes.io/managed-by": "modelroute"},
+                "labels": dict(MANAGED_BY),
             },
             "scope": {"apiVersion": "v1", "kind": "Namespace", "name": namespace},
             "results": results,
