@@ -655,6 +655,32 @@ def test_a_covered_pod_is_admitted_and_mutated_through_the_charts_webhooks(runni
     assert operator.served(cfg.MUTATE_PODS, "not-synced") == 0
 
 
+@pytest.mark.parametrize(
+    ("patch_type", "patch"),
+    [
+        ("merge", {"metadata": {"annotations": {"modelroute.io/procurement-channel": "OpenAI"}}}),
+        ("json", [{"op": "replace", "path": "/metadata/annotations/modelroute.io~1decision", "value": "excluded"}]),
+    ],
+    ids=["merge", "json"],
+)
+@pytest.mark.parametrize("subresource", [None, "status"], ids=["pod", "status"])
+def test_the_charts_guard_keeps_annotations_through_the_pod_and_its_status(
+    running: Release, subresource: str | None, patch_type: str, patch: Any
+) -> None:
+    cluster, namespace = running.cluster, running.namespace
+    name = f"guarded-{uuid.uuid4().hex[:6]}"
+    apply(cluster, pod(name, namespace, "chat"))
+    admitted = get(cluster, "pod", name, "-n", namespace)["metadata"]["annotations"]
+    assert admitted["modelroute.io/decision"] == "compliant"
+    target = [f"--subresource={subresource}"] if subresource else []
+    result = cluster.kubectl(
+        "patch", "pod", name, "-n", namespace, *target, f"--type={patch_type}", "-p", json.dumps(patch), check=False
+    )
+    assert result.returncode != 0
+    assert "cannot be changed afterwards" in result.stderr
+    assert get(cluster, "pod", name, "-n", namespace)["metadata"]["annotations"] == admitted
+
+
 def test_a_model_workload_gets_its_status_from_the_operator(running: Release) -> None:
     def ready() -> dict[str, Any] | None:
         workload = get(running.cluster, "mw", "chat", "-n", running.namespace)
