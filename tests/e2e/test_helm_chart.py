@@ -216,10 +216,12 @@ def test_the_charts_annotation_guard_is_the_one_the_operator_registers_itself(cl
     url = "https://127.0.0.1:9443"
     docs = documents(render(cluster, {**url_mode(url=url), "webhook.configurationName": CONFIGURATION}).stdout)
     policy, binding = cfg.annotation_guard(cfg.WebhookOptions(operator_namespace=RELEASE_NAMESPACE, name=CONFIGURATION))
-    assert one(docs, "ValidatingAdmissionPolicy")["spec"] == policy["spec"]
-    assert one(docs, "ValidatingAdmissionPolicyBinding")["spec"] == binding["spec"]
+    name = policy["metadata"]["name"]
+    assert one(docs, "ValidatingAdmissionPolicy", name)["spec"] == policy["spec"]
+    assert one(docs, "ValidatingAdmissionPolicyBinding", name)["spec"] == binding["spec"]
     disabled = documents(render(cluster, {**url_mode(url=url), "annotationGuard.enabled": False}).stdout)
-    assert not [d for d in disabled if d["kind"] == "ValidatingAdmissionPolicy"]
+    policies = [d["metadata"]["name"] for d in disabled if d["kind"] == "ValidatingAdmissionPolicy"]
+    assert not [n for n in policies if n.endswith("-annotations")], policies
 
 
 def test_user_namespace_requirements_narrow_the_built_in_exclusions(cluster: ClusterClient) -> None:
@@ -776,9 +778,10 @@ def test_the_service_account_cannot_change_or_delete_a_network_policy_it_does_no
         apply(cluster, network_policy("users-own", namespace))
         label = as_service_account(cluster, "label", "networkpolicy", "users-own", "-n", namespace, "x=y")
         assert label.returncode != 0
-        assert "changes or deletes only objects labelled" in label.stderr or "system namespaces" in label.stderr
+        assert f"'{RELEASE}-owned-objects' denied request" in label.stderr, label.stderr
         delete = as_service_account(cluster, "delete", "networkpolicy", "users-own", "-n", namespace)
         assert delete.returncode != 0
+        assert f"'{RELEASE}-owned-objects' denied request" in delete.stderr, delete.stderr
         assert get(cluster, "networkpolicy", "users-own", "-n", namespace)["metadata"]["name"] == "users-own"
         cluster.kubectl("delete", "networkpolicy", "users-own", "-n", namespace)
 
