@@ -88,6 +88,7 @@ def redact_url_text(text: str) -> str:
 _URL_IN_TEXT = re.compile(r"https?://[^\s<>\"'`]*", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=8192)  # messages repeat across pods
 def redact_text(text: str) -> str:
     """Free text (an Event or a report message) with every http(s) URL in it redacted; idempotent."""
     if "://" not in text:
