@@ -2,17 +2,20 @@
 
     python -m tests.bench.bench_check [--pods 10000]
 
-Figures: objects per second through the console script (parse + judge + JSON out), the engine alone
-on parsed objects, and each as a ratio to a baseline that does the same I/O with no judging
-(plain YAML parsing of the corpus; a deep copy of each parsed object), so the numbers mean
-something on a shared, noisy machine.
+Figures: objects per second through the console script (parse + judge + JSON out), beside
+parsing alone with the same reader; the engine alone on parsed objects, beside a deep copy of each;
+PyYAML's C loader as a reference reader. Wall-clock figures are best of N runs; the CPU seconds of
+the console script and the load average are printed too, since on a shared machine the ratios and
+the CPU time mean more than the wall clock.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -23,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from modelroute.cli.manifests import build_context, read_documents
+from modelroute.cli.manifests import build_context, chunks, open_sources, parse, read_documents
 from modelroute.engine.evaluate import evaluate
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -91,30 +94,55 @@ def _best_of(runs: int, fn: Any) -> float:
     return best
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def parse_with_the_reader(paths: list[str]) -> int:
+    """What `check` spends on reading: every document cut out and parsed, nothing judged."""
+    parsed = 0
+    with open_sources(paths) as sources:
+        for source in sources:
+            for chunk in chunks(source):
+                parse(source, chunk)
+                parsed += 1
+    return parsed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pods", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--parse-only", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.parse_only:
+        parse_with_the_reader([args.parse_only])
+        return 0
     script = shutil.which("modelroute", path=str(Path(sys.executable).parent)) or "modelroute"
 
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp)
         write_corpus(corpus, args.pods)
         files = sorted(str(p) for p in corpus.glob("*.yaml"))
-        parse_only = [
+        pyyaml_only = [
             sys.executable,
             "-c",
             "import sys, yaml\nfor f in sys.argv[1:]: list(yaml.load_all(open(f), Loader=yaml.CSafeLoader))",
             *files,
         ]
+        parse_only = [sys.executable, "-m", "tests.bench.bench_check", "--parse-only", str(corpus)]
         check = [script, "check", str(corpus), "-o", "json"]
 
         def run(cmd: list[str]) -> None:
-            subprocess.run(cmd, stdout=subprocess.DEVNULL, check=False)
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, check=False, cwd=Path(__file__).resolve().parents[2])
 
-        t_parse = _best_of(args.runs, lambda: run(parse_only))
+        load_before = os.getloadavg()[0]
+        cpu_before = _children_cpu()
         t_check = _best_of(args.runs, lambda: run(check))
+        cpu_check = (_children_cpu() - cpu_before) / args.runs
+        t_parse = _best_of(args.runs, lambda: run(parse_only))
+        t_pyyaml = _best_of(args.runs, lambda: run(pyyaml_only))
 
         documents = read_documents([str(corpus)])
         context = build_context(documents, "default", "modelroute-system")
@@ -124,11 +152,16 @@ def main(argv: list[str] | None = None) -> int:
 
     n = len(judged)
     print(f"corpus: {n} judged objects ({args.pods} generated; 1 in 4 a Deployment), best of {args.runs} runs")
-    print(f"modelroute check -o json : {t_check:7.3f} s  {n / t_check:9.0f} objects/s")
+    print(f"load average (1 min): {load_before:.2f} before, {os.getloadavg()[0]:.2f} after; {os.cpu_count()} CPUs")
     print(
-        f"  baseline: YAML parse   : {t_parse:7.3f} s  {n / t_parse:9.0f} objects/s"
+        f"modelroute check -o json : {t_check:7.3f} s  {n / t_check:9.0f} objects/s"
+        f"  ({cpu_check:.3f} CPU s per run: {n / cpu_check:.0f} objects per CPU second)"
+    )
+    print(
+        f"  baseline: parse only   : {t_parse:7.3f} s  {n / t_parse:9.0f} objects/s"
         f"  -> check costs {t_check / t_parse:.2f}x parsing alone"
     )
+    print(f"  reference: PyYAML C    : {t_pyyaml:7.3f} s  {n / t_pyyaml:9.0f} objects/s")
     print(f"engine alone (evaluate)  : {t_engine:7.3f} s  {n / t_engine:9.0f} objects/s")
     print(
         f"  baseline: deepcopy     : {t_copy:7.3f} s  {n / t_copy:9.0f} objects/s"

@@ -34,6 +34,7 @@ from operator_process import WEBHOOK_HOST_ENV, free_port, stop_process
 
 from modelroute.admission import configurations as cfg
 from modelroute.cluster.certs import generate_serving_files
+from modelroute.controllers import egress
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = REPO_ROOT / "charts" / "modelroute"
@@ -215,10 +216,12 @@ def test_the_charts_annotation_guard_is_the_one_the_operator_registers_itself(cl
     url = "https://127.0.0.1:9443"
     docs = documents(render(cluster, {**url_mode(url=url), "webhook.configurationName": CONFIGURATION}).stdout)
     policy, binding = cfg.annotation_guard(cfg.WebhookOptions(operator_namespace=RELEASE_NAMESPACE, name=CONFIGURATION))
-    assert one(docs, "ValidatingAdmissionPolicy")["spec"] == policy["spec"]
-    assert one(docs, "ValidatingAdmissionPolicyBinding")["spec"] == binding["spec"]
+    name = policy["metadata"]["name"]
+    assert one(docs, "ValidatingAdmissionPolicy", name)["spec"] == policy["spec"]
+    assert one(docs, "ValidatingAdmissionPolicyBinding", name)["spec"] == binding["spec"]
     disabled = documents(render(cluster, {**url_mode(url=url), "annotationGuard.enabled": False}).stdout)
-    assert not [d for d in disabled if d["kind"] == "ValidatingAdmissionPolicy"]
+    policies = [d["metadata"]["name"] for d in disabled if d["kind"] == "ValidatingAdmissionPolicy"]
+    assert not [n for n in policies if n.endswith("-annotations")], policies
 
 
 def test_user_namespace_requirements_narrow_the_built_in_exclusions(cluster: ClusterClient) -> None:
@@ -250,6 +253,36 @@ def test_the_chart_grants_no_wildcards_and_nothing_on_secrets(cluster: ClusterCl
             assert not any("*" in item for items in fields for item in items), rule
             assert not any(r.split("/")[0] == "secrets" for r in rule.get("resources", [])), rule
             assert not any("webhookconfiguration" in r for r in rule.get("resources", [])), rule
+
+
+def granted(docs: list[dict[str, Any]]) -> set[str]:
+    return {r for d in docs if d["kind"] == "ClusterRole" for rule in d["rules"] for r in rule["resources"]}
+
+
+@pytest.mark.parametrize(
+    ("value", "resource"),
+    [("rbac.policyReports", "policyreports"), ("rbac.ciliumNetworkPolicies", "ciliumnetworkpolicies")],
+)
+def test_optional_writes_are_granted_only_when_enabled(cluster: ClusterClient, value: str, resource: str) -> None:
+    assert resource in granted(documents(render(cluster).stdout))
+    assert resource not in granted(documents(render(cluster, {value: False}).stdout))
+
+
+def test_the_owned_objects_guard_binds_the_service_account_to_its_label(cluster: ClusterClient) -> None:
+    docs = documents(render(cluster).stdout)
+    policy = one(docs, "ValidatingAdmissionPolicy", f"{RELEASE}-owned-objects")
+    assert one(docs, "ValidatingAdmissionPolicyBinding", f"{RELEASE}-owned-objects")["spec"]["validationActions"] == [
+        "Deny"
+    ]
+    assert f"'{SERVICE_ACCOUNT_USER}'" in policy["spec"]["matchConditions"][0]["expression"]
+    guarded = {r for rule in policy["spec"]["matchConstraints"]["resourceRules"] for r in rule["resources"]}
+    assert guarded == {"networkpolicies", "ciliumnetworkpolicies", "policyreports"}
+    expressions = " ".join(v["expression"] for v in policy["spec"]["validations"])
+    ((key, value),) = egress.MANAGED_BY.items()
+    assert f"'{key}'" in expressions
+    assert f"== '{value}'" in expressions
+    disabled = documents(render(cluster, {"rbac.ownedObjectsGuard": False}).stdout)
+    assert not [d for d in disabled if d["metadata"]["name"] == f"{RELEASE}-owned-objects"]
 
 
 def test_the_operator_pod_is_hardened_and_wired_to_the_chart(cluster: ClusterClient) -> None:
@@ -624,6 +657,32 @@ def test_a_covered_pod_is_admitted_and_mutated_through_the_charts_webhooks(runni
     assert operator.served(cfg.MUTATE_PODS, "not-synced") == 0
 
 
+@pytest.mark.parametrize(
+    ("patch_type", "patch"),
+    [
+        ("merge", {"metadata": {"annotations": {"modelroute.io/procurement-channel": "OpenAI"}}}),
+        ("json", [{"op": "replace", "path": "/metadata/annotations/modelroute.io~1decision", "value": "excluded"}]),
+    ],
+    ids=["merge", "json"],
+)
+@pytest.mark.parametrize("subresource", [None, "status"], ids=["pod", "status"])
+def test_the_charts_guard_keeps_annotations_through_the_pod_and_its_status(
+    running: Release, subresource: str | None, patch_type: str, patch: Any
+) -> None:
+    cluster, namespace = running.cluster, running.namespace
+    name = f"guarded-{uuid.uuid4().hex[:6]}"
+    apply(cluster, pod(name, namespace, "chat"))
+    admitted = get(cluster, "pod", name, "-n", namespace)["metadata"]["annotations"]
+    assert admitted["modelroute.io/decision"] == "compliant"
+    target = [f"--subresource={subresource}"] if subresource else []
+    result = cluster.kubectl(
+        "patch", "pod", name, "-n", namespace, *target, f"--type={patch_type}", "-p", json.dumps(patch), check=False
+    )
+    assert result.returncode != 0
+    assert "cannot be changed afterwards" in result.stderr
+    assert get(cluster, "pod", name, "-n", namespace)["metadata"]["annotations"] == admitted
+
+
 def test_a_model_workload_gets_its_status_from_the_operator(running: Release) -> None:
     def ready() -> dict[str, Any] | None:
         workload = get(running.cluster, "mw", "chat", "-n", running.namespace)
@@ -678,6 +737,65 @@ def test_the_service_account_has_only_what_the_operator_needs(
 ) -> None:
     result = running.cluster.kubectl("auth", "can-i", *args, f"--as={SERVICE_ACCOUNT_USER}", check=False)
     assert result.stdout.strip() == allowed
+
+
+def network_policy(name: str, namespace: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
+        "spec": {"podSelector": {"matchLabels": {"app": "nothing"}}, "policyTypes": ["Egress"]},
+    }
+
+
+def as_service_account(cluster: ClusterClient, *args: str, body: dict[str, Any] | None = None) -> Any:
+    stdin = json.dumps(body) if body is not None else None
+    return cluster.kubectl(*args, f"--as={SERVICE_ACCOUNT_USER}", input=stdin, check=False)
+
+
+@pytest.mark.parametrize(
+    ("namespace", "labels", "refusal"),
+    [
+        ("user", {}, "writes only objects labelled app.kubernetes.io/managed-by=modelroute"),
+        ("user", {"app.kubernetes.io/managed-by": "someone-else"}, "writes only objects labelled"),
+        ("kube-system", egress.MANAGED_BY, "no policies in the system namespaces"),
+    ],
+    ids=["unlabelled", "labelled-by-another", "labelled-in-kube-system"],
+)
+def test_the_service_account_cannot_create_network_policies_it_would_not_own(
+    running: Release, namespace: str, labels: dict[str, str], refusal: str
+) -> None:
+    target = running.namespace if namespace == "user" else namespace
+    body = network_policy(f"forged-{uuid.uuid4().hex[:6]}", target, labels)
+    result = as_service_account(running.cluster, "create", "-f", "-", body=body)
+    assert result.returncode != 0
+    assert refusal in result.stderr, result.stderr
+
+
+def test_the_service_account_cannot_change_or_delete_a_network_policy_it_does_not_own(running: Release) -> None:
+    cluster = running.cluster
+    for namespace in (running.namespace, "kube-system"):
+        apply(cluster, network_policy("users-own", namespace))
+        label = as_service_account(cluster, "label", "networkpolicy", "users-own", "-n", namespace, "x=y")
+        assert label.returncode != 0
+        assert f"'{RELEASE}-owned-objects' denied request" in label.stderr, label.stderr
+        delete = as_service_account(cluster, "delete", "networkpolicy", "users-own", "-n", namespace)
+        assert delete.returncode != 0
+        assert f"'{RELEASE}-owned-objects' denied request" in delete.stderr, delete.stderr
+        assert get(cluster, "networkpolicy", "users-own", "-n", namespace)["metadata"]["name"] == "users-own"
+        cluster.kubectl("delete", "networkpolicy", "users-own", "-n", namespace)
+
+
+def test_the_service_account_manages_its_own_labelled_network_policies(running: Release) -> None:
+    cluster, namespace = running.cluster, running.namespace
+    body = network_policy("modelroute-owned", namespace, egress.MANAGED_BY)
+    assert as_service_account(cluster, "create", "-f", "-", body=body).returncode == 0
+    unlabel = as_service_account(
+        cluster, "label", "networkpolicy", "modelroute-owned", "-n", namespace, "app.kubernetes.io/managed-by-"
+    )
+    assert unlabel.returncode != 0  # it cannot give its policy away, then lose track of it
+    deleted = as_service_account(cluster, "delete", "networkpolicy", "modelroute-owned", "-n", namespace)
+    assert deleted.returncode == 0, deleted.stderr
 
 
 def test_helm_upgrade_to_enforce_makes_the_operator_deny(running: Release) -> None:

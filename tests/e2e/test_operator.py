@@ -353,3 +353,68 @@ def test_modelroute_annotations_cannot_be_changed_after_admission(
     assert removed.returncode != 0
     cluster.kubectl("annotate", "pod", "annotated", "-n", ns, "team=payments")  # other annotations stay free
     cluster.kubectl("label", "pod", "annotated", "-n", ns, "tier=backend")
+
+
+FORGED_CHANNEL = {"metadata": {"annotations": {"modelroute.io/procurement-channel": "OpenAI"}}}
+FORGED_DECISION = [{"op": "replace", "path": "/metadata/annotations/modelroute.io~1decision", "value": "excluded"}]
+DROPPED_WORKLOAD = [{"op": "remove", "path": "/metadata/annotations/modelroute.io~1workload"}]
+
+
+@pytest.mark.parametrize(
+    ("subresource", "patch_type", "patch"),
+    [
+        ("status", "merge", FORGED_CHANNEL),
+        ("status", "json", FORGED_DECISION),
+        ("status", "json", DROPPED_WORKLOAD),
+        (None, "merge", FORGED_CHANNEL),
+        (None, "json", FORGED_DECISION),
+    ],
+    ids=["status-merge", "status-json-replace", "status-json-remove", "pod-merge", "pod-json-replace"],
+)
+def test_modelroute_annotations_cannot_be_patched_through_the_pod_or_its_status(
+    cluster: ClusterClient, scenario: dict[str, str], subresource: str | None, patch_type: str, patch: Any
+) -> None:
+    ns = scenario["namespace"]
+    apply(cluster, pod("patched", ns))
+    admitted = get(cluster, "pod", "patched", "-n", ns)["metadata"]["annotations"]
+    assert admitted["modelroute.io/procurement-channel"] == "Microsoft"
+    target = [f"--subresource={subresource}"] if subresource else []
+    result = cluster.kubectl(
+        "patch", "pod", "patched", "-n", ns, *target, f"--type={patch_type}", "-p", json.dumps(patch), check=False
+    )
+    assert result.returncode != 0
+    assert "cannot be changed afterwards" in result.stderr
+    assert get(cluster, "pod", "patched", "-n", ns)["metadata"]["annotations"] == admitted
+
+
+def test_a_status_update_that_keeps_the_annotations_is_allowed(
+    cluster: ClusterClient, scenario: dict[str, str]
+) -> None:
+    ns = scenario["namespace"]
+    apply(cluster, pod("reported", ns))
+    condition = {"type": "modelroute.io/Checked", "status": "True"}
+    cluster.kubectl(
+        "patch", "pod", "reported", "-n", ns, "--subresource=status", "--type=merge",
+        "-p", json.dumps({"status": {"conditions": [condition]}}),
+    )  # fmt: skip
+    status = get(cluster, "pod", "reported", "-n", ns)["status"]
+    assert condition["type"] in {c["type"] for c in status["conditions"]}
+
+
+def test_a_binding_cannot_carry_modelroute_annotations(cluster: ClusterClient, scenario: dict[str, str]) -> None:
+    ns = scenario["namespace"]
+    apply(cluster, pod("unbound", ns))
+    admitted = get(cluster, "pod", "unbound", "-n", ns)["metadata"]["annotations"]
+    binding = {
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": {"name": "unbound", "annotations": {"modelroute.io/decision": "compliant"}},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": "node-1"},
+    }
+    result = cluster.kubectl(
+        "create", "--raw", f"/api/v1/namespaces/{ns}/pods/unbound/binding", "-f", "-",
+        input=json.dumps(binding), check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "a Binding cannot set modelroute.io/ annotations" in result.stderr
+    assert get(cluster, "pod", "unbound", "-n", ns)["metadata"]["annotations"] == admitted

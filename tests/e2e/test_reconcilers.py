@@ -14,6 +14,7 @@ import pytest
 from kube import apply, eventually, get, pod
 from localcluster import ClusterClient
 from operator_process import OperatorProcess
+from planted import MARKER, PLANTED_URLS, planted_pod
 from test_operator import endpoint, policy, wait_ready, workload
 
 
@@ -164,3 +165,46 @@ def test_with_leader_election_the_lease_names_the_leader(cluster: ClusterClient,
     lease = eventually(lambda: get(cluster, "lease", "modelroute-leader", "-n", OPERATOR_NAMESPACE))
     assert lease["spec"]["holderIdentity"]
     assert lease["spec"]["leaseDurationSeconds"] == 15
+
+
+def test_no_secret_planted_in_a_url_reaches_events_reports_statuses_or_logs(
+    cluster: ClusterClient, operator: OperatorProcess, namespace: str
+) -> None:
+    apply(cluster, crd("wgpolicyk8s.io", "v1alpha2", "policyreports", "PolicyReport"))
+    apply(cluster, policy(f"{namespace}-warn", namespace, enforcement="Warn", unmanaged="Warn"))
+    pods = []
+    for position in PLANTED_URLS:
+        body = planted_pod(position)
+        body["metadata"]["namespace"] = namespace
+        body["metadata"]["name"] = body["metadata"]["name"].lower()
+        pods.append(body)
+    admitted = apply(cluster, *pods)
+    assert "api.openai.com" in admitted.stderr  # the warnings name the host, redacted
+    assert MARKER not in admitted.stderr
+
+    def events() -> list[dict[str, Any]]:
+        items = get(cluster, "events", "-n", namespace)["items"]
+        return items if len({e["involvedObject"]["name"] for e in items}) >= len(pods) else []
+
+    recorded = eventually(events, "an Event for every planted pod", timeout=40)
+    report = eventually(lambda: get(cluster, "policyreports", "modelroute", "-n", namespace), timeout=40)
+    assert any("api.openai.com" in e["message"] for e in recorded)
+    annotations = [
+        {
+            k: v
+            for k, v in (
+                get(cluster, "pod", p["metadata"]["name"], "-n", namespace)["metadata"].get("annotations") or {}
+            ).items()
+            if k.startswith("modelroute.io/")
+        }
+        for p in pods
+    ]  # kubectl keeps the whole manifest in its own annotation: the pod's owner's data, not ModelRoute's
+    sinks = {
+        "events": json.dumps(recorded),
+        "policy report": json.dumps(report),
+        "pod annotations": json.dumps(annotations),
+        "operator log": operator.log_file.read_text(errors="replace"),
+    }
+    leaked = [sink for sink, text in sinks.items() if MARKER in text]
+    assert leaked == []
+    cluster.kubectl("delete", "rp", f"{namespace}-warn", "--wait=false", check=False)

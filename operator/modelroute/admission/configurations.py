@@ -139,17 +139,32 @@ def validating_configuration(client_config: ClientConfigFor, options: WebhookOpt
     }
 
 
+def _owned_keys() -> str:
+    return "[" + ", ".join(f"'{key}'" for key in ann.OWNED_POD_ANNOTATIONS) + "]"
+
+
 def _annotation_guard_expression() -> str:
-    keys = ", ".join(f"'{key}'" for key in ann.OWNED_POD_ANNOTATIONS)
     return (
-        f"[{keys}].all(k, (k in variables.after ? variables.after[k] : '') == "
-        "(k in variables.before ? variables.before[k] : ''))"
+        f"request.operation != 'UPDATE' || {_owned_keys()}.all(k, (k in variables.after ? variables.after[k] : '') "
+        "== (k in variables.before ? variables.before[k] : ''))"
     )
+
+
+def _binding_guard_expression() -> str:
+    # A Binding's annotations are copied onto the pod it binds.
+    return f"request.operation != 'CREATE' || !{_owned_keys()}.exists(k, k in variables.after)"
+
+
+#: Every write path to a pod's metadata: the pod itself and its subresources that carry the whole
+#: object (status, ephemeralcontainers, resize, and any later one), plus binding, which copies annotations.
+GUARDED_POD_RESOURCES = ("pods", "pods/*")
+BINDING_SUBRESOURCE = "pods/binding"
 
 
 def annotation_guard(options: WebhookOptions) -> tuple[dict[str, Any], dict[str, Any]]:
     """A ValidatingAdmissionPolicy (CEL in the API server, no webhook to be down) and its binding that keep
-    the modelroute.io/ annotations of a pod as admission wrote them: no later UPDATE may change them."""
+    the modelroute.io/ annotations of a pod as admission wrote them: no later UPDATE of the pod or of any
+    of its subresources may change them, and no Binding may carry them."""
     name = f"{options.name}-annotations"
     labels = {"app.kubernetes.io/name": "modelroute"}
     policy = {
@@ -158,11 +173,17 @@ def annotation_guard(options: WebhookOptions) -> tuple[dict[str, Any], dict[str,
         "metadata": {"name": name, "labels": labels},
         "spec": {
             "failurePolicy": "Fail",
-            "matchConstraints": {"resourceRules": [_rule("", "v1", ["pods"], ["UPDATE"], "Namespaced")]},
+            "matchConstraints": {
+                "resourceRules": [
+                    _rule("", "v1", list(GUARDED_POD_RESOURCES), ["UPDATE"], "Namespaced"),
+                    _rule("", "v1", [BINDING_SUBRESOURCE], ["CREATE"], "Namespaced"),
+                ]
+            },
             "variables": [
                 {
                     "name": "before",
-                    "expression": "has(oldObject.metadata.annotations) ? oldObject.metadata.annotations : {}",
+                    "expression": "oldObject != null && has(oldObject.metadata.annotations) ? "
+                    "oldObject.metadata.annotations : {}",
                 },
                 {"name": "after", "expression": "has(object.metadata.annotations) ? object.metadata.annotations : {}"},
             ],
@@ -172,7 +193,12 @@ def annotation_guard(options: WebhookOptions) -> tuple[dict[str, Any], dict[str,
                     "message": "modelroute.io/ annotations record what ModelRoute decided at admission; they cannot "
                     "be changed afterwards",
                     "reason": "Forbidden",
-                }
+                },
+                {
+                    "expression": _binding_guard_expression(),
+                    "message": "a Binding cannot set modelroute.io/ annotations on a pod",
+                    "reason": "Forbidden",
+                },
             ],
         },
     }

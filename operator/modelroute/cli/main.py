@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from modelroute import __version__
-from modelroute.cli.manifests import InputError
+from modelroute.cli.manifests import EXIT_BAD_INPUT, EXIT_INTERNAL, InputError
+from modelroute.cli.text import printable
 
 DEFAULT_OPERATOR_NAMESPACE = "modelroute-system"
 
@@ -43,10 +44,17 @@ def _parser() -> argparse.ArgumentParser:
         help="judge manifests offline with the webhook's engine",
         description="Judge Pods and pod controllers offline. AzureEndpoints, ModelWorkloads, RoutePolicies, "
         "ConfigMaps and Namespaces in the input are the policy context. Exit 0: nothing denied; "
-        "1: something denied; 2: bad input or usage.",
+        "1: something denied; 2: bad input or usage (the file and document are named); 3: internal error.",
     )
     add_input(check)
     check.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
+    check.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=0,
+        help="judge this many files at once (default: one per CPU); the output keeps the input's order",
+    )
 
     mutate = commands.add_parser("mutate", help="print manifests as the mutating webhook would admit them")
     add_input(mutate)
@@ -233,9 +241,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "check":
-            from modelroute.cli.check import run_check
+            from modelroute.cli.check import default_jobs, run_check
 
-            return run_check(args.paths, args.output, args.namespace, args.operator_namespace, sys.stdout)
+            jobs = args.jobs if args.jobs > 0 else default_jobs()
+            return run_check(args.paths, args.output, args.namespace, args.operator_namespace, sys.stdout, jobs)
         if args.command == "mutate":
             from modelroute.cli.check import run_mutate
 
@@ -258,11 +267,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"modelroute {__version__}")
             return 0
     except InputError as error:
-        print(f"modelroute: error: {error}", file=sys.stderr)
-        return 2
+        print(f"modelroute: error: {printable(str(error))}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except BrokenPipeError:
         return 0
-    return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # never a traceback: say what failed, in one line
+        if args.command == "run":
+            raise
+        print(f"modelroute: internal error: {type(error).__name__}: {printable(str(error))}", file=sys.stderr)
+        return EXIT_INTERNAL
+    return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

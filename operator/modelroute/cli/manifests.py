@@ -1,15 +1,27 @@
-"""Reading manifests from files, directories and stdin, with errors that name the file and document."""
+"""Reading manifests from files, directories and stdin, with errors that name the file and document.
+
+Files are read as a stream of documents: a YAML stream is cut at its document markers the way
+kubectl cuts it (a line starting with `---` or `...`), and each document is parsed on its own, so
+memory follows the largest document, not the number of them. YAML is parsed by yaml-rs (a YAML 1.2
+parser in Rust, several times faster than PyYAML's C loader, with limits on alias replay), JSON by
+orjson.
+"""
 
 from __future__ import annotations
 
-import json
+import os
+import re
+import shutil
 import sys
-from collections.abc import Iterator, Mapping
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+import orjson
+import yaml_rs
 from pydantic import ValidationError
 
 from modelroute.api.meta import explain
@@ -17,7 +29,24 @@ from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
 from modelroute.engine.context import PolicyContext
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+STDIN = "-"
+
+#: YAML aliases may make a document grow past its own text by at most this many bytes (each alias
+#: replays at most the whole document, so the number of replays allowed is this over the document's size).
+MAX_ALIAS_EXPANSION_BYTES = 16 * 1024 * 1024
+#: And replay at most this many values, however small.
+MAX_ALIAS_REPLAYS = 1_000_000
+
+_MARKER_LINE = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|\Z)", re.MULTILINE)
+# A line that is part of a document: not blank, not a comment, not a directive.
+_CONTENT = re.compile(r"^(?:[ \t]+[^ \t\r\n#]|[^ \t\r\n#%])", re.MULTILINE)
+_YAML_ERROR_AT = re.compile(r"at line (\d+), column (\d+)")
+
+CONTEXT_KINDS = ("AzureEndpoint", "ModelWorkload", "RoutePolicy", "ConfigMap", "Namespace")
+
+
+#: Exit codes of the commands that read manifests.
+EXIT_OK, EXIT_DENIED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 class InputError(Exception):
@@ -48,120 +77,296 @@ class Document:
         return str(metadata.get("namespace") or default)
 
 
+@dataclass(frozen=True, slots=True)
+class Source:
+    name: str  # as the user wrote it, for messages
+    path: Path  # where to read it (standard input is spooled to a temporary file)
+    is_json: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """The text of one document of a source, before parsing."""
+
+    number: int
+    first_line: int  # 1-based line of the source where the document's text starts
+    text: str
+
+
+# --- finding the files ---------------------------------------------------------------------------------
+
+
+def _stat_key(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_dev, st.st_ino
+
+
+def _walk(directory: Path, ancestors: frozenset[tuple[int, int]], seen: set[tuple[int, int]]) -> Iterator[Path]:
+    """Manifest files under directory, following symlinks; a loop or an entry that cannot be read is an error."""
+    try:
+        key = _stat_key(directory)
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError as error:
+        raise InputError(f"{directory}: cannot read this directory: {error.strerror or error}") from error
+    if key in ancestors:
+        raise InputError(f"{directory}: symlink loop: this directory contains itself")
+    if key in seen:
+        return  # reached again through another symlink: read once
+    seen.add(key)
+    inside = ancestors | {key}
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = Path(entry.path)
+        try:
+            is_dir = entry.is_dir(follow_symlinks=True)
+            is_file = entry.is_file(follow_symlinks=True)
+            if not (is_dir or is_file) and entry.is_symlink():
+                path.stat()  # a dangling or looping symlink: say why
+        except OSError as error:
+            raise InputError(f"{path}: cannot read: {error.strerror or error}") from error
+        if is_dir:
+            yield from _walk(path, inside, seen)
+        elif is_file and path.suffix.lower() in MANIFEST_SUFFIXES:
+            file_key = _stat_key(path)
+            if file_key not in seen:
+                seen.add(file_key)
+                yield path
+
+
+def _files(path_text: str) -> Iterator[Path]:
+    path = Path(path_text)
+    try:
+        is_dir, is_file = path.is_dir(), path.is_file()
+    except OSError as error:
+        raise InputError(f"{path_text}: cannot read: {error.strerror or error}") from error
+    if is_dir:
+        found = list(_walk(path, frozenset(), set()))
+        if not found:
+            raise InputError(f"{path_text}: no *.yaml, *.yml or *.json files in this directory")
+        yield from found
+    elif is_file:
+        if path.suffix.lower() not in MANIFEST_SUFFIXES:
+            raise InputError(
+                f"{path_text}: unsupported file type {path.suffix or '(none)'!r}; expected .yaml, .yml or .json"
+            )
+        yield path
+    elif path.is_symlink():
+        raise InputError(f"{path_text}: cannot read: a symlink to nothing")
+    else:
+        raise InputError(f"{path_text}: no such file or directory")
+
+
+@contextmanager
+def open_sources(paths: list[str]) -> Iterator[list[Source]]:
+    """The sources named on the command line, in order; standard input is spooled so it can be read twice."""
+    with tempfile.TemporaryDirectory(prefix="modelroute-") as spool:
+        sources: list[Source] = []
+        for path_text in paths:
+            if path_text == STDIN:
+                spooled = Path(spool) / f"stdin-{len(sources)}.yaml"
+                with spooled.open("wb") as out:
+                    shutil.copyfileobj(sys.stdin.buffer, out)
+                sources.append(Source(STDIN, spooled, is_json=False))
+            else:
+                sources.extend(Source(str(f), f, f.suffix.lower() == ".json") for f in _files(path_text))
+        yield sources
+
+
+# --- cutting and parsing documents ---------------------------------------------------------------------
+
+
+_READ_BLOCK = 1 << 20
+
+
+def _segments(source: Source) -> Iterator[tuple[int, str]]:
+    """The text of a source cut before every document marker line, with each piece's first line number.
+    Read in blocks, so memory follows the largest document, not the file."""
+    pending, line, scan_from = "", 1, 0
+    try:
+        with source.path.open(encoding="utf-8", newline="") as stream:
+            while True:
+                block = stream.read(_READ_BLOCK)
+                pending += block
+                limit = len(pending) if not block else pending.rfind("\n") + 1  # whole lines only
+                cut = 0
+                for marker in _MARKER_LINE.finditer(pending, max(scan_from, 1), limit):
+                    yield line, pending[cut : marker.start()]
+                    line += pending.count("\n", cut, marker.start())
+                    cut = marker.start()
+                pending, scan_from = pending[cut:], max(limit - cut, 1)
+                if not block:
+                    break
+    except UnicodeDecodeError as error:
+        why = f"not UTF-8 text ({error.reason} at byte {error.start})"
+        raise InputError(f"{source.name}: cannot read: {why}") from error
+    except OSError as error:
+        raise InputError(f"{source.name}: cannot read: {error.strerror or error}") from error
+    if pending:
+        yield line, pending
+
+
+def _has_content(segment: str) -> bool:
+    if segment.startswith("---"):
+        end = segment.find("\n")
+        rest = (segment[3:] if end < 0 else segment[3:end]).strip()
+        if rest and not rest.startswith("#"):
+            return True
+        return end >= 0 and _CONTENT.search(segment, end + 1) is not None
+    return _CONTENT.search(segment) is not None
+
+
+def _read_whole(source: Source) -> str:
+    try:
+        return source.path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        why = f"not UTF-8 text ({error.reason} at byte {error.start})"
+        raise InputError(f"{source.name}: cannot read: {why}") from error
+    except OSError as error:
+        raise InputError(f"{source.name}: cannot read: {error.strerror or error}") from error
+
+
+def chunks(source: Source) -> Iterator[Chunk]:
+    """The documents of a source as text. JSON is one document; YAML is cut at its document markers
+    as kubectl cuts it: a line starting with `---` begins a document, one starting with `...` ends one."""
+    if source.is_json:
+        yield Chunk(1, 1, _read_whole(source))
+        return
+    number, carried, carried_line = 0, "", 0
+    for first_line, segment in _segments(source):
+        text, line = segment, first_line
+        if text.startswith("..."):  # the end of the previous document: what follows it starts another
+            end = text.find("\n")
+            text, line = ("", line) if end < 0 else (text[end + 1 :], line + 1)
+        if carried:
+            text, line = carried + text, carried_line
+        if not _has_content(text):
+            carried = "".join(x for x in text.splitlines(keepends=True) if x.startswith("%"))
+            carried_line = line
+            continue
+        carried = ""
+        number += 1
+        yield Chunk(number, line, text)
+
+
+def _yaml_error(source: Source, chunk: Chunk, error: Exception) -> InputError:
+    text = str(error)
+    lines = [line for line in text.splitlines() if line.strip()]
+    first, reason = (lines[0], lines[-1]) if lines else ("invalid YAML", "")
+    if "alias replay limit" in text:
+        return InputError(
+            f"{source.name}: document {chunk.number}: YAML aliases expand it past "
+            f"{MAX_ALIAS_EXPANSION_BYTES // (1024 * 1024)} MiB or {MAX_ALIAS_REPLAYS:,} values; refusing to read it"
+        )
+    at = _YAML_ERROR_AT.search(first)
+    where = f" at line {chunk.first_line + int(at.group(1)) - 1}" if at else ""
+    problem = reason if reason and reason != first and not reason.lstrip().startswith(("|", "^")) else first
+    problem = _YAML_ERROR_AT.sub("", problem).replace("YAML parse error", "").strip(" ,:") or "malformed"
+    return InputError(f"{source.name}: document {chunk.number}: invalid YAML{where}: {problem}")
+
+
+def parse(source: Source, chunk: Chunk) -> Any:
+    """The value of one document; InputError names the source and the document when it is not valid."""
+    if source.is_json:
+        try:
+            return orjson.loads(chunk.text)
+        except orjson.JSONDecodeError as error:
+            raise InputError(f"{source.name}: document 1: invalid JSON at line {error.lineno}: {error.msg}") from error
+    replays = MAX_ALIAS_REPLAYS
+    if "*" in chunk.text:
+        replays = min(replays, MAX_ALIAS_EXPANSION_BYTES // max(len(chunk.text), 1))
+    try:
+        return yaml_rs.loads(
+            chunk.text,
+            parse_datetime=False,
+            alias_limits=yaml_rs.AliasLimits(max_total_replayed_events=replays),
+        )
+    except (yaml_rs.YAMLDecodeError, ValueError, TypeError, RecursionError) as error:
+        raise _yaml_error(source, chunk, error) from error
+
+
 def _type_name(value: object) -> str:
     return {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}.get(
         type(value), type(value).__name__
     )
 
 
-def _documents_of(source: str, text: str, is_json: bool) -> Iterator[tuple[int, Any]]:
-    if is_json:
-        try:
-            yield 1, json.loads(text)
-        except json.JSONDecodeError as error:
-            raise InputError(f"{source}: document 1: invalid JSON at line {error.lineno}: {error.msg}") from error
-        return
-    number = 0
-    try:
-        for number, doc in enumerate(yaml.load_all(text, Loader=_Loader), start=1):
-            yield number, doc
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise InputError(f"{source}: document {number + 1}: invalid YAML{line}: {problem}") from error
+_METADATA_STRINGS = ("name", "generateName", "namespace")
+_METADATA_MAPPINGS = ("labels", "annotations")
 
 
-MAX_VALUES_PER_DOCUMENT = 1_000_000
-
-
-def _within_budget(doc: Any, limit: int = MAX_VALUES_PER_DOCUMENT) -> bool:
-    """YAML aliases can make a few hundred bytes expand to billions of values: count, with a ceiling."""
-    stack, seen = [doc], 0
-    while stack:
-        node = stack.pop()
-        seen += 1
-        if seen > limit:
-            return False
-        if isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return True
-
-
-def _objects(source: str, number: int, doc: Any) -> Iterator[Document]:
-    index = str(number)
-    if doc is None:
-        return
-    if not _within_budget(doc):
-        raise InputError(
-            f"{source}: document {index}: expands to more than {MAX_VALUES_PER_DOCUMENT:,} values "
-            "(YAML aliases?); refusing to read it"
-        )
-    if not isinstance(doc, dict):
-        raise InputError(f"{source}: document {index}: expected a Kubernetes object (a mapping), got {_type_name(doc)}")
-    kind = doc.get("kind")
+def _check_object(source: str, where: str, obj: Any) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise InputError(f"{source}: document {where}: expected a Kubernetes object (a mapping), got {_type_name(obj)}")
+    kind = obj.get("kind")
     if not isinstance(kind, str) or not kind:
-        raise InputError(f"{source}: document {index}: has no kind")
-    if not isinstance(doc.get("apiVersion"), str):
-        raise InputError(f"{source}: document {index}: {kind} has no apiVersion")
-    metadata = doc.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        raise InputError(f"{source}: document {index}: {kind} metadata must be a mapping")
-    if kind.endswith("List") and "items" in doc:
-        items = doc.get("items") or []
+        raise InputError(f"{source}: document {where}: has no kind")
+    if not isinstance(obj.get("apiVersion"), str):
+        raise InputError(f"{source}: document {where}: {kind} has no apiVersion")
+    metadata = obj.get("metadata")
+    if metadata is None:
+        return obj
+    if not isinstance(metadata, dict):
+        raise InputError(f"{source}: document {where}: {kind} metadata must be a mapping")
+    for field in _METADATA_STRINGS:
+        value = metadata.get(field)
+        if value is not None and not isinstance(value, str):
+            raise InputError(
+                f"{source}: document {where}: {kind} metadata.{field} must be a string, not {_type_name(value)}"
+            )
+    for field in _METADATA_MAPPINGS:
+        value = metadata.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise InputError(
+                f"{source}: document {where}: {kind} metadata.{field} must be a mapping, not {_type_name(value)}"
+            )
+        bad = next((k for k, v in value.items() if not isinstance(k, str) or not isinstance(v, str)), None)
+        if bad is not None:
+            raise InputError(f"{source}: document {where}: {kind} metadata.{field} must map strings to strings")
+    return obj
+
+
+def objects(source: Source, chunk: Chunk, value: Any) -> Iterator[Document]:
+    """The Kubernetes objects of one parsed document: itself, or the items of a List."""
+    index = str(chunk.number)
+    if value is None:
+        return
+    obj = _check_object(source.name, index, value)
+    kind = obj["kind"]
+    if kind.endswith("List") and "items" in obj:
+        items = obj.get("items") or []
         if not isinstance(items, list):
-            raise InputError(f"{source}: document {index}: {kind}.items must be a list")
+            raise InputError(f"{source.name}: document {index}: {kind}.items must be a list")
         for position, item in enumerate(items):
             where = f"{index}.items[{position}]"
-            if not isinstance(item, dict) or not isinstance(item.get("kind"), str):
-                raise InputError(f"{source}: document {where}: expected a Kubernetes object with a kind")
-            yield Document(source, where, item)
+            yield Document(source.name, where, _check_object(source.name, where, item))
         return
-    yield Document(source, index, doc)
+    yield Document(source.name, index, obj)
 
 
-def _files(path_text: str) -> Iterator[Path]:
-    path = Path(path_text)
-    if path.is_dir():
-        found = sorted(
-            p
-            for p in path.rglob("*")
-            if p.is_file()
-            and p.suffix.lower() in MANIFEST_SUFFIXES
-            and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        )
-        if not found:
-            raise InputError(f"{path_text}: no *.yaml, *.yml or *.json files in this directory")
-        yield from found
-    elif path.is_file():
-        if path.suffix.lower() not in MANIFEST_SUFFIXES:
-            raise InputError(
-                f"{path_text}: unsupported file type {path.suffix or '(none)'!r}; expected .yaml, .yml or .json"
-            )
-        yield path
-    else:
-        raise InputError(f"{path_text}: no such file or directory")
+def might_hold(words: tuple[str, ...]) -> Callable[[str], bool]:
+    """A cheap test on a document's text: False only when it cannot be one of these kinds (a List may hold
+    any; a backslash may spell a kind with escapes)."""
+    needles = (*words, "List", "\\")
+    return lambda text: any(word in text for word in needles)
+
+
+might_be_context = might_hold(CONTEXT_KINDS)
+
+
+def iter_documents(sources: list[Source], wanted: Callable[[str], bool] | None = None) -> Iterator[Document]:
+    """Every object of the sources, in order; with `wanted`, only from documents whose text passes it."""
+    for source in sources:
+        for chunk in chunks(source):
+            if wanted is None or wanted(chunk.text):
+                yield from objects(source, chunk, parse(source, chunk))
 
 
 def read_documents(paths: list[str]) -> list[Document]:
-    documents: list[Document] = []
-    for path_text in paths:
-        if path_text == "-":
-            sources: list[tuple[str, str, bool]] = [("-", sys.stdin.read(), False)]
-        else:
-            sources = []
-            for file in _files(path_text):
-                try:
-                    text = file.read_text(encoding="utf-8")
-                except (OSError, UnicodeDecodeError) as error:
-                    raise InputError(f"{file}: cannot read: {error}") from error
-                sources.append((str(file), text, file.suffix.lower() == ".json"))
-        for source, text, is_json in sources:
-            for number, doc in _documents_of(source, text, is_json):
-                documents.extend(_objects(source, number, doc))
-    return documents
+    with open_sources(paths) as sources:
+        return list(iter_documents(sources))
 
 
 _POLICY_KINDS: Mapping[str, type[AzureEndpoint] | type[ModelWorkload] | type[RoutePolicy]] = {
@@ -175,7 +380,13 @@ def is_policy_object(doc: Document) -> bool:
     return doc.kind in _POLICY_KINDS and str(doc.obj.get("apiVersion", "")).startswith("modelroute.io/")
 
 
-def build_context(documents: list[Document], default_namespace: str, operator_namespace: str | None) -> PolicyContext:
+def is_context_object(doc: Document) -> bool:
+    return is_policy_object(doc) or (doc.kind in ("ConfigMap", "Namespace") and doc.obj.get("apiVersion") == "v1")
+
+
+def build_context(
+    documents: Iterator[Document] | list[Document], default_namespace: str, operator_namespace: str | None
+) -> PolicyContext:
     """The policy context the input files describe: their ModelRoute objects, ConfigMaps and Namespaces."""
     endpoints: list[AzureEndpoint] = []
     workloads: list[ModelWorkload] = []

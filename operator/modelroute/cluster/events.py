@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from modelroute.cluster.client import Kube
+from modelroute.engine.redaction import redact_text
 
 log = logging.getLogger(__name__)
 COMPONENT = "modelroute"
@@ -40,7 +41,7 @@ def event_body(
         "involvedObject": reference,
         "type": kind_of_event,
         "reason": reason,
-        "message": message[:_MESSAGE_LIMIT],
+        "message": redact_text(message)[:_MESSAGE_LIMIT],
         "source": {"component": COMPONENT},
         "reportingComponent": COMPONENT,
         "reportingInstance": socket.gethostname()[:128],

@@ -8,9 +8,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelroute.controllers.egress import MANAGED_BY
 from modelroute.engine.context import PolicyContext
 from modelroute.engine.evaluate import evaluate
 from modelroute.engine.podspec import NotAPodError
+from modelroute.engine.redaction import redact_text
 from modelroute.engine.verdict import Decision, Outcome
 
 REPORT_NAME = "modelroute"
@@ -107,7 +109,7 @@ def policy_reports(result: AuditResult, seconds: int) -> dict[str, dict[str, Any
             "policy": "modelroute",
             "rule": decision.violations[0].code if decision.violations else "approved-route",
             "result": outcome,
-            "message": message[:4096],
+            "message": redact_text(message)[:4096],
             "source": "modelroute",
             "scored": True,
             "timestamp": {"seconds": seconds, "nanos": 0},
@@ -132,7 +134,7 @@ def policy_reports(result: AuditResult, seconds: int) -> dict[str, dict[str, Any
             "metadata": {
                 "name": REPORT_NAME,
                 "namespace": namespace,
-                "labels": {"app.kubernetes.io/managed-by": "modelroute"},
+                "labels": dict(MANAGED_BY),
             },
             "scope": {"apiVersion": "v1", "kind": "Namespace", "name": namespace},
             "results": results,

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 _M = TypeVar("_M", AzureEndpoint, ModelWorkload, RoutePolicy)
 CILIUM_CRD = "ciliumnetworkpolicies.cilium.io"
 POLICY_REPORT_CRD = "policyreports.wgpolicyk8s.io"
-_MANAGED = "app.kubernetes.io/managed-by=modelroute"
+_MANAGED = egress.MANAGED_SELECTOR
 STATUS_WRITERS = 8  # within the Kubernetes client's default connection pool
 
 
@@ -189,7 +189,7 @@ class StatusSync:
 
     def _egress(self) -> None:
         context = self.state.context()
-        cilium = self.kube.has_crd(CILIUM_CRD)
+        cilium = self.kube.has_crd(CILIUM_CRD) and egress.may_write(self.kube, "cilium.io", "ciliumnetworkpolicies")
         wanted: dict[tuple[str, str, str], dict[str, Any]] = {}
         for workload in self.state.parsed("modelworkloads"):
             ref = workload.spec.endpoint_ref
@@ -215,7 +215,9 @@ class StatusSync:
                     self.kube.delete(group, version, plural, meta["namespace"], meta["name"])
 
     def _reports(self, result: AuditResult) -> None:
-        if not self.kube.has_crd(POLICY_REPORT_CRD):
+        if not self.kube.has_crd(POLICY_REPORT_CRD) or not egress.may_write(
+            self.kube, "wgpolicyk8s.io", "policyreports"
+        ):
             return
         seconds = int(datetime.datetime.now(datetime.UTC).timestamp())
         reports = policy_reports(result, seconds)

@@ -36,6 +36,7 @@ from modelroute.engine.clients import (
     endpoint_variable,
 )
 from modelroute.engine.environment import ConfigMaps, ContainerEnv, EnvSetting, Source, container_env
+from modelroute.engine.redaction import redact_url
 from modelroute.engine.verdict import Code, Violation
 
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
@@ -113,10 +114,8 @@ class Target:
 
 
 def redacted(url: hosts.ParsedURL | None) -> str:
-    """A URL fit for messages and logs: no user information, no query (api keys live there)."""
-    if url is None:
-        return "(none)"
-    return url.origin + url.path
+    """A URL fit for messages and logs (see modelroute.engine.redaction)."""
+    return redact_url(url)
 
 
 @dataclass(slots=True)

@@ -12,6 +12,7 @@ from modelroute.engine.context import CompiledWorkload, EffectivePolicy, Endpoin
 from modelroute.engine.detection import ContainerFindings, Target, TargetKind, inspect_pod_spec, redacted
 from modelroute.engine.mutation import Mutation, mutate_pod_spec
 from modelroute.engine.podspec import PodShape, pod_shape
+from modelroute.engine.redaction import redact_path
 from modelroute.engine.verdict import Code, Decision, JSONPatch, Outcome, Violation
 
 
@@ -121,7 +122,7 @@ class _Judge:
             if deployment and self.endpoint.deployments and deployment not in self.endpoint.deployments:
                 return Violation(
                     Code.DEPLOYMENT_NOT_ALLOWED,
-                    f"{target.describe()} calls deployment {deployment!r}, which AzureEndpoint "
+                    f"{target.describe()} calls deployment {redact_path(deployment)}, which AzureEndpoint "
                     f"{self.endpoint.name} does not allow",
                     container.name,
                     target.field,
