@@ -189,6 +189,8 @@ def _own_chains() -> list[str]:
 
 
 def _ipsets() -> list[str]:
+    if not os.access("/usr/sbin/ipset", os.X_OK):
+        return []
     return sorted(_run("ipset", "list", "-n", check=False).stdout.split())
 
 
@@ -458,8 +460,8 @@ class LocalNode:
         self.timings["control-plane"] = time.monotonic() - began
         ports = dict(
             zip(
-                ("kubelet", "kubelet-healthz", "proxy-healthz", "proxy-metrics", "scheduler", "router"),
-                lc._free_ports(6),
+                ("kubelet", "kubelet-healthz", "proxy-healthz", "proxy-metrics", "scheduler"),
+                lc._free_ports(5),
                 strict=True,
             )
         )
@@ -516,7 +518,7 @@ class LocalNode:
                 "--enable-ibgp=false",
                 "--enable-overlay=false",
                 f"--service-cluster-ip-range={lc.SERVICE_CLUSTER_IP_RANGE}",
-                f"--health-port={ports['router']}",
+                "--health-port=0",  # it would listen on every interface
                 "--metrics-port=0",
                 "--iptables-sync-period=5s",
                 "--v=1",
@@ -539,18 +541,22 @@ class LocalNode:
 
     def _guard(self, ports: dict[str, int]) -> None:
         """Forwarded pod traffic may only go to the pod bridge, and the node's listeners (the apiserver
-        on 0.0.0.0, kubelet) answer only on loopback and the node's own bridges."""
+        on 0.0.0.0, kubelet) answer only on loopback and the node's own bridges.
+
+        The rules are in the mangle table, which is traversed before the filter table: kube-router
+        ACCEPTs policy-compliant pod traffic in filter FORWARD, which would otherwise skip them."""
+        ipt = ("iptables", "-w", "-t", "mangle")
         fwd, inp = GUARD_CHAIN_FORWARD, GUARD_CHAIN_INPUT
         for chain, hook in ((fwd, "FORWARD"), (inp, "INPUT")):
-            _run("iptables", "-w", "-N", chain, check=False)
-            _run("iptables", "-w", "-F", chain)
-            if _run("iptables", "-w", "-C", hook, "-j", chain, check=False).returncode != 0:
-                _run("iptables", "-w", "-I", hook, "1", "-j", chain)
-        _run("iptables", "-w", "-A", fwd, "-s", POD_CIDR, "!", "-o", POD_BRIDGE, "-j", "DROP")
+            _run(*ipt, "-N", chain, check=False)
+            _run(*ipt, "-F", chain)
+            if _run(*ipt, "-C", hook, "-j", chain, check=False).returncode != 0:
+                _run(*ipt, "-I", hook, "1", "-j", chain)
+        _run(*ipt, "-A", fwd, "-s", POD_CIDR, "!", "-o", POD_BRIDGE, "-j", "DROP")
         for iface in ("lo", POD_BRIDGE, HOST_BRIDGE):
-            _run("iptables", "-w", "-A", inp, "-i", iface, "-j", "RETURN")
+            _run(*ipt, "-A", inp, "-i", iface, "-j", "RETURN")
         for port in (self.control_plane.api_port, ports["kubelet"]):
-            _run("iptables", "-w", "-A", inp, "-p", "tcp", "--dport", str(port), "-j", "DROP")
+            _run(*ipt, "-A", inp, "-p", "tcp", "--dport", str(port), "-j", "DROP")
 
     def _write_configs(self, ports: dict[str, int], sandbox_image: str) -> None:
         w = self.workdir
@@ -747,7 +753,7 @@ class LocalNode:
         for tool in ("iptables", "ip6tables"):
             _sweep_chains(tool)
         for name in _ipsets():
-            if name.startswith(("kube-router", "KUBE-")):
+            if name.startswith(("kube-router", "KUBE-", "inet6:kube-router", "inet6:KUBE-")):
                 _run("ipset", "destroy", name, check=False)
         for cgroup in _kubepods_cgroups():
             _remove_cgroup_tree(Path(cgroup))
