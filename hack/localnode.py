@@ -33,6 +33,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -180,7 +181,7 @@ def _own_chains() -> list[str]:
         for table in ("filter", "nat", "mangle", "raw"):
             out = _run(tool, "-w", "-t", table, "-S", check=False).stdout
             for line in out.splitlines():
-                parts = line.split()
+                parts = shlex.split(line)
                 if parts[:1] == ["-N"] and OWN_CHAIN.match(parts[1]):
                     chains.append(f"{tool}/{table}/{parts[1]}")
                 elif parts[:1] == ["-A"] and "-j" in parts and OWN_CHAIN.match(parts[parts.index("-j") + 1]):
@@ -397,8 +398,9 @@ class LocalNode:
         self._kill_leftover_shims()
         if (self.node_bin_dir / "kube-proxy").exists():
             _run(str(self.node_bin_dir / "kube-proxy"), "--cleanup", check=False)
-        self.control_plane.stop()
+        # A detached control plane is known only by its pid file, which control_plane.stop() removes.
         lc.stop_workdir(self.workdir)
+        self.control_plane.stop()
         self._restore_host()
 
     def host_changes(self) -> list[str]:
@@ -505,6 +507,8 @@ class LocalNode:
             ],
         )
         self._spawn("kube-proxy", [str(nb / "kube-proxy"), f"--config={w / 'kube-proxy.yaml'}", "--v=1"])
+        self._wait("the node to become Ready", deadline, self._node_ready, "kubelet")
+        # kube-router finds its node by name, so it starts once the node is registered.
         self._spawn(
             "kube-router",
             [
@@ -524,7 +528,7 @@ class LocalNode:
                 "--v=1",
             ],
         )
-        self._wait("the node to become Ready", deadline, self._node_ready, "kubelet")
+        self._wait("kube-router's firewall chains", deadline, _firewall_ready, "kube-router")
         self.timings["node-ready"] = time.monotonic() - t
         self.timings["total"] = time.monotonic() - began
         (w / "timings.json").write_text(json.dumps(self.timings, indent=2) + "\n")
@@ -813,6 +817,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 """
 
 
+def _firewall_ready() -> bool:
+    return _run("iptables", "-w", "-t", "filter", "-S", "KUBE-ROUTER-FORWARD", check=False).returncode == 0
+
+
 def _sweep_chains(tool: str) -> None:
     """Delete every rule that jumps to, and every chain named, KUBE-*, CNI-* or MODELROUTE-NODE-*."""
     for table in ("filter", "nat", "mangle", "raw"):
@@ -822,7 +830,7 @@ def _sweep_chains(tool: str) -> None:
         lines = proc.stdout.splitlines()
         chains = [ln.split()[1] for ln in lines if ln.startswith("-N ") and OWN_CHAIN.match(ln.split()[1])]
         for ln in lines:
-            parts = ln.split()
+            parts = shlex.split(ln)  # comments are quoted
             jumps_to_ours = "-j" in parts and OWN_CHAIN.match(parts[parts.index("-j") + 1])
             if parts[0] == "-A" and not OWN_CHAIN.match(parts[1]) and jumps_to_ours:
                 _run(tool, "-w", "-t", table, "-D", *parts[1:], check=False)
@@ -869,7 +877,7 @@ def _cmd_down(args: argparse.Namespace) -> int:
     node_bin = Path(args.node_bin_dir) if args.node_bin_dir else build_node()
     node = LocalNode(workdir, cp_bin, node_bin, detached=True)
     node.stop()
-    changes = node.host_changes()
+    changes = node.host_changes() + [f"process still running: {p}" for p in node.leftover_processes()]
     if changes:
         print("localnode: the host still differs from before the node started:", file=sys.stderr)
         for change in changes:
