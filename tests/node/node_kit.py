@@ -12,11 +12,15 @@ import yaml
 from kube import apply, eventually, get
 from localcluster import ClusterClient, write_serving_certificate
 
+from modelroute.controllers.leader import LeaseTerms
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = REPO_ROOT / "charts" / "modelroute"
 RELEASE = "modelroute"
 RELEASE_NAMESPACE = "modelroute-system"
 INSTANCE_SELECTOR = f"app.kubernetes.io/instance={RELEASE}"
+# The operator's leader-election Lease, in the release namespace.
+LEASE = LeaseTerms(namespace=RELEASE_NAMESPACE).name
 TEST_LABEL = "modelroute.io/node-check"
 WORKLOADS = Path(__file__).resolve().parent / "workloads"
 SCRIPTS_CONFIGMAP = "node-check-scripts"

@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kube import eventually, get
-from node_kit import INSTANCE_SELECTOR, Node, governed_namespace, plain_pod
-
-LEASE = "modelroute-leader"
+from node_kit import INSTANCE_SELECTOR, LEASE, Node, governed_namespace, plain_pod
 
 
 def test_both_operator_replicas_run_the_built_image_and_are_ready(node: Node, release: str) -> None:
