@@ -1,4 +1,4 @@
-# Shared by the hack/ scripts: a project virtualenv and the cached control plane.
+# Shared by the hack/ scripts: a project virtualenv, the cached control plane and the real node.
 # shellcheck shell=bash
 
 VENV="${MODELROUTE_VENV:-$PWD/.venv}"
@@ -17,6 +17,18 @@ ensure_venv() {
 
 ensure_control_plane() {
   bash hack/build-control-plane.sh | tail -n 1
+}
+
+# The real node's prerequisites: host packages (apt, root), node binaries (Go, cached) and images
+# (buildah, cached by content). Prints the node binaries' directory.
+ensure_node() {
+  local start=$SECONDS
+  bash hack/node-host-packages.sh
+  local bin_dir
+  bin_dir=$(bash hack/build-node.sh | tail -n 1)
+  bash hack/node-images.sh >/dev/null
+  log "node prerequisites ready in $((SECONDS - start))s"
+  echo "$bin_dir"
 }
 
 step() {
