@@ -787,15 +787,32 @@ def test_the_service_account_cannot_change_or_delete_a_network_policy_it_does_no
 
 
 def test_the_service_account_manages_its_own_labelled_network_policies(running: Release) -> None:
+    # Server-side dry runs: admission (the guard included) runs, nothing is stored, and the
+    # reconcilers (which remove owned policies that no workload wants) cannot race the test.
     cluster, namespace = running.cluster, running.namespace
     body = network_policy("modelroute-owned", namespace, egress.MANAGED_BY)
-    assert as_service_account(cluster, "create", "-f", "-", body=body).returncode == 0
-    unlabel = as_service_account(
-        cluster, "label", "networkpolicy", "modelroute-owned", "-n", namespace, "app.kubernetes.io/managed-by-"
-    )
-    assert unlabel.returncode != 0  # it cannot give its policy away, then lose track of it
-    deleted = as_service_account(cluster, "delete", "networkpolicy", "modelroute-owned", "-n", namespace)
-    assert deleted.returncode == 0, deleted.stderr
+    created = as_service_account(cluster, "create", "--dry-run=server", "-f", "-", body=body)
+    assert created.returncode == 0, created.stderr
+    guard = f"'{RELEASE}-owned-objects' denied request"
+
+    def changed_and_deleted() -> bool | None:
+        apply(cluster, body)
+        unlabel = as_service_account(
+            cluster, "label", "--dry-run=server", "networkpolicy", "modelroute-owned", "-n", namespace,
+            "app.kubernetes.io/managed-by-",
+        )  # fmt: skip
+        delete = as_service_account(
+            cluster, "delete", "--dry-run=server", "networkpolicy", "modelroute-owned", "-n", namespace
+        )
+        if "NotFound" in unlabel.stderr + delete.stderr:
+            return None  # a reconciler removed it in between: try again
+        assert unlabel.returncode != 0  # it cannot give its policy away, then lose track of it
+        assert guard in unlabel.stderr, unlabel.stderr
+        assert delete.returncode == 0, delete.stderr
+        return True
+
+    eventually(changed_and_deleted, "the owned policy relabelled (refused) and deleted (allowed)")
+    cluster.kubectl("delete", "networkpolicy", "modelroute-owned", "-n", namespace, "--ignore-not-found")
 
 
 def test_helm_upgrade_to_enforce_makes_the_operator_deny(running: Release) -> None:
