@@ -432,9 +432,7 @@ def test_websocket_urls_go_where_their_https_twins_go() -> None:
         ("https://api\u3002openai.com/v1", "api.openai.com"),  # an ideographic full stop
     ],
 )
-def test_strings_a_whatwg_client_reads_as_a_model_host_are_refused_with_that_host_known(
-    text: str, whatwg: str
-) -> None:
+def test_strings_a_whatwg_client_reads_as_a_model_host_are_refused_with_that_host_known(text: str, whatwg: str) -> None:
     with pytest.raises(URLError):
         parse_url(text)
     assert whatwg_host(text) == whatwg

@@ -54,6 +54,7 @@ ENDPOINT_VARIABLES: dict[str, EndpointVariable] = {
 _URL_NAME_ENDINGS = ("BASEURL", "BASEURLS", "ENDPOINT", "APIBASE", "BASEPATH")
 
 
+@functools.lru_cache(maxsize=8192)
 def canonical_name(name: str) -> str:
     """A setting name the way relaxed binders compare them: upper case, without '.', '_' and '-'."""
     return name.upper().replace("_", "").replace("-", "").replace(".", "")
@@ -96,7 +97,7 @@ class DefaultRoute:
     """A client that calls `url` when one of `credentials` is set and none of `bases` is."""
 
     client: str
-    credentials: frozenset[str]
+    credentials: tuple[str, ...]  # in the order a message names the first one present
     bases: frozenset[str]
     url: str
     relaxed: bool = False  # names compared by canonical_name (Spring Boot's relaxed binding)
@@ -110,13 +111,13 @@ OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 #: Spring AI's OpenAI starter `spring.ai.openai.base-url` (default https://api.openai.com); Spring
 #: AI's Azure starter sends `spring.ai.azure.openai.openai-api-key` to OpenAI whatever its endpoint.
 DEFAULT_ROUTES = (
-    DefaultRoute("the OpenAI SDKs", frozenset({"OPENAI_API_KEY", "OPENAI_API_KEYS"}),
+    DefaultRoute("the OpenAI SDKs", ("OPENAI_API_KEY", "OPENAI_API_KEYS"),
                  frozenset({OPENAI_BASE_URL}), OPENAI_DEFAULT_BASE_URL, base_names=(OPENAI_BASE_URL,)),
-    DefaultRoute("openai-java", frozenset({"openai.apiKey"}), frozenset({OPENAI_BASE_URL, "openai.baseUrl"}),
+    DefaultRoute("openai-java", ("openai.apiKey",), frozenset({OPENAI_BASE_URL, "openai.baseUrl"}),
                  OPENAI_DEFAULT_BASE_URL, base_names=("openai.baseUrl", OPENAI_BASE_URL)),
-    DefaultRoute("Spring AI", frozenset({"SPRINGAIOPENAIAPIKEY"}), frozenset({"SPRINGAIOPENAIBASEURL"}),
+    DefaultRoute("Spring AI", ("SPRINGAIOPENAIAPIKEY",), frozenset({"SPRINGAIOPENAIBASEURL"}),
                  "https://api.openai.com", relaxed=True, base_names=("spring.ai.openai.base-url",)),
-    DefaultRoute("Spring AI's Azure OpenAI starter", frozenset({"SPRINGAIAZUREOPENAIOPENAIAPIKEY"}), frozenset(),
+    DefaultRoute("Spring AI's Azure OpenAI starter", ("SPRINGAIAZUREOPENAIOPENAIAPIKEY",), frozenset(),
                  "https://api.openai.com", relaxed=True),
 )  # fmt: skip
 _DEFAULT_ROUTE_KEYS = frozenset(canonical_name(name) for route in DEFAULT_ROUTES for name in route.credentials)

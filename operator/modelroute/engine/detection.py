@@ -12,6 +12,7 @@ command the container runs is scanned: command and args, lifecycle hooks, exec p
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -46,11 +47,13 @@ _DEFAULT_URLS = {route.url: hosts.parse_url(route.url) for route in DEFAULT_ROUT
 # properties), as separate arguments or inside a shell script; a value ends at whitespace or a quote.
 _PROPERTY_VALUE = r"(\"[^\"]*\"?|'[^']*'?|[^\s\"']*)"
 _JVM_PROPERTY = re.compile(r"(?:^|(?<=[\s\"'=]))-D([^\s=\"']+)=" + _PROPERTY_VALUE)
+_SPRING_HINT = re.compile(r"--spring\.", re.IGNORECASE)
 _SPRING_ARGUMENT = re.compile(r"(?:^|(?<=[\s\"']))--(spring\.[^\s=\"']+)=" + _PROPERTY_VALUE, re.IGNORECASE)
 #: Where a container holds commands the kubelet runs inside it, with its env and its key.
 _HOOKS = ("postStart", "preStop")
 _TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
 _PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+_PROBE_KEYS = frozenset(_PROBES)
 
 
 _MODEL_HOST_HINTS = (
@@ -140,10 +143,15 @@ def iter_containers(spec: Mapping[str, Any], prefix: str) -> Iterator[tuple[str,
             yield list_name, index, container
 
 
-def container_commands(container: Mapping[str, Any]) -> Iterator[tuple[str, list[str]]]:
+def container_commands(container: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
     """(field, argv) of every command the container runs: command, args, lifecycle hooks, exec probes."""
-    for part in ("command", "args"):
-        yield part, list(container.get(part) or ())
+    found = [(part, argv) for part in ("command", "args") if (argv := container.get(part))]
+    if "lifecycle" in container or not _PROBE_KEYS.isdisjoint(container):
+        found.extend(_hook_and_probe_commands(container))
+    return found
+
+
+def _hook_and_probe_commands(container: Mapping[str, Any]) -> Iterator[tuple[str, list[str]]]:
     lifecycle = container.get("lifecycle") or {}
     for hook in _HOOKS:
         command = ((lifecycle.get(hook) or {}).get("exec") or {}).get("command")
@@ -183,7 +191,7 @@ def spring_json_properties(text: str) -> list[tuple[str, str]]:
 
 def command_line_properties(text: str) -> list[tuple[str, str]]:
     """`-Dname=value` and `--spring.name=value` properties in a command line or a JVM options variable."""
-    if "-D" not in text and "--" not in text:
+    if "-D" not in text and _SPRING_HINT.search(text) is None:
         return []
     found = [(m.group(1), _unquoted(m.group(2))) for m in _JVM_PROPERTY.finditer(text)]
     found += [(m.group(1), _unquoted(m.group(2))) for m in _SPRING_ARGUMENT.finditer(text)]
@@ -318,28 +326,53 @@ def carried_properties(setting: EnvSetting) -> list[EnvSetting]:
     return _property_settings(setting, command_line_properties(setting.value), f"-D{{name}} in {setting.name}")
 
 
+_OTHER, _ENDPOINT, _CREDENTIAL, _CARRIER = 0, 1, 2, 4
+
+
+@functools.lru_cache(maxsize=8192)
+def _name_kind(name: str) -> int:
+    """What a setting name is to the engine: an endpoint, a key or neither; and whether it is a
+    provider selector or carries properties. One cached look-up per name keeps detection cheap."""
+    if endpoint_variable(name) is not None:
+        kind = _ENDPOINT
+    elif canonical_name(name) in CREDENTIAL_NAMES:
+        kind = _CREDENTIAL
+    else:
+        kind = _OTHER
+    if name in PROVIDER_SELECTORS or name in PROPERTY_CARRIERS:
+        kind |= _CARRIER
+    return kind
+
+
 class _Settings:
-    """Every setting a client may read, by exact name and by relaxed (canonical) name."""
+    """Every setting a client may read (env and properties), by exact or by relaxed (canonical) name."""
 
-    def __init__(self) -> None:
-        self.exact: dict[str, EnvSetting] = {}
-        self.relaxed: dict[str, EnvSetting] = {}
+    def __init__(self, env: dict[str, EnvSetting]) -> None:
+        self.env = env
+        self.properties: dict[str, EnvSetting] = {}
+        self.has_credential = False
+        self._relaxed: dict[str, EnvSetting] | None = None
 
-    def add(self, setting: EnvSetting) -> None:
-        self.exact.setdefault(setting.name, setting)
-        self.relaxed.setdefault(canonical_name(setting.name), setting)
+    def _table(self, relaxed: bool) -> Mapping[str, EnvSetting]:
+        if not relaxed:
+            return {**self.properties, **self.env} if self.properties else self.env
+        if self._relaxed is None:
+            self._relaxed = {}
+            for setting in (*self.env.values(), *self.properties.values()):
+                self._relaxed.setdefault(canonical_name(setting.name), setting)
+        return self._relaxed
 
     def has_value(self, names: frozenset[str], relaxed: bool) -> bool:
-        table = self.relaxed if relaxed else self.exact
+        table = self._table(relaxed)
         for name in names:
             found = table.get(name)
             if found is not None and (found.value is None or found.value.strip()):
                 return True
         return False
 
-    def first(self, names: frozenset[str], relaxed: bool) -> EnvSetting | None:
-        table = self.relaxed if relaxed else self.exact
-        return next((table[name] for name in sorted(names) if name in table), None)
+    def first(self, names: tuple[str, ...], relaxed: bool) -> EnvSetting | None:
+        table = self._table(relaxed)
+        return next((table[name] for name in names if name in table), None)
 
 
 def inspect_container(
@@ -349,18 +382,16 @@ def inspect_container(
     findings = ContainerFindings(str(container.get("name", "")), field_path, is_app, env)
     inspector = _Inspector(findings)
     settings = env.settings
-    seen = _Settings()
+    seen = _Settings(settings)
 
-    def judge_setting(setting: EnvSetting) -> None:
-        seen.add(setting)
-        if endpoint_variable(setting.name) is not None:
+    def judge_setting(setting: EnvSetting, kind: int) -> None:
+        if kind & _ENDPOINT:
             inspector.endpoint_setting(setting)
-            return
-        canonical = canonical_name(setting.name)
-        if canonical in CREDENTIAL_NAMES:
+        elif kind & _CREDENTIAL:
+            seen.has_credential = True
             if setting.name not in OPENAI_CREDENTIALS:
                 findings.signals.append(f"{setting.name} is set")
-            if setting.source is Source.LITERAL and setting.value and not setting.detail.startswith("-D"):
+            if setting.source is Source.LITERAL and setting.value:
                 findings.warnings.append(
                     f"container {findings.name}: {setting.name} is a literal value in the manifest; "
                     "keep API keys in a Secret (spec.inject.credentialsSecretRef)"
@@ -368,13 +399,18 @@ def inspect_container(
         elif setting.value:
             inspector.embedded_urls(setting.value, f"env {setting.name}", setting.field)
 
+    def judge_property(setting: EnvSetting) -> None:
+        seen.properties.setdefault(setting.name, setting)
+        judge_setting(setting, _name_kind(setting.name))
+
     for name, setting in settings.items():
-        if name in PROVIDER_SELECTORS or name in PROPERTY_CARRIERS:
+        kind = _name_kind(name)
+        judge_setting(setting, kind)
+        if kind & _CARRIER:
             inspector.unseen_carrier(setting)
-        judge_setting(setting)
-        if name in PROPERTY_CARRIERS:
-            for prop in carried_properties(setting):
-                judge_setting(prop)
+            if name in PROPERTY_CARRIERS:
+                for prop in carried_properties(setting):
+                    judge_property(prop)
 
     api_type = (settings.get(API_TYPE_VARIABLE) or EnvSetting("", "", Source.LITERAL, "")).value or ""
     api_type = api_type.strip().lower()
@@ -395,10 +431,10 @@ def inspect_container(
             if pairs:
                 holder = EnvSetting(where, expanded, Source.LITERAL, where, "the command line", hidden)
                 for prop in _property_settings(holder, pairs, "{name} on the command line"):
-                    judge_setting(prop)
+                    judge_property(prop)
 
     # a key whose client has no base URL setting goes to that client's default: OpenAI itself
-    for route in DEFAULT_ROUTES:
+    for route in DEFAULT_ROUTES if seen.has_credential else ():
         relaxed = route.relaxed
         credential = seen.first(route.credentials, relaxed)
         if credential is None:

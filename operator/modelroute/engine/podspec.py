@@ -141,7 +141,8 @@ def _check_containers(spec: Mapping[str, Any], prefix: str) -> None:
                 value = container.get(part)
                 if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
                     raise _fail(f"{where}.{part}", "a list of strings", value)
-            _check_exec_commands(container, where)
+            if "lifecycle" in container or not _PROBES.isdisjoint(container):
+                _check_exec_commands(container, where)
 
 
 def _check_exec_command(holder: object, where: str) -> None:
@@ -160,6 +161,9 @@ def _check_exec_command(holder: object, where: str) -> None:
         raise _fail(f"{where}.exec.command", "a list of strings", command)
 
 
+_PROBES = frozenset({"livenessProbe", "readinessProbe", "startupProbe"})
+
+
 def _check_exec_commands(container: Mapping[str, Any], where: str) -> None:
     lifecycle = container.get("lifecycle")
     if lifecycle is not None:
@@ -167,5 +171,5 @@ def _check_exec_commands(container: Mapping[str, Any], where: str) -> None:
             raise _fail(f"{where}.lifecycle", "a mapping", lifecycle)
         for hook in ("postStart", "preStop"):
             _check_exec_command(lifecycle.get(hook), f"{where}.lifecycle.{hook}")
-    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+    for probe in sorted(_PROBES):
         _check_exec_command(container.get(probe), f"{where}.{probe}")
