@@ -8,29 +8,28 @@ demo-node:  ## the same story on a real node: the chart from the Dockerfile's im
 	bash hack/demo-node.sh
 
 demo-down:  ## stop what `make demo KEEP=1` left running
-	-kill $$(cat .demo/operator.pid 2>/dev/null) 2>/dev/null
-	.venv/bin/python hack/localcluster.py down --workdir .demo
+	bash hack/make.sh demo-down
 
 test:  ## the whole test suite (lint, types, unit, end-to-end on a real control plane, the node suite on a real node)
 	bash hack/test.sh
 
-unit:
-	bash hack/test.sh tests/unit
+unit:  ## lint and the unit tests (no Go, no cluster)
+	bash hack/test.sh tests/unit tests/fuzz
 
-e2e:
+lint:  ## ruff, ruff format, mypy --strict and the import contracts
+	bash hack/make.sh lint
+
+e2e:  ## lint and the end-to-end tests on a real control plane
 	bash hack/test.sh tests/e2e
 
 node:  ## only the node suite (needs root; installs the node's host packages)
 	bash hack/test.sh tests/node
 
 crds:  ## regenerate crds/ and the chart's crds/ from the API models
-	.venv/bin/modelroute crds --write crds --write charts/modelroute/crds
+	bash hack/make.sh crds
 
 bench:  ## the benchmarks, each printing ratios to a baseline measured in the same run (see README, Performance)
-	.venv/bin/python -m tests.bench.bench_check
-	.venv/bin/python -m tests.bench.bench_webhook
-	MODELROUTE_BIN_DIR="$$(bash hack/build-control-plane.sh | tail -n 1)" .venv/bin/python -m tests.bench.bench_pods
-	MODELROUTE_BIN_DIR="$$(bash hack/build-control-plane.sh | tail -n 1)" .venv/bin/python -m tests.bench.bench_scale
+	bash hack/make.sh bench
 
 clean:
 	rm -rf .venv build dist *.egg-info

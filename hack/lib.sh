@@ -36,3 +36,14 @@ step() {
   log "$name"
   "$@"
 }
+
+# Every static check: lint, format, strict typing (the package and the node harness) and the import
+# contracts (pyproject.toml, [tool.importlinter]).
+lint() {
+  step "ruff" ruff check operator tests hack
+  step "ruff format" ruff format --check operator tests hack
+  step "mypy --strict" mypy
+  step "mypy --strict (node)" env MYPYPATH=hack:tests/e2e:tests/node \
+    mypy --strict --explicit-package-bases hack/localnode.py tests/node
+  step "import contracts" lint-imports --no-cache
+}

@@ -33,8 +33,8 @@ from localcluster import ClusterClient
 from operator_process import WEBHOOK_HOST_ENV, free_port, stop_process
 
 from modelroute.admission import configurations as cfg
+from modelroute.api.annotations import MANAGED_BY
 from modelroute.cluster.certs import generate_serving_files
-from modelroute.controllers import egress
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = REPO_ROOT / "charts" / "modelroute"
@@ -278,7 +278,7 @@ def test_the_owned_objects_guard_binds_the_service_account_to_its_label(cluster:
     guarded = {r for rule in policy["spec"]["matchConstraints"]["resourceRules"] for r in rule["resources"]}
     assert guarded == {"networkpolicies", "ciliumnetworkpolicies", "policyreports"}
     expressions = " ".join(v["expression"] for v in policy["spec"]["validations"])
-    ((key, value),) = egress.MANAGED_BY.items()
+    ((key, value),) = MANAGED_BY.items()
     assert f"'{key}'" in expressions
     assert f"== '{value}'" in expressions
     disabled = documents(render(cluster, {"rbac.ownedObjectsGuard": False}).stdout)
@@ -758,7 +758,7 @@ def as_service_account(cluster: ClusterClient, *args: str, body: dict[str, Any] 
     [
         ("user", {}, "writes only objects labelled app.kubernetes.io/managed-by=modelroute"),
         ("user", {"app.kubernetes.io/managed-by": "someone-else"}, "writes only objects labelled"),
-        ("kube-system", egress.MANAGED_BY, "no policies in the system namespaces"),
+        ("kube-system", MANAGED_BY, "no policies in the system namespaces"),
     ],
     ids=["unlabelled", "labelled-by-another", "labelled-in-kube-system"],
 )
@@ -790,7 +790,7 @@ def test_the_service_account_manages_its_own_labelled_network_policies(running: 
     # Server-side dry runs: admission (the guard included) runs, nothing is stored, and the
     # reconcilers (which remove owned policies that no workload wants) cannot race the test.
     cluster, namespace = running.cluster, running.namespace
-    body = network_policy("modelroute-owned", namespace, egress.MANAGED_BY)
+    body = network_policy("modelroute-owned", namespace, MANAGED_BY)
     created = as_service_account(cluster, "create", "--dry-run=server", "-f", "-", body=body)
     assert created.returncode == 0, created.stderr
     guard = f"'{RELEASE}-owned-objects' denied request"

@@ -21,9 +21,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelroute.cli.main import main
 from modelroute.cli.manifests import Document, build_context
 from modelroute.engine.evaluate import evaluate
+from modelroute.main import main
 
 _EXAMPLES = int(os.environ.get("MODELROUTE_FUZZ_EXAMPLES", "40"))
 fuzz = settings(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from modelroute.cli import main as cli
+from modelroute import main as cli
 from modelroute.cli import manifests
 
 DIRECT = {"name": "OPENAI_BASE_URL", "value": "https://api.openai.com/v1"}
@@ -38,7 +38,7 @@ def pod(name: str = "p", namespace: str = "default", env: list[dict[str, str]] |
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "modelroute.cli.main", *args],
+        [sys.executable, "-m", "modelroute.main", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -178,7 +178,7 @@ def test_small_aliases_are_still_read(tmp_path: Path) -> None:
 def _peak_rss_kib(path: Path) -> int:
     # VmHWM is this process's own peak (ru_maxrss would carry the parent's over exec).
     code = (
-        "import sys\nfrom modelroute.cli.main import main\n"
+        "import sys\nfrom modelroute.main import main\n"
         "sys.stdout = open('/dev/null', 'w')\nmain(['check', sys.argv[1]])\n"
         "peak = next(l for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
         "print(peak.split()[1], file=sys.stderr)"

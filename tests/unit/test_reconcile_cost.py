@@ -10,9 +10,9 @@ import pytest
 from tests.bench import world
 
 from modelroute.cluster.state import ClusterState
-from modelroute.controllers import audit as audit_module
-from modelroute.controllers.audit import AuditMemo, audit
 from modelroute.controllers.status_sync import StatusSync
+from modelroute.engine import audit as audit_module
+from modelroute.engine.audit import AuditMemo, audit
 
 
 class QuietKube:

@@ -14,17 +14,17 @@ from modelroute.admission import configurations as cfg
 from modelroute.admission.resources import validate_resource
 from modelroute.admission.review import mutate, validate
 from modelroute.cli.report import inventory, render
-from modelroute.controllers import egress
-from modelroute.controllers.audit import audit, policy_reports
 from modelroute.controllers.leader import LeaseTerms, decide
-from modelroute.controllers.status import (
+from modelroute.engine import egress
+from modelroute.engine.audit import audit, policy_reports
+from modelroute.engine.context import endpoint_state
+from modelroute.engine.status import (
     azure_endpoint_status,
     differs_ignoring_times,
     model_workload_status,
     route_policy_status,
     with_transition_times,
 )
-from modelroute.engine.context import endpoint_state
 
 DIRECT = {"OPENAI_BASE_URL": "https://api.openai.com/v1"}
 

@@ -19,8 +19,8 @@ from planted import KEY, MARKER, PLANTED_URLS, planted_pod
 
 from modelroute.cli.manifests import build_context, read_documents
 from modelroute.cluster.events import event_body
-from modelroute.controllers.audit import audit, policy_reports
 from modelroute.engine import hosts
+from modelroute.engine.audit import audit, policy_reports
 from modelroute.engine.evaluate import evaluate
 from modelroute.engine.redaction import REDACTED_SEGMENT, redact_path, redact_text, redact_url
 
@@ -85,7 +85,7 @@ def test_no_marker_in_the_engines_messages(manifests: Path) -> None:
 @pytest.mark.parametrize("output", ["text", "json"])
 def test_no_marker_in_the_cli_output(manifests: Path, output: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "modelroute.cli.main", "check", str(manifests), "-o", output],
+        [sys.executable, "-m", "modelroute.main", "check", str(manifests), "-o", output],
         capture_output=True,
         text=True,
         check=False,

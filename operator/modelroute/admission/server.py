@@ -7,14 +7,11 @@ import contextlib
 import logging
 import socket
 import ssl
-import tempfile
 from pathlib import Path
 
 from aiohttp import web
 
 from modelroute.admission.webhooks import AdmissionService
-from modelroute.cluster.certs import generate_serving_files
-from modelroute.runtime import RunOptions
 
 log = logging.getLogger("modelroute")
 
@@ -121,25 +118,6 @@ class WebhookServer:
             runner, self._runner = self._runner, None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(runner.cleanup(), timeout=grace)
-
-
-def serving_files(options: RunOptions) -> tuple[Path, Path, Path | None]:
-    if options.tls_cert_file and options.tls_key_file:
-        return options.tls_cert_file, options.tls_key_file, options.tls_ca_file
-    directory = options.cert_dir or Path(tempfile.mkdtemp(prefix="modelroute-webhook-"))
-    existing = (directory / "tls.crt", directory / "tls.key", directory / "ca.crt")
-    if all(p.exists() for p in existing):
-        return existing
-    hosts = [
-        options.webhook_host or "127.0.0.1",
-        "localhost",
-        "127.0.0.1",
-        f"modelroute-webhook.{options.namespace}.svc",
-        f"modelroute-webhook.{options.namespace}.svc.cluster.local",
-    ]
-    files = generate_serving_files(directory, dict.fromkeys(hosts))
-    log.info("generated a webhook serving certificate in %s", directory)
-    return files.cert_file, files.key_file, files.ca_file
 
 
 async def wait_serving(host: str, port: int, timeout: float = 60.0) -> None:

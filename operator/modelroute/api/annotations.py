@@ -26,3 +26,14 @@ OWNED_POD_ANNOTATIONS = (
 
 #: A namespace or object label that takes it out of the webhooks' scope (the chart's selectors).
 IGNORE_LABEL = PREFIX + "ignore"
+
+#: The label on every object ModelRoute writes outside its own kinds (NetworkPolicies,
+#: CiliumNetworkPolicies, PolicyReports); the chart's owned-objects guard allows the operator's
+#: ServiceAccount to write only objects that carry it.
+MANAGED_BY = {"app.kubernetes.io/managed-by": "modelroute"}
+MANAGED_SELECTOR = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
+#: The ModelWorkload a generated egress policy belongs to.
+WORKLOAD_LABEL = WORKLOAD
+#: The label on the objects that describe ModelRoute itself (CRDs, webhook configurations, policies).
+APP_NAME_LABEL = "app.kubernetes.io/name"
+APP_NAME = "modelroute"

@@ -11,16 +11,21 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from modelroute import urls
 from modelroute.api.meta import (
     DNS_SUBDOMAIN_MAX,
     Conditions,
     LabelSelector,
     WireModel,
 )
-from modelroute.engine import hosts
-from modelroute.engine.hosts import AzureCloud
 
 URL_MAX = 2048
+
+
+class AzureCloud(StrEnum):
+    PUBLIC = "AzurePublic"
+    US_GOVERNMENT = "AzureUSGovernment"
+    CHINA = "AzureChina"
 
 
 class EndpointType(StrEnum):
@@ -149,7 +154,7 @@ class EndpointEgress(WireModel):
     @classmethod
     def _proxy_is_url(cls, value: str | None) -> str | None:
         if value is not None:
-            hosts.parse_url(value)
+            urls.parse_url(value)
         return value
 
 
@@ -225,7 +230,7 @@ class AzureEndpointSpec(WireModel):
     @field_validator("url")
     @classmethod
     def _url_is_https(cls, value: str) -> str:
-        parsed = hosts.parse_url(value)
+        parsed = urls.parse_url(value)
         if "@" in value.split("://", 1)[-1].split("/", 1)[0]:
             raise ValueError("url must not carry user information (user:password@)")
         if parsed.scheme != "https":

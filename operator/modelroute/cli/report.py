@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 
 from modelroute.api.v1alpha1 import ModelWorkload
-from modelroute.controllers.audit import AuditResult, audit
+from modelroute.engine.audit import AuditResult, audit
 from modelroute.engine.context import PolicyContext
 from modelroute.engine.evaluate import workload_problems
 

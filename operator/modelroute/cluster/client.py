@@ -67,6 +67,7 @@ class Kube:
         self.coordination = client.CoordinationV1Api(api)
         self.extensions = client.ApiextensionsV1Api(api)
         self._crds: dict[str, tuple[bool, float]] = {}
+        self._grants: dict[tuple[str, str], tuple[bool, float]] = {}
 
     def iterate(self, plural: str, page_size: int = 500) -> Iterator[dict[str, Any]]:
         """Every object of a kind, page by page, as the plain dicts a watch would deliver."""
@@ -178,6 +179,24 @@ class Kube:
             found = False
         self._crds[name] = (found, now)
         return found
+
+    def may_create(self, group: str, plural: str, max_age_seconds: float = 60.0) -> bool:
+        """Whether this process may create `plural` (a SelfSubjectAccessReview, which needs no RBAC of its own).
+        The chart grants CiliumNetworkPolicies and PolicyReports only when enabled; without the grant the
+        reconciler leaves them alone instead of failing on every pass. Remembered for a minute."""
+        now = time.monotonic()
+        cached = self._grants.get((group, plural))
+        if cached is not None and now - cached[1] < max_age_seconds:
+            return cached[0]
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": {"group": group, "resource": plural, "verb": "create"}},
+        }
+        result = client.AuthorizationV1Api(self.api).create_self_subject_access_review(review)
+        allowed = bool(result.status.allowed)
+        self._grants[(group, plural)] = (allowed, now)
+        return allowed
 
     def list_labelled(self, group: str, version: str, plural: str, selector: str) -> list[dict[str, Any]]:
         listing = self.custom.list_cluster_custom_object(group, version, plural, label_selector=selector)

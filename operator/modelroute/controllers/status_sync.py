@@ -13,19 +13,20 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from modelroute.api.annotations import MANAGED_SELECTOR
 from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
 from modelroute.cluster.client import Kube
 from modelroute.cluster.state import ClusterState
-from modelroute.controllers import egress
-from modelroute.controllers import status as st
-from modelroute.controllers.audit import REPORT_NAME, AuditMemo, AuditResult, audit, policy_reports
+from modelroute.engine import egress
+from modelroute.engine import status as st
+from modelroute.engine.audit import REPORT_NAME, AuditMemo, AuditResult, audit, policy_reports
 from modelroute.observability import Metrics
 
 log = logging.getLogger(__name__)
 _M = TypeVar("_M", AzureEndpoint, ModelWorkload, RoutePolicy)
 CILIUM_CRD = "ciliumnetworkpolicies.cilium.io"
 POLICY_REPORT_CRD = "policyreports.wgpolicyk8s.io"
-_MANAGED = egress.MANAGED_SELECTOR
+_MANAGED = MANAGED_SELECTOR
 STATUS_WRITERS = 8  # within the Kubernetes client's default connection pool
 
 
@@ -189,7 +190,7 @@ class StatusSync:
 
     def _egress(self) -> None:
         context = self.state.context()
-        cilium = self.kube.has_crd(CILIUM_CRD) and egress.may_write(self.kube, "cilium.io", "ciliumnetworkpolicies")
+        cilium = self.kube.has_crd(CILIUM_CRD) and self.kube.may_create("cilium.io", "ciliumnetworkpolicies")
         wanted: dict[tuple[str, str, str], dict[str, Any]] = {}
         for workload in self.state.parsed("modelworkloads"):
             ref = workload.spec.endpoint_ref
@@ -215,9 +216,7 @@ class StatusSync:
                     self.kube.delete(group, version, plural, meta["namespace"], meta["name"])
 
     def _reports(self, result: AuditResult) -> None:
-        if not self.kube.has_crd(POLICY_REPORT_CRD) or not egress.may_write(
-            self.kube, "wgpolicyk8s.io", "policyreports"
-        ):
+        if not self.kube.has_crd(POLICY_REPORT_CRD) or not self.kube.may_create("wgpolicyk8s.io", "policyreports"):
             return
         seconds = int(datetime.datetime.now(datetime.UTC).timestamp())
         reports = policy_reports(result, seconds)

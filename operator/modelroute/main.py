@@ -177,7 +177,7 @@ def _run(args: argparse.Namespace) -> int:
     import kopf
 
     from modelroute.operator import run
-    from modelroute.runtime import RunOptions
+    from modelroute.operator.runtime import RunOptions
 
     logging.getLogger("kopf.objects").addFilter(_DenialsAreNotErrors())
     if not args.verbose:

@@ -7,19 +7,13 @@ Pure builders: the reconciler compares their output with what the cluster has.
 from __future__ import annotations
 
 import ipaddress
-import time
-from typing import Any, Protocol
+from typing import Any
 
+from modelroute.api.annotations import MANAGED_BY, WORKLOAD_LABEL
 from modelroute.api.v1alpha1 import ModelWorkload
 from modelroute.engine import hosts
 from modelroute.engine.context import EndpointState
 
-#: The label on every object ModelRoute writes outside its own kinds (NetworkPolicies,
-#: CiliumNetworkPolicies, PolicyReports); the chart's owned-objects guard allows the operator's
-#: ServiceAccount to write only objects that carry it.
-MANAGED_BY = {"app.kubernetes.io/managed-by": "modelroute"}
-MANAGED_SELECTOR = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
-WORKLOAD_LABEL = "modelroute.io/workload"
 _DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
 _CLUSTER_SUFFIXES = (".svc", ".svc.cluster.local")
 
@@ -112,31 +106,3 @@ def cilium_network_policy(workload: ModelWorkload, endpoint: EndpointState) -> d
         "metadata": _metadata(workload),
         "spec": {"endpointSelector": selector, "egress": [dns, to_endpoint]},
     }
-
-
-class _HasApiClient(Protocol):
-    api: Any
-
-
-_GRANTS: dict[tuple[str, str], tuple[bool, float]] = {}
-
-
-def may_write(kube: _HasApiClient, group: str, plural: str, max_age_seconds: float = 60.0) -> bool:
-    """Whether this process may create `plural` (a SelfSubjectAccessReview, which needs no RBAC of its own).
-    The chart grants CiliumNetworkPolicies and PolicyReports only when enabled; without the grant the
-    reconciler leaves them alone instead of failing on every pass. Remembered for a minute."""
-    now = time.monotonic()
-    cached = _GRANTS.get((group, plural))
-    if cached is not None and now - cached[1] < max_age_seconds:
-        return cached[0]
-    from kubernetes import client
-
-    review = {
-        "apiVersion": "authorization.k8s.io/v1",
-        "kind": "SelfSubjectAccessReview",
-        "spec": {"resourceAttributes": {"group": group, "resource": plural, "verb": "create"}},
-    }
-    result = client.AuthorizationV1Api(kube.api).create_self_subject_access_review(review)
-    allowed = bool(result.status.allowed)
-    _GRANTS[(group, plural)] = (allowed, now)
-    return allowed

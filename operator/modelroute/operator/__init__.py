@@ -14,15 +14,15 @@ from typing import Any
 import kopf
 import kubernetes.client
 
-from modelroute.admission.local import register_when_serving, unregister
-from modelroute.admission.server import WebhookServer, serving_files
+from modelroute.admission.server import WebhookServer
 from modelroute.admission.webhooks import AdmissionService
 from modelroute.cluster.client import RESOURCES, Kube, load_config
 from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import WATCHED, ClusterState
 from modelroute.controllers.leader import LeaderElector, LeaseTerms
 from modelroute.observability import HealthServer
-from modelroute.runtime import RunOptions, Runtime
+from modelroute.operator.local import register_when_serving, unregister
+from modelroute.operator.runtime import RunOptions, Runtime, serving_files
 
 log = logging.getLogger("modelroute")
 GIL_SWITCH_SECONDS = 0.0005

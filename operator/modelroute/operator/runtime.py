@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelroute.cluster.certs import generate_serving_files
 from modelroute.cluster.client import Kube
 from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import ClusterState
@@ -109,3 +111,22 @@ def _settle(future: asyncio.Future[None], error: Exception | None) -> None:
         future.set_result(None)
     else:
         future.set_exception(error)
+
+
+def serving_files(options: RunOptions) -> tuple[Path, Path, Path | None]:
+    if options.tls_cert_file and options.tls_key_file:
+        return options.tls_cert_file, options.tls_key_file, options.tls_ca_file
+    directory = options.cert_dir or Path(tempfile.mkdtemp(prefix="modelroute-webhook-"))
+    existing = (directory / "tls.crt", directory / "tls.key", directory / "ca.crt")
+    if all(p.exists() for p in existing):
+        return existing
+    hosts = [
+        options.webhook_host or "127.0.0.1",
+        "localhost",
+        "127.0.0.1",
+        f"modelroute-webhook.{options.namespace}.svc",
+        f"modelroute-webhook.{options.namespace}.svc.cluster.local",
+    ]
+    files = generate_serving_files(directory, dict.fromkeys(hosts))
+    log.info("generated a webhook serving certificate in %s", directory)
+    return files.cert_file, files.key_file, files.ca_file

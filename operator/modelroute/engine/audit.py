@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelroute.controllers.egress import MANAGED_BY
+from modelroute.api.annotations import MANAGED_BY
 from modelroute.engine.context import PolicyContext
 from modelroute.engine.evaluate import evaluate
 from modelroute.engine.podspec import NotAPodError

@@ -10,7 +10,7 @@ from typing import Any
 
 from modelroute.admission import configurations as cfg
 from modelroute.admission.server import wait_serving
-from modelroute.runtime import RunOptions, Runtime
+from modelroute.operator.runtime import RunOptions, Runtime
 
 log = logging.getLogger("modelroute")
 _ADMISSION_API = ("admissionregistration.k8s.io", "v1")

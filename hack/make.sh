@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The Makefile's small targets, each working on a fresh checkout: the project's virtualenv is made
+# (or brought up to date) first. Usage: hack/make.sh lint | crds | bench | demo-down
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source hack/lib.sh
+
+ensure_venv
+case "${1:-}" in
+  lint) lint ;;
+  crds) modelroute crds --write crds --write charts/modelroute/crds ;;
+  bench)
+    python -m tests.bench.bench_check
+    python -m tests.bench.bench_webhook
+    MODELROUTE_BIN_DIR="$(ensure_control_plane)"
+    export MODELROUTE_BIN_DIR
+    python -m tests.bench.bench_pods
+    python -m tests.bench.bench_scale
+    ;;
+  demo-down)
+    if [[ -f .demo/operator.pid ]]; then kill "$(cat .demo/operator.pid)" 2>/dev/null || true; fi
+    python hack/localcluster.py down --workdir .demo
+    ;;
+  *) echo "usage: hack/make.sh lint|crds|bench|demo-down" >&2; exit 2 ;;
+esac
