@@ -12,8 +12,9 @@ from pathlib import Path
 from modelroute import __version__
 from modelroute.cli.manifests import EXIT_BAD_INPUT, EXIT_INTERNAL, InputError
 from modelroute.cli.text import printable
+from modelroute.operator.options import RunOptions
 
-DEFAULT_OPERATOR_NAMESPACE = "modelroute-system"
+_RUN = RunOptions()  # the one declaration of the run defaults
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
         )
         sub.add_argument(
             "--operator-namespace",
-            default=DEFAULT_OPERATOR_NAMESPACE,
+            default=_RUN.namespace,
             help="the operator's namespace, which is never governed (default: %(default)s)",
         )
 
@@ -78,11 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--context", help="kubeconfig context")
     run.add_argument(
         "--namespace",
-        default=os.environ.get("POD_NAMESPACE", DEFAULT_OPERATOR_NAMESPACE),
+        default=os.environ.get("POD_NAMESPACE", _RUN.namespace),
         help="the operator's own namespace, never governed (default: $POD_NAMESPACE or %(default)s)",
     )
-    run.add_argument("--webhook-addr", default="0.0.0.0", help="address to listen on (default: %(default)s)")
-    run.add_argument("--webhook-port", type=int, default=9443, help="HTTPS port (default: %(default)s)")
+    run.add_argument("--webhook-addr", default=_RUN.webhook_addr, help="address to listen on (default: %(default)s)")
+    run.add_argument("--webhook-port", type=int, default=_RUN.webhook_port, help="HTTPS port (default: %(default)s)")
     run.add_argument(
         "--webhook-host", help="host the API server uses to reach the webhooks (local mode); default 127.0.0.1"
     )
@@ -106,18 +107,26 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--failure-policy",
         choices=("Fail", "Ignore"),
-        default="Fail",
+        default=_RUN.failure_policy,
         help="failurePolicy of the registered pod webhooks (default: %(default)s)",
     )
-    run.add_argument("--webhook-timeout", type=int, default=5, help="timeoutSeconds of the registered webhooks")
+    run.add_argument(
+        "--webhook-timeout",
+        type=int,
+        default=_RUN.webhook_timeout_seconds,
+        help="timeoutSeconds of the registered webhooks",
+    )
     run.add_argument(
         "--webhook-configuration-name",
-        default="modelroute",
+        default=_RUN.webhook_configuration_name,
         help="name of the registered configurations (default: %(default)s)",
     )
     run.add_argument("--liveness", metavar="URL", help="serve liveness probes, e.g. http://0.0.0.0:8080/healthz")
     run.add_argument(
-        "--resync-seconds", type=float, default=300.0, help="full status recomputation interval (default: %(default)s)"
+        "--resync-seconds",
+        type=float,
+        default=_RUN.resync_seconds,
+        help="full status recomputation interval (default: %(default)s)",
     )
     run.add_argument(
         "--no-reconcile", action="store_true", help="serve webhooks only; leave status updates to another replica"
@@ -155,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument(
         "--operator-namespace",
-        default=DEFAULT_OPERATOR_NAMESPACE,
+        default=_RUN.namespace,
         help="the operator's namespace, never governed (default: %(default)s)",
     )
 
@@ -176,8 +185,7 @@ class _DenialsAreNotErrors(logging.Filter):
 def _run(args: argparse.Namespace) -> int:
     import kopf
 
-    from modelroute.operator import run
-    from modelroute.operator.runtime import RunOptions
+    from modelroute.operator.wiring import run
 
     logging.getLogger("kopf.objects").addFilter(_DenialsAreNotErrors())
     if not args.verbose:

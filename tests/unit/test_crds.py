@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from modelroute.api.crd import KIND_INFOS, custom_resource_definition, rendered_crds
+from modelroute.api.crd import custom_resource_definition, rendered_crds
+from modelroute.api.kinds import OWN_KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +32,7 @@ def _properties(schema: dict[str, Any], path: str) -> Iterator[tuple[str, dict[s
 
 
 def _schema(kind: str) -> dict[str, Any]:
-    info = next(i for i in KIND_INFOS if i.kind == kind)
+    info = next(i for i in OWN_KINDS if i.kind == kind)
     return custom_resource_definition(info)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 
 
@@ -70,7 +71,7 @@ def test_enums_and_defaults_are_in_the_schema() -> None:
 
 
 def test_short_names_status_and_printer_columns() -> None:
-    crds = {i.kind: custom_resource_definition(i) for i in KIND_INFOS}
+    crds = {i.kind: custom_resource_definition(i) for i in OWN_KINDS}
     assert crds["AzureEndpoint"]["spec"]["names"]["shortNames"] == ["aze"]
     assert crds["ModelWorkload"]["spec"]["names"]["shortNames"] == ["mw"]
     version = crds["ModelWorkload"]["spec"]["versions"][0]

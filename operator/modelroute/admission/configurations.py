@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelroute.api import annotations as ann
+from modelroute.api.kinds import OWN_PLURALS
+from modelroute.api.meta import GROUP, VERSION
 from modelroute.engine.context import ALWAYS_EXCLUDED_NAMESPACES, NAMESPACE_NAME_LABEL
 
 MUTATE_PODS = "mutate-pods"
@@ -24,15 +26,20 @@ POD_CONTROLLERS: tuple[tuple[str, str, str], ...] = (
     ("batch", "v1", "jobs"),
     ("batch", "v1", "cronjobs"),
 )
-OWN_RESOURCES = ("azureendpoints", "modelworkloads", "routepolicies")
+OWN_RESOURCES = OWN_PLURALS
+
+
+DEFAULT_FAILURE_POLICY = "Fail"
+DEFAULT_TIMEOUT_SECONDS = 5
+DEFAULT_CONFIGURATION_NAME = "modelroute"
 
 
 @dataclass(frozen=True, slots=True)
 class WebhookOptions:
     operator_namespace: str
-    failure_policy: str = "Fail"
-    timeout_seconds: int = 5
-    name: str = "modelroute"
+    failure_policy: str = DEFAULT_FAILURE_POLICY
+    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
+    name: str = DEFAULT_CONFIGURATION_NAME
 
 
 ClientConfigFor = Callable[[str], dict[str, Any]]
@@ -99,7 +106,7 @@ def mutating_configuration(client_config: ClientConfigFor, options: WebhookOptio
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "MutatingWebhookConfiguration",
-        "metadata": {"name": options.name, "labels": {"app.kubernetes.io/name": "modelroute"}},
+        "metadata": {"name": options.name, "labels": {ann.APP_NAME_LABEL: ann.APP_NAME}},
         "webhooks": [hook],
     }
 
@@ -109,7 +116,7 @@ def validating_configuration(client_config: ClientConfigFor, options: WebhookOpt
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingWebhookConfiguration",
-        "metadata": {"name": options.name, "labels": {"app.kubernetes.io/name": "modelroute"}},
+        "metadata": {"name": options.name, "labels": {ann.APP_NAME_LABEL: ann.APP_NAME}},
         "webhooks": [
             _webhook(
                 "pods.validate.modelroute.io",
@@ -129,7 +136,7 @@ def validating_configuration(client_config: ClientConfigFor, options: WebhookOpt
             _webhook(
                 "resources.validate.modelroute.io",
                 VALIDATE_RESOURCES,
-                [_rule("modelroute.io", "v1alpha1", list(OWN_RESOURCES), ["CREATE", "UPDATE", "DELETE"])],
+                [_rule(GROUP, VERSION, list(OWN_RESOURCES), ["CREATE", "UPDATE", "DELETE"])],
                 client_config,
                 options,
                 failure_policy="Ignore",
@@ -166,7 +173,7 @@ def annotation_guard(options: WebhookOptions) -> tuple[dict[str, Any], dict[str,
     the modelroute.io/ annotations of a pod as admission wrote them: no later UPDATE of the pod or of any
     of its subresources may change them, and no Binding may carry them."""
     name = f"{options.name}-annotations"
-    labels = {"app.kubernetes.io/name": "modelroute"}
+    labels = {ann.APP_NAME_LABEL: ann.APP_NAME}
     policy = {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingAdmissionPolicy",

@@ -10,16 +10,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from modelroute.admission.review import Answer
+from modelroute.api import kinds
 from modelroute.api.meta import explain
-from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
+from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload
 from modelroute.engine.context import PolicyContext, endpoint_state
 from modelroute.engine.evaluate import workload_problems
 
-_MODELS: Mapping[str, type[AzureEndpoint] | type[ModelWorkload] | type[RoutePolicy]] = {
-    "AzureEndpoint": AzureEndpoint,
-    "ModelWorkload": ModelWorkload,
-    "RoutePolicy": RoutePolicy,
-}
+_MODELS = kinds.MODELS_BY_KIND
 
 
 def _referencing(context: PolicyContext, endpoint: str) -> list[str]:

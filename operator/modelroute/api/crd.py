@@ -8,96 +8,18 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel
 
+from modelroute.api.annotations import APP_NAME, APP_NAME_LABEL
+from modelroute.api.kinds import OWN_KINDS, Kind
 from modelroute.api.meta import GROUP, VERSION
-from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
 
 JSONSchema = dict[str, Any]
 
-_READY = '.status.conditions[?(@.type=="Ready")].status'
-_AGE = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
-
-
-@dataclass(frozen=True)
-class KindInfo:
-    model: type[BaseModel]
-    kind: str
-    plural: str
-    scope: str
-    short_names: tuple[str, ...]
-    description: str
-    printer_columns: tuple[dict[str, Any], ...]
-
-
-KIND_INFOS: tuple[KindInfo, ...] = (
-    KindInfo(
-        model=AzureEndpoint,
-        kind="AzureEndpoint",
-        plural="azureendpoints",
-        scope="Cluster",
-        short_names=("aze",),
-        description="An approved route for stateless OpenAI API traffic.",
-        printer_columns=(
-            {"name": "Type", "type": "string", "jsonPath": ".spec.type"},
-            {"name": "URL", "type": "string", "jsonPath": ".spec.url"},
-            {"name": "Cloud", "type": "string", "jsonPath": ".spec.cloud", "priority": 1},
-            {"name": "Ready", "type": "string", "jsonPath": _READY},
-            {"name": "Workloads", "type": "integer", "jsonPath": ".status.workloads"},
-            {
-                "name": "Reason",
-                "type": "string",
-                "priority": 1,
-                "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
-            },
-            _AGE,
-        ),
-    ),
-    KindInfo(
-        model=ModelWorkload,
-        kind="ModelWorkload",
-        plural="modelworkloads",
-        scope="Namespaced",
-        short_names=("mw",),
-        description="A model-backed workload: which pods, which endpoint, which procurement channel.",
-        printer_columns=(
-            {"name": "Channel", "type": "string", "jsonPath": ".spec.procurement.channel"},
-            {"name": "Endpoint", "type": "string", "jsonPath": ".spec.endpointRef.name"},
-            {"name": "Mode", "type": "string", "jsonPath": ".spec.apiMode"},
-            {"name": "Ready", "type": "string", "jsonPath": _READY},
-            {"name": "Pods", "type": "integer", "jsonPath": ".status.pods.matched"},
-            {"name": "Violating", "type": "integer", "jsonPath": ".status.pods.violating"},
-            {
-                "name": "Reason",
-                "type": "string",
-                "priority": 1,
-                "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
-            },
-            _AGE,
-        ),
-    ),
-    KindInfo(
-        model=RoutePolicy,
-        kind="RoutePolicy",
-        plural="routepolicies",
-        scope="Cluster",
-        short_names=("rp",),
-        description="How strictly ModelRoute enforces approved routes, and in which namespaces.",
-        printer_columns=(
-            {"name": "Enforcement", "type": "string", "jsonPath": ".spec.enforcement"},
-            {"name": "Unmanaged", "type": "string", "jsonPath": ".spec.unmanaged"},
-            {"name": "Rewrite", "type": "boolean", "jsonPath": ".spec.rewrite"},
-            {"name": "StatefulDirect", "type": "string", "jsonPath": ".spec.statefulDirect", "priority": 1},
-            {"name": "Namespaces", "type": "integer", "jsonPath": ".status.governedNamespaces"},
-            _AGE,
-        ),
-    ),
-)
 
 _DROPPED_KEYS = frozenset({"title", "additionalProperties", "$defs", "discriminator"})
 
@@ -145,7 +67,8 @@ def openapi_schema(model: type[BaseModel]) -> JSONSchema:
     return _structural(raw, raw.get("$defs", {}))
 
 
-def custom_resource_definition(info: KindInfo) -> dict[str, Any]:
+def custom_resource_definition(info: Kind) -> dict[str, Any]:
+    assert info.model is not None, f"{info.kind} is not one of ModelRoute's own kinds"
     full = openapi_schema(info.model)
     properties = full["properties"]
     spec_schema = copy.deepcopy(properties["spec"])
@@ -173,7 +96,7 @@ def custom_resource_definition(info: KindInfo) -> dict[str, Any]:
         "kind": "CustomResourceDefinition",
         "metadata": {
             "name": f"{info.plural}.{GROUP}",
-            "labels": {"app.kubernetes.io/name": "modelroute", "app.kubernetes.io/part-of": "modelroute"},
+            "labels": {APP_NAME_LABEL: APP_NAME, "app.kubernetes.io/part-of": APP_NAME},
         },
         "spec": {
             "group": GROUP,
@@ -200,14 +123,14 @@ def custom_resource_definition(info: KindInfo) -> dict[str, Any]:
     }
 
 
-def _file_name(info: KindInfo) -> str:
+def _file_name(info: Kind) -> str:
     return f"{GROUP}_{info.plural}.yaml"
 
 
 def rendered_crds() -> Iterator[tuple[str, str]]:
     """(file name, YAML text) for every CRD, in a stable order and format."""
     header = "# Generated from operator/modelroute/api by `modelroute crds --write`. Do not edit.\n"
-    for info in KIND_INFOS:
+    for info in OWN_KINDS:
         text = yaml.safe_dump(custom_resource_definition(info), sort_keys=False, width=100)
         yield _file_name(info), header + text
 

@@ -11,6 +11,8 @@ from pydantic.alias_generators import to_camel
 GROUP = "modelroute.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
+#: where the operator runs unless told otherwise; never governed
+DEFAULT_OPERATOR_NAMESPACE = "modelroute-system"
 
 DNS_LABEL_MAX = 63
 DNS_SUBDOMAIN_MAX = 253

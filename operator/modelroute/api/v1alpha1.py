@@ -20,6 +20,8 @@ from modelroute.api.meta import (
 )
 
 URL_MAX = 2048
+_READY = '.status.conditions[?(@.type=="Ready")].status'
+_AGE = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
 
 
 class AzureCloud(StrEnum):
@@ -258,11 +260,26 @@ class AzureEndpointStatus(ReconciledStatus):
 
 
 class AzureEndpoint(WireModel):
-    """An approved route for stateless OpenAI traffic."""
+    """An approved route for stateless OpenAI API traffic."""
 
     KIND: ClassVar[str] = "AzureEndpoint"
     PLURAL: ClassVar[str] = "azureendpoints"
     SCOPE: ClassVar[str] = "Cluster"
+    SHORT_NAMES: ClassVar[tuple[str, ...]] = ("aze",)
+    PRINTER_COLUMNS: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"name": "Type", "type": "string", "jsonPath": ".spec.type"},
+        {"name": "URL", "type": "string", "jsonPath": ".spec.url"},
+        {"name": "Cloud", "type": "string", "jsonPath": ".spec.cloud", "priority": 1},
+        {"name": "Ready", "type": "string", "jsonPath": _READY},
+        {"name": "Workloads", "type": "integer", "jsonPath": ".status.workloads"},
+        {
+            "name": "Reason",
+            "type": "string",
+            "priority": 1,
+            "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+        },
+        _AGE,
+    )
     model_config = WireModel.model_config | ConfigDict(extra="ignore")
 
     api_version: Literal["modelroute.io/v1alpha1"] = "modelroute.io/v1alpha1"
@@ -379,11 +396,27 @@ class ModelWorkloadStatus(ReconciledStatus):
 
 
 class ModelWorkload(WireModel):
-    """Declares a model-backed workload: which pods, which endpoint, which door it was bought from."""
+    """A model-backed workload: which pods, which endpoint, which procurement channel."""
 
     KIND: ClassVar[str] = "ModelWorkload"
     PLURAL: ClassVar[str] = "modelworkloads"
     SCOPE: ClassVar[str] = "Namespaced"
+    SHORT_NAMES: ClassVar[tuple[str, ...]] = ("mw",)
+    PRINTER_COLUMNS: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"name": "Channel", "type": "string", "jsonPath": ".spec.procurement.channel"},
+        {"name": "Endpoint", "type": "string", "jsonPath": ".spec.endpointRef.name"},
+        {"name": "Mode", "type": "string", "jsonPath": ".spec.apiMode"},
+        {"name": "Ready", "type": "string", "jsonPath": _READY},
+        {"name": "Pods", "type": "integer", "jsonPath": ".status.pods.matched"},
+        {"name": "Violating", "type": "integer", "jsonPath": ".status.pods.violating"},
+        {
+            "name": "Reason",
+            "type": "string",
+            "priority": 1,
+            "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+        },
+        _AGE,
+    )
     model_config = WireModel.model_config | ConfigDict(extra="ignore")
 
     api_version: Literal["modelroute.io/v1alpha1"] = "modelroute.io/v1alpha1"
@@ -436,11 +469,20 @@ class RoutePolicyStatus(ReconciledStatus):
 
 
 class RoutePolicy(WireModel):
-    """How strictly ModelRoute enforces, and where."""
+    """How strictly ModelRoute enforces approved routes, and in which namespaces."""
 
     KIND: ClassVar[str] = "RoutePolicy"
     PLURAL: ClassVar[str] = "routepolicies"
     SCOPE: ClassVar[str] = "Cluster"
+    SHORT_NAMES: ClassVar[tuple[str, ...]] = ("rp",)
+    PRINTER_COLUMNS: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"name": "Enforcement", "type": "string", "jsonPath": ".spec.enforcement"},
+        {"name": "Unmanaged", "type": "string", "jsonPath": ".spec.unmanaged"},
+        {"name": "Rewrite", "type": "boolean", "jsonPath": ".spec.rewrite"},
+        {"name": "StatefulDirect", "type": "string", "jsonPath": ".spec.statefulDirect", "priority": 1},
+        {"name": "Namespaces", "type": "integer", "jsonPath": ".status.governedNamespaces"},
+        _AGE,
+    )
     model_config = WireModel.model_config | ConfigDict(extra="ignore")
 
     api_version: Literal["modelroute.io/v1alpha1"] = "modelroute.io/v1alpha1"
@@ -448,10 +490,3 @@ class RoutePolicy(WireModel):
     metadata: ObjectMeta
     spec: RoutePolicySpec = Field(default_factory=RoutePolicySpec)
     status: RoutePolicyStatus | None = None
-
-
-KINDS: tuple[type[AzureEndpoint] | type[ModelWorkload] | type[RoutePolicy], ...] = (
-    AzureEndpoint,
-    ModelWorkload,
-    RoutePolicy,
-)

@@ -20,6 +20,7 @@ import jsonpatch
 import orjson
 import yaml
 
+from modelroute.api import annotations as ann
 from modelroute.cli.manifests import (
     EXIT_DENIED,
     EXIT_OK,
@@ -159,9 +160,9 @@ def _describe(j: Judged) -> str:
         head += f" [{d.enforcement}]"
     annotations = d.annotations
     if d.workload:
-        channel = annotations.get("modelroute.io/procurement-channel", "?")
+        channel = annotations.get(ann.PROCUREMENT_CHANNEL, "?")
         route = d.endpoint or "no endpoint"
-        host = annotations.get("modelroute.io/endpoint-host")
+        host = annotations.get(ann.ENDPOINT_HOST)
         head += f"  workload={d.workload} channel={channel} endpoint={route}" + (f" ({host})" if host else "")
     head += f"  ({j.doc.where})"
     return head

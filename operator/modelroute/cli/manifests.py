@@ -14,7 +14,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +24,8 @@ import orjson
 import yaml_rs
 from pydantic import ValidationError
 
-from modelroute.api.meta import explain
+from modelroute.api import kinds
+from modelroute.api.meta import GROUP, explain
 from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
 from modelroute.engine.context import PolicyContext
 
@@ -42,7 +43,7 @@ _MARKER_LINE = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|\Z)", re.MULTILINE)
 _CONTENT = re.compile(r"^(?:[ \t]+[^ \t\r\n#]|[^ \t\r\n#%])", re.MULTILINE)
 _YAML_ERROR_AT = re.compile(r"at line (\d+), column (\d+)")
 
-CONTEXT_KINDS = ("AzureEndpoint", "ModelWorkload", "RoutePolicy", "ConfigMap", "Namespace")
+CONTEXT_KINDS = tuple(k.kind for k in kinds.CONTEXT_KINDS)
 
 
 #: Exit codes of the commands that read manifests.
@@ -369,19 +370,17 @@ def read_documents(paths: list[str]) -> list[Document]:
         return list(iter_documents(sources))
 
 
-_POLICY_KINDS: Mapping[str, type[AzureEndpoint] | type[ModelWorkload] | type[RoutePolicy]] = {
-    "AzureEndpoint": AzureEndpoint,
-    "ModelWorkload": ModelWorkload,
-    "RoutePolicy": RoutePolicy,
-}
+_POLICY_KINDS = kinds.MODELS_BY_KIND
 
 
 def is_policy_object(doc: Document) -> bool:
-    return doc.kind in _POLICY_KINDS and str(doc.obj.get("apiVersion", "")).startswith("modelroute.io/")
+    return doc.kind in _POLICY_KINDS and str(doc.obj.get("apiVersion", "")).startswith(f"{GROUP}/")
 
 
 def is_context_object(doc: Document) -> bool:
-    return is_policy_object(doc) or (doc.kind in ("ConfigMap", "Namespace") and doc.obj.get("apiVersion") == "v1")
+    return is_policy_object(doc) or (
+        doc.kind in (kinds.CONFIG_MAP.kind, kinds.NAMESPACE.kind) and doc.obj.get("apiVersion") == "v1"
+    )
 
 
 def build_context(

@@ -12,31 +12,14 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from modelroute.api.meta import GROUP, VERSION
+from modelroute.api.kinds import BY_PLURAL, WATCHED_KINDS
 
 log = logging.getLogger(__name__)
 #: seconds one removal may take at shutdown: an API server that does not answer must not hang the exit
 SHUTDOWN_REQUEST_TIMEOUT = 5.0
 
-#: plural -> (group, version, namespaced)
-RESOURCES: dict[str, tuple[str, str, bool]] = {
-    "azureendpoints": (GROUP, VERSION, False),
-    "modelworkloads": (GROUP, VERSION, True),
-    "routepolicies": (GROUP, VERSION, False),
-    "configmaps": ("", "v1", True),
-    "namespaces": ("", "v1", False),
-    "pods": ("", "v1", True),
-}
-
-
-_KINDS = {
-    "azureendpoints": "AzureEndpoint",
-    "modelworkloads": "ModelWorkload",
-    "routepolicies": "RoutePolicy",
-    "configmaps": "ConfigMap",
-    "namespaces": "Namespace",
-    "pods": "Pod",
-}
+#: plural -> (group, version, namespaced), for every kind the operator reads
+RESOURCES: dict[str, tuple[str, str, bool]] = {k.plural: (k.group, k.version, k.namespaced) for k in WATCHED_KINDS}
 
 
 def _pruned(value: Any) -> Any:
@@ -75,7 +58,7 @@ class Kube:
         token: str | None = None
         while True:
             page = self._page(plural, page_size, token)
-            kind = str(page.get("kind") or "").removesuffix("List") or _KINDS[plural]
+            kind = str(page.get("kind") or "").removesuffix("List") or BY_PLURAL[plural].kind
             for item in page.get("items") or []:
                 item.setdefault("kind", kind)
                 item.setdefault("apiVersion", f"{group}/{version}" if group else version)

@@ -12,18 +12,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from modelroute.api import kinds
 from modelroute.api.meta import explain
-from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
+from modelroute.api.v1alpha1 import ModelWorkload
 from modelroute.engine.context import CompiledWorkload, PolicyContext
 from modelroute.engine.selectors import compile_selector
 
 Key = tuple[str, str]  # (namespace or "", name)
-_MODELS: Mapping[str, type[AzureEndpoint] | type[ModelWorkload] | type[RoutePolicy]] = {
-    "azureendpoints": AzureEndpoint,
-    "modelworkloads": ModelWorkload,
-    "routepolicies": RoutePolicy,
-}
-WATCHED = ("azureendpoints", "modelworkloads", "routepolicies", "configmaps", "namespaces", "pods")
+_MODELS = kinds.MODELS_BY_PLURAL
+WATCHED = tuple(k.plural for k in kinds.WATCHED_KINDS)
 
 
 def _slim_pod(body: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from modelroute.api.annotations import MANAGED_SELECTOR
+from modelroute.api.kinds import OWN_PLURALS
 from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
 from modelroute.cluster.client import Kube
 from modelroute.cluster.state import ClusterState
@@ -119,7 +120,7 @@ class StatusSync:
         context = self.state.context()
         namespaces = [key[1] for key in self.state.raw["namespaces"]]
         out = []
-        for plural in ("azureendpoints", "modelworkloads", "routepolicies"):
+        for plural in OWN_PLURALS:
             for (namespace, name), body in list(self.state.raw[plural].items()):
                 generation = (body.get("metadata") or {}).get("generation")
                 problem = self.state.invalid[plural].get((namespace, name))

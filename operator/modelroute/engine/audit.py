@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelroute.api import annotations as ann
 from modelroute.api.annotations import MANAGED_BY
 from modelroute.engine.context import PolicyContext
 from modelroute.engine.evaluate import evaluate
@@ -122,7 +123,7 @@ def policy_reports(result: AuditResult, seconds: int) -> dict[str, dict[str, Any
                     "uid": metadata.get("uid", ""),
                 }
             ],
-            "properties": {k.removeprefix("modelroute.io/"): v for k, v in decision.annotations.items()},
+            "properties": {k.removeprefix(ann.PREFIX): v for k, v in decision.annotations.items()},
         }
         by_namespace.setdefault(finding.namespace, []).append(entry)
     reports = {}

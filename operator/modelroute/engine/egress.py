@@ -10,6 +10,7 @@ import ipaddress
 from typing import Any
 
 from modelroute.api.annotations import MANAGED_BY, WORKLOAD_LABEL
+from modelroute.api.meta import API_VERSION
 from modelroute.api.v1alpha1 import ModelWorkload
 from modelroute.engine import hosts
 from modelroute.engine.context import EndpointState
@@ -24,7 +25,7 @@ def policy_name(workload: ModelWorkload) -> str:
 
 def _owner(workload: ModelWorkload) -> dict[str, Any]:
     return {
-        "apiVersion": "modelroute.io/v1alpha1",
+        "apiVersion": API_VERSION,
         "kind": "ModelWorkload",
         "name": workload.metadata.name,
         "uid": workload.metadata.uid or "",

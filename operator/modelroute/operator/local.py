@@ -10,7 +10,7 @@ from typing import Any
 
 from modelroute.admission import configurations as cfg
 from modelroute.admission.server import wait_serving
-from modelroute.operator.runtime import RunOptions, Runtime
+from modelroute.operator.runtime import Runtime
 
 log = logging.getLogger("modelroute")
 _ADMISSION_API = ("admissionregistration.k8s.io", "v1")
@@ -32,20 +32,11 @@ def _client_config_for(runtime: Runtime) -> cfg.ClientConfigFor:
     return client_config
 
 
-def _webhook_options(options: RunOptions) -> cfg.WebhookOptions:
-    return cfg.WebhookOptions(
-        operator_namespace=options.namespace,
-        failure_policy=options.failure_policy,
-        timeout_seconds=options.webhook_timeout_seconds,
-        name=options.webhook_configuration_name,
-    )
-
-
 async def register_when_serving(runtime: Runtime) -> None:
     options = runtime.options
     await wait_serving(options.webhook_host or "127.0.0.1", options.webhook_port)
     client_config = _client_config_for(runtime)
-    webhook_options = _webhook_options(options)
+    webhook_options = options.webhook_options()
     for body in (
         cfg.mutating_configuration(client_config, webhook_options),
         cfg.validating_configuration(client_config, webhook_options),

@@ -17,36 +17,12 @@ from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import ClusterState
 from modelroute.controllers.status_sync import StatusSync
 from modelroute.observability import HealthServer, Metrics
+from modelroute.operator.options import RunOptions
 
 if TYPE_CHECKING:
     from modelroute.admission.server import WebhookServer
 
 log = logging.getLogger("modelroute")
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    namespace: str = "modelroute-system"
-    kubeconfig: str | None = None
-    context: str | None = None
-    webhook_addr: str = "0.0.0.0"
-    webhook_port: int = 9443
-    webhook_host: str | None = None  # the host the API server uses to reach us (local mode)
-    tls_cert_file: Path | None = None
-    tls_key_file: Path | None = None
-    tls_ca_file: Path | None = None
-    tls_client_ca_file: Path | None = None  # verify callers' client certificates against this CA (mutual TLS)
-    cert_dir: Path | None = None
-    register_webhooks: bool = False
-    failure_policy: str = "Fail"
-    webhook_timeout_seconds: int = 5
-    webhook_configuration_name: str = "modelroute"
-    liveness_endpoint: str | None = None
-    resync_seconds: float = 300.0
-    reconcile: bool = True
-    leader_elect: bool = False
-    leader_election_namespace: str | None = None
-    metrics_bind_address: str | None = None
 
 
 @dataclass

@@ -1,0 +1,72 @@
+"""Every kind ModelRoute reads or writes, described once: group, version, plural, scope, short names and
+printer columns. ModelRoute's own kinds are derived from their API models; the core kinds it reads
+(ConfigMaps, Namespaces, Pods) are listed beside them, so the cluster client, the cluster view, the
+webhook configurations, the offline reader and the CRD generator all take their names from here."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from modelroute.api.meta import GROUP, VERSION
+from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
+
+Resource = AzureEndpoint | ModelWorkload | RoutePolicy
+ResourceModel = type[AzureEndpoint] | type[ModelWorkload] | type[RoutePolicy]
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    kind: str
+    plural: str
+    group: str
+    version: str
+    namespaced: bool
+    #: the API model of ModelRoute's own kinds; None for the core kinds it only reads
+    model: ResourceModel | None = None
+    short_names: tuple[str, ...] = ()
+    printer_columns: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def scope(self) -> str:
+        return "Namespaced" if self.namespaced else "Cluster"
+
+    @property
+    def description(self) -> str:
+        return inspect.cleandoc(self.model.__doc__ or "") if self.model is not None else ""
+
+
+def _own(model: ResourceModel) -> Kind:
+    return Kind(
+        kind=model.KIND,
+        plural=model.PLURAL,
+        group=GROUP,
+        version=VERSION,
+        namespaced=model.SCOPE == "Namespaced",
+        model=model,
+        short_names=model.SHORT_NAMES,
+        printer_columns=model.PRINTER_COLUMNS,
+    )
+
+
+#: ModelRoute's own kinds, in the order their CRDs are written.
+OWN_KINDS: tuple[Kind, ...] = tuple(_own(model) for model in (AzureEndpoint, ModelWorkload, RoutePolicy))
+CONFIG_MAP = Kind("ConfigMap", "configmaps", "", "v1", namespaced=True)
+NAMESPACE = Kind("Namespace", "namespaces", "", "v1", namespaced=False)
+POD = Kind("Pod", "pods", "", "v1", namespaced=True)
+#: What the operator watches: its own kinds and the core objects its decisions read.
+WATCHED_KINDS: tuple[Kind, ...] = (*OWN_KINDS, CONFIG_MAP, NAMESPACE, POD)
+#: What a policy context is made of, by kind name (the offline reader's context kinds).
+CONTEXT_KINDS: tuple[Kind, ...] = (*OWN_KINDS, CONFIG_MAP, NAMESPACE)
+
+BY_PLURAL: Mapping[str, Kind] = {k.plural: k for k in WATCHED_KINDS}
+BY_KIND: Mapping[str, Kind] = {k.kind: k for k in WATCHED_KINDS}
+OWN_PLURALS: tuple[str, ...] = tuple(k.plural for k in OWN_KINDS)
+MODELS_BY_KIND: Mapping[str, ResourceModel] = {k.kind: k.model for k in OWN_KINDS if k.model is not None}
+MODELS_BY_PLURAL: Mapping[str, ResourceModel] = {k.plural: k.model for k in OWN_KINDS if k.model is not None}

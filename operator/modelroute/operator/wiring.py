@@ -1,0 +1,197 @@
+"""`modelroute run`: the kopf operator. Wires the cluster view, the webhooks, the reconcilers and
+Events together; every decision comes from the engine."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import sys
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import kopf
+import kubernetes.client
+
+from modelroute.admission.server import WebhookServer
+from modelroute.admission.webhooks import AdmissionService
+from modelroute.cluster.client import RESOURCES, Kube, load_config
+from modelroute.cluster.events import EventRecorder
+from modelroute.cluster.state import WATCHED, ClusterState
+from modelroute.controllers.leader import LeaderElector, LeaseTerms
+from modelroute.observability import HealthServer
+from modelroute.operator.local import register_when_serving, unregister
+from modelroute.operator.options import RunOptions
+from modelroute.operator.runtime import Runtime, serving_files
+
+log = logging.getLogger("modelroute")
+GIL_SWITCH_SECONDS = 0.0005
+
+
+def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+    state = runtime.state
+    options = runtime.options
+
+    for plural in WATCHED:
+        group, version, _ = RESOURCES[plural]
+
+        def make(plural: str) -> Any:
+            async def watch(event: Mapping[str, Any], **_: Any) -> None:
+                body = dict(event.get("object") or {})
+                if event.get("type") == "DELETED":
+                    state.delete(plural, body)
+                else:
+                    state.upsert(plural, body)
+
+            return watch
+
+        kopf.on.event(group, version, plural, id=f"watch-{plural}", registry=registry)(make(plural))
+
+    @kopf.on.startup(registry=registry)
+    async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+        cert, key, _ca = runtime.serving = serving_files(options)
+        # reviews are served by a lean route on this loop, not by kopf's admission machinery (see README)
+        settings.admission.server = None
+        settings.admission.managed = None
+        runtime.webhook = WebhookServer(
+            AdmissionService(state, runtime.metrics, lambda: runtime.recorder, runtime.read_namespace),
+            addr=options.webhook_addr,
+            port=options.webhook_port,
+            cert=cert,
+            key=key,
+            client_ca=options.tls_client_ca_file,
+        )
+        if options.register_webhooks:
+            # a configuration left by a process that was killed points at a server that is gone and, failing
+            # closed, blocks every governed create until this one registers: remove it first
+            await runtime.unregister_bounded(unregister)
+        await runtime.webhook.start()
+        # after an API server restart, watches and lists retry within seconds, for as long as it takes
+        settings.networking.error_backoffs = RetryBackoffs()
+        settings.persistence.diffbase_storage = NoDiffBase()
+        settings.watching.server_timeout = 270
+        settings.watching.client_timeout = 300
+        settings.watching.connect_timeout = 30
+        settings.posting.level = logging.WARNING
+        for plural in WATCHED:
+            try:
+                bodies = await asyncio.to_thread(runtime.kube.list_all, plural)
+            except Exception as error:
+                # one line that says what and where, then kopf retries the start-up
+                host = runtime.kube.api.configuration.host
+                raise kopf.TemporaryError(f"cannot list {plural} from {host}: {error}", delay=5) from None
+            state.replace_all(plural, bodies)
+        log.info("cluster view primed: %s", {p: len(state.raw[p]) for p in WATCHED})
+        runtime.recorder = EventRecorder(runtime.kube)
+        runtime.tasks.append(asyncio.create_task(runtime.recorder.run(), name="modelroute-events"))
+        if options.metrics_bind_address:
+            runtime.health = HealthServer(runtime.metrics, lambda: state.ready, options.metrics_bind_address)
+            await runtime.health.start()
+        state.on_change(runtime.poke)
+        if options.reconcile and options.leader_elect:
+            terms = LeaseTerms(namespace=options.leader_election_namespace or options.namespace)
+            elector = LeaderElector(
+                runtime.kube.coordination,
+                terms,
+                f"{socket.gethostname()}-{os.getpid()}",
+                runtime.start_reconcilers,
+                runtime.stop_reconcilers,
+            )
+            runtime.tasks.append(asyncio.create_task(elector.run(), name="modelroute-leader-election"))
+        elif options.reconcile:
+            await runtime.start_reconcilers()
+        runtime.tasks.append(asyncio.create_task(_relist_forever(runtime), name="modelroute-relist"))
+        if options.register_webhooks:
+            runtime.tasks.append(asyncio.create_task(register_when_serving(runtime), name="modelroute-webhooks"))
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(**_: Any) -> None:
+        # the configurations go first and the webhooks keep answering until then: no window in which the
+        # API server admits without a judgement
+        if options.register_webhooks:
+            await runtime.unregister_bounded(unregister)
+        if runtime.webhook is not None:
+            await runtime.webhook.stop()
+        await runtime.stop_reconcilers()
+        for task in runtime.tasks:
+            task.cancel()
+        if runtime.health is not None:
+            await runtime.health.stop()
+
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        # the same credentials as the kubernetes client: the kubeconfig given (any auth it supports) or in-cluster
+        load_config(options.kubeconfig, options.context)
+        config = kubernetes.client.Configuration.get_default_copy()
+        header = config.get_api_key_with_prefix("BearerToken") or config.get_api_key_with_prefix("authorization")
+        scheme, _space, token = (header or "").rpartition(" ")
+        return kopf.ConnectionInfo(
+            server=config.host,
+            ca_path=config.ssl_ca_cert,
+            insecure=not config.verify_ssl,
+            username=config.username or None,
+            password=config.password or None,
+            scheme=scheme or None,
+            token=token or None,
+            certificate_path=config.cert_file,
+            private_key_path=config.key_file,
+        )
+
+    @kopf.on.probe(id="synced", registry=registry)
+    def synced(**_: Any) -> bool:
+        return state.ready
+
+    return registry
+
+
+class NoDiffBase(kopf.DiffBaseStorage):
+    """ModelRoute registers no create/update/resume handlers, so kopf's diff base (a deep copy of every
+    watched object on every event, pods included) is never read: this one keeps nothing."""
+
+    def build(self, *, body: Any, extra_fields: Any = None) -> Any:
+        return {}
+
+    def fetch(self, *, body: Any) -> Any:
+        return None
+
+    def store(self, *, body: Any, patch: Any, essence: Any) -> None:
+        return None
+
+
+class RetryBackoffs:
+    """kopf's error back-off: short, capped, never exhausted (each request iterates it afresh)."""
+
+    def __init__(self, first: tuple[float, ...] = (0.5, 1.0, 1.0, 2.0), cap: float = 2.0) -> None:
+        self.first, self.cap = first, cap
+
+    def __iter__(self) -> Iterator[float]:
+        yield from self.first
+        while True:
+            yield self.cap
+
+
+async def _relist_forever(runtime: Runtime) -> None:
+    """Every replica re-lists what it watches now and then: a watch that was re-established replays live
+    objects but never the deletions it missed, and a deleted endpoint must not stay approved."""
+    while True:
+        await asyncio.sleep(runtime.options.resync_seconds)
+        for plural in WATCHED:
+            try:
+                bodies = await asyncio.to_thread(runtime.kube.list_all, plural)
+            except Exception as error:  # the watch still runs; try again next round
+                log.warning("re-list of %s failed: %s", plural, error)
+                continue
+            runtime.state.replace_all(plural, bodies)
+
+
+def run(options: RunOptions) -> None:
+    api = load_config(options.kubeconfig, options.context)
+    runtime = Runtime(options=options, state=ClusterState(operator_namespace=options.namespace), kube=Kube(api))
+    registry = build_registry(runtime)
+    # the reconciler's passes run in a worker thread; a short GIL switch interval keeps them from holding
+    # the admission loop for the default 5 ms at a time
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
+    log.info("starting ModelRoute on %s (operator namespace %s)", socket.gethostname(), options.namespace)
+    kopf.run(registry=registry, clusterwide=True, standalone=True, liveness_endpoint=options.liveness_endpoint)
