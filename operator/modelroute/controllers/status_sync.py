@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from modelroute.api.annotations import MANAGED_SELECTOR
-from modelroute.api.kinds import OWN_PLURALS
+from modelroute.api.kinds import MODELS_BY_PLURAL, OWN_PLURALS
 from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
 from modelroute.cluster.client import Kube
 from modelroute.cluster.state import ClusterState
@@ -126,12 +126,12 @@ class StatusSync:
                 problem = self.state.invalid[plural].get((namespace, name))
                 desired: dict[str, Any]
                 if problem is not None:
-                    desired = st.invalid_status(problem, generation)
+                    desired = st.invalid_status(MODELS_BY_PLURAL[plural], problem, generation)
                 elif plural == "azureendpoints":
                     desired = st.azure_endpoint_status(self._model(plural, body, AzureEndpoint), context)
                 elif plural == "modelworkloads":
-                    desired = st.model_workload_status(self._model(plural, body, ModelWorkload), context)
-                    desired["pods"] = result.pod_counts(namespace, name)
+                    workload = self._model(plural, body, ModelWorkload)
+                    desired = st.model_workload_status(workload, context, result.pod_counts(namespace, name))
                 else:
                     desired = st.route_policy_status(self._model(plural, body, RoutePolicy), context, namespaces)
                 out.append((plural, namespace or None, name, desired, body.get("status")))

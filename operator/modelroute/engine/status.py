@@ -1,4 +1,5 @@
-"""What each ModelRoute resource's status should say, computed from the cluster view (pure), and the
+"""What each ModelRoute resource's status should say, computed from the cluster view (pure) and built
+from the typed status models (the same models that define the CRDs' status schemas), and the
 condition bookkeeping that keeps lastTransitionTime honest."""
 
 from __future__ import annotations
@@ -6,24 +7,42 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
+from modelroute.api.kinds import ResourceModel
+from modelroute.api.meta import Condition, ConditionStatus
+from modelroute.api.v1alpha1 import (
+    AzureEndpoint,
+    AzureEndpointStatus,
+    ModelWorkload,
+    ModelWorkloadStatus,
+    PodCounts,
+    ReconciledStatus,
+    RoutePolicy,
+    RoutePolicyStatus,
+)
 from modelroute.engine.context import PolicyContext, endpoint_state
 from modelroute.engine.evaluate import workload_problems
 
 Status = dict[str, Any]
 READY = "Ready"
+_MESSAGE_MAX = 32768
 
 
-def ready_condition(ready: bool, reason: str, message: str, generation: int | None) -> dict[str, Any]:
-    condition: dict[str, Any] = {
-        "type": READY,
-        "status": "True" if ready else "False",
-        "reason": reason,
-        "message": message,
-    }
-    if generation is not None:
-        condition["observedGeneration"] = generation
-    return condition
+def wire(status: ReconciledStatus) -> Status:
+    """The merge-patch body for a status model: every field the builder set, None included (a merge patch
+    must delete what no longer applies), conditions without their unset fields."""
+    body = status.model_dump(by_alias=True, mode="json", exclude_unset=True)
+    body["conditions"] = [c.model_dump(by_alias=True, mode="json", exclude_none=True) for c in status.conditions]
+    return body
+
+
+def ready_condition(ready: bool, reason: str, message: str, generation: int | None) -> Condition:
+    return Condition(
+        type=READY,
+        status=ConditionStatus.TRUE if ready else ConditionStatus.FALSE,
+        reason=reason,
+        message=message[:_MESSAGE_MAX],  # the schema's bound: a long list of problems must not fail the write
+        observed_generation=generation,
+    )
 
 
 def azure_endpoint_status(endpoint: AzureEndpoint, context: PolicyContext) -> Status:
@@ -34,17 +53,21 @@ def azure_endpoint_status(endpoint: AzureEndpoint, context: PolicyContext) -> St
         for w in workloads
         if w.workload.spec.endpoint_ref and w.workload.spec.endpoint_ref.name == endpoint.metadata.name
     )
-    status: Status = {
-        "observedGeneration": endpoint.metadata.generation,
-        "conditions": [ready_condition(state.ready, state.reason, state.message, endpoint.metadata.generation)],
-        "workloads": users,
-    }
-    # None, not absent: a merge patch must delete a host that no longer applies
-    status["host"] = state.display_host
-    return status
+    generation = endpoint.metadata.generation
+    return wire(
+        AzureEndpointStatus(
+            observed_generation=generation,
+            conditions=[ready_condition(state.ready, state.reason, state.message, generation)],
+            workloads=users,
+            host=state.display_host,
+        )
+    )
 
 
-def model_workload_status(workload: ModelWorkload, context: PolicyContext) -> Status:
+def model_workload_status(
+    workload: ModelWorkload, context: PolicyContext, pods: Mapping[str, int] | None = None
+) -> Status:
+    """The workload's readiness from the cluster view, and its pod counts from the audit when given."""
     ref = workload.spec.endpoint_ref
     endpoint = context.endpoints.get(ref.name) if ref else None
     namespace = workload.metadata.namespace or "default"
@@ -67,20 +90,27 @@ def model_workload_status(workload: ModelWorkload, context: PolicyContext) -> St
             f"pods are routed through AzureEndpoint {endpoint.name} ({endpoint.display_host})",
             generation,
         )
-    status: Status = {"observedGeneration": generation, "conditions": [condition]}
-    status["endpointHost"] = endpoint.display_host if endpoint is not None else None
-    return status
+    status = ModelWorkloadStatus(
+        observed_generation=generation,
+        conditions=[condition],
+        endpoint_host=endpoint.display_host if endpoint is not None else None,
+    )
+    if pods is not None:
+        status = status.model_copy(update={"pods": PodCounts.model_validate(pods)})
+    return wire(status)
 
 
 def route_policy_status(policy: RoutePolicy, context: PolicyContext, namespaces: list[str]) -> Status:
     governed = [ns for ns in namespaces if _governs(policy.metadata.name, context, ns)]
     generation = policy.metadata.generation
     message = f"governs {len(governed)} namespace(s) with enforcement {policy.spec.enforcement}"
-    return {
-        "observedGeneration": generation,
-        "conditions": [ready_condition(True, "Active", message, generation)],
-        "governedNamespaces": len(governed),
-    }
+    return wire(
+        RoutePolicyStatus(
+            observed_generation=generation,
+            conditions=[ready_condition(True, "Active", message, generation)],
+            governed_namespaces=len(governed),
+        )
+    )
 
 
 def _governs(policy_name: str, context: PolicyContext, namespace: str) -> bool:
@@ -88,13 +118,17 @@ def _governs(policy_name: str, context: PolicyContext, namespace: str) -> bool:
     return effective is not None and policy_name in effective.sources
 
 
-def invalid_status(message: str, generation: int | None) -> Status:
-    return {
-        "observedGeneration": generation,
-        "conditions": [ready_condition(False, "InvalidSpec", message, generation)],
-        "host": None,
-        "endpointHost": None,
-    }
+def invalid_status(model: ResourceModel, message: str, generation: int | None) -> Status:
+    """The status of an object whose spec does not parse: not Ready, and no host it could be matched on."""
+    condition = [ready_condition(False, "InvalidSpec", message, generation)]
+    status: ReconciledStatus
+    if model is AzureEndpoint:
+        status = AzureEndpointStatus(observed_generation=generation, conditions=condition, host=None)
+    elif model is ModelWorkload:
+        status = ModelWorkloadStatus(observed_generation=generation, conditions=condition, endpoint_host=None)
+    else:
+        status = RoutePolicyStatus(observed_generation=generation, conditions=condition)
+    return wire(status)
 
 
 def with_transition_times(desired: Status, current: Mapping[str, Any] | None, now: str) -> Status:
