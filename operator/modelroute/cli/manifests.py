@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from modelroute.api import kinds
 from modelroute.api.meta import GROUP, explain
 from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
-from modelroute.engine.context import PolicyContext
+from modelroute.engine.context import PolicyContext, config_map_data, namespace_labels_of
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
@@ -410,13 +410,11 @@ def build_context(
             else:
                 policies.append(parsed)
         elif doc.kind == "ConfigMap" and doc.obj.get("apiVersion") == "v1":
-            data = doc.obj.get("data") or {}
-            if not isinstance(data, dict):
+            if not isinstance(doc.obj.get("data") or {}, dict):
                 raise InputError(f"{doc.where}: ConfigMap {doc.name!r}: data must be a mapping")
-            config_maps[(doc.namespace(default_namespace), doc.name)] = {str(k): str(v) for k, v in data.items()}
+            config_maps[(doc.namespace(default_namespace), doc.name)] = config_map_data(doc.obj)
         elif doc.kind == "Namespace" and doc.obj.get("apiVersion") == "v1":
-            labels = (doc.obj.get("metadata") or {}).get("labels") or {}
-            namespace_labels[doc.name] = {str(k): str(v) for k, v in labels.items()}
+            namespace_labels[doc.name] = namespace_labels_of(doc.obj)
     return PolicyContext.build(
         endpoints=endpoints,
         workloads=workloads,

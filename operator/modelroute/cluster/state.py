@@ -4,7 +4,6 @@ so the admission hot path never calls the API server.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,8 +14,7 @@ from pydantic import ValidationError
 from modelroute.api import kinds
 from modelroute.api.meta import explain
 from modelroute.api.v1alpha1 import ModelWorkload
-from modelroute.engine.context import CompiledWorkload, PolicyContext
-from modelroute.engine.selectors import compile_selector
+from modelroute.engine.context import CompiledWorkload, PolicyContext, config_map_data, namespace_labels_of
 
 Key = tuple[str, str]  # (namespace or "", name)
 _MODELS = kinds.MODELS_BY_PLURAL
@@ -174,7 +172,7 @@ class ClusterState:
         cached = self._compiled.get(key)
         if cached is not None and cached[0] is workload:
             return cached[1]
-        item = CompiledWorkload(workload, compile_selector(workload.spec.selector))
+        item = CompiledWorkload.of(workload)
         self._compiled[key] = (workload, item)
         return item
 
@@ -192,31 +190,22 @@ class ClusterState:
             if self._context is not None and self._context_version == self.version:
                 return self._context
             version = self.version
-            config_maps = {
-                key: {str(k): str(v) for k, v in (body.get("data") or {}).items()}
-                for key, body in self.raw["configmaps"].items()
-            }
-            namespace_labels = {
-                key[1]: dict((body.get("metadata") or {}).get("labels") or {})
-                for key, body in self.raw["namespaces"].items()
-            }
+            config_maps = {key: config_map_data(body) for key, body in self.raw["configmaps"].items()}
+            namespace_labels = {key[1]: namespace_labels_of(body) for key, body in self.raw["namespaces"].items()}
             endpoints = list(self._parsed["azureendpoints"].values())
             workloads = dict(self._parsed["modelworkloads"])
             policies = list(self._parsed["routepolicies"].values())
+        # the workloads' selectors are compiled once per parsed spec, not on every rebuild
+        compiled = {key: self._compile(key, workload) for key, workload in workloads.items()}
+        self._compiled = {key: self._compiled[key] for key in compiled}
         context = PolicyContext.build(
             endpoints=endpoints,
+            workloads=compiled.values(),
             policies=policies,
             config_maps=config_maps,
             namespace_labels=namespace_labels,
             operator_namespace=self.operator_namespace,
         )
-        # the workloads' selectors are compiled once per parsed spec, not on every rebuild
-        compiled = {key: self._compile(key, workload) for key, workload in workloads.items()}
-        self._compiled = {key: self._compiled[key] for key in compiled}
-        by_namespace: dict[str, list[CompiledWorkload]] = {}
-        for (_, _name), item in sorted(compiled.items()):
-            by_namespace.setdefault(item.workload.metadata.namespace or "default", []).append(item)
-        context = dataclasses.replace(context, workloads={ns: tuple(ws) for ns, ws in by_namespace.items()})
         with self._lock:
             if self.version == version:
                 self._context, self._context_version = context, version

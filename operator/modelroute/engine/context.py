@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from modelroute.api.annotations import IGNORE_LABEL
 from modelroute.api.v1alpha1 import (
@@ -133,6 +134,30 @@ class CompiledWorkload:
     def name(self) -> str:
         return self.workload.metadata.name
 
+    @property
+    def namespace(self) -> str:
+        return self.workload.metadata.namespace or "default"
+
+    @classmethod
+    def of(cls, workload: ModelWorkload) -> CompiledWorkload:
+        return cls(workload, compile_selector(workload.spec.selector))
+
+
+def _compiled(workload: ModelWorkload | CompiledWorkload) -> CompiledWorkload:
+    return workload if isinstance(workload, CompiledWorkload) else CompiledWorkload.of(workload)
+
+
+def config_map_data(body: Mapping[str, Any]) -> dict[str, str]:
+    """A ConfigMap's data as the engine reads it (every key and value a string)."""
+    data = body.get("data") or {}
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def namespace_labels_of(body: Mapping[str, Any]) -> dict[str, str]:
+    """A Namespace's labels as the engine reads them."""
+    labels = (body.get("metadata") or {}).get("labels") or {}
+    return {str(k): str(v) for k, v in labels.items()}
+
 
 @dataclass(frozen=True, slots=True)
 class EffectivePolicy:
@@ -195,16 +220,17 @@ class PolicyContext:
         cls,
         *,
         endpoints: Iterable[AzureEndpoint] = (),
-        workloads: Iterable[ModelWorkload] = (),
+        workloads: Iterable[ModelWorkload | CompiledWorkload] = (),
         policies: Iterable[RoutePolicy] = (),
         config_maps: ConfigMaps | None = None,
         namespace_labels: Mapping[str, Labels] | None = None,
         operator_namespace: str | None = None,
     ) -> PolicyContext:
+        """The one constructor, for the webhook's cluster view, the offline check and the audit alike.
+        Workloads may come already compiled (the cluster view keeps them across rebuilds)."""
         by_namespace: dict[str, list[CompiledWorkload]] = {}
-        for workload in sorted(workloads, key=lambda w: (w.metadata.namespace or "", w.metadata.name)):
-            compiled = CompiledWorkload(workload, compile_selector(workload.spec.selector))
-            by_namespace.setdefault(workload.metadata.namespace or "default", []).append(compiled)
+        for item in sorted((_compiled(w) for w in workloads), key=lambda c: (c.namespace, c.name)):
+            by_namespace.setdefault(item.namespace, []).append(item)
         return cls(
             endpoints={e.metadata.name: endpoint_state(e) for e in endpoints},
             workloads={ns: tuple(ws) for ns, ws in by_namespace.items()},
