@@ -35,16 +35,20 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-class OperatorProcess:
-    def __init__(self, cluster: ClusterClient, workdir: Path) -> None:
-        self.cluster = cluster
+class RunProcess:
+    """One `modelroute run` process: started with the arguments a subclass gives, ready when the subclass
+    says so, stopped (never left half-started) when it does not become ready in time."""
+
+    def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.webhook_port = free_port()
-        self.liveness_port = free_port()
-        self.metrics_port = free_port()
-        self.metrics_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+
+    def arguments(self) -> list[str]:
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        raise NotImplementedError
 
     @property
     def log_file(self) -> Path:
@@ -52,11 +56,58 @@ class OperatorProcess:
 
     def start(self, timeout: float = 60) -> None:
         self.starts += 1
-        script = Path(sys.executable).parent / "modelroute"
+        args = [str(Path(sys.executable).parent / "modelroute"), "run", *self.arguments()]
+        with self.log_file.open("wb") as log:
+            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"modelroute run exited with {self.process.returncode}:\n{self.log_tail()}")
+            if self.ready():
+                return
+            time.sleep(0.3)
+        self.stop()  # never leave a half-started operator behind
+        raise RuntimeError(f"modelroute run was not ready within {timeout}s:\n{self.log_tail()}")
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        """SIGTERM (the webhook configurations are removed on a graceful exit), SIGKILL if that hangs."""
+        if self.alive:
+            assert self.process is not None
+            stop_process(self.process)
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+
+class OperatorProcess(RunProcess):
+    """Local mode: the operator registers its own webhook configurations and reads the cluster as admin."""
+
+    def __init__(self, cluster: ClusterClient, workdir: Path) -> None:
+        super().__init__(workdir)
+        self.cluster = cluster
+        self.webhook_port = free_port()
+        self.liveness_port = free_port()
+        self.metrics_port = free_port()
+
+    def arguments(self) -> list[str]:
         host = os.environ.get(WEBHOOK_HOST_ENV, "127.0.0.1")
-        args = [
-            str(script),
-            "run",
+        return [
             "--kubeconfig",
             str(self.cluster.kubeconfig),
             "--namespace",
@@ -80,21 +131,9 @@ class OperatorProcess:
             f"127.0.0.1:{self.metrics_port}",
             "--leader-elect",
         ]
-        with self.log_file.open("wb") as log:
-            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.wait_ready(timeout)
 
-    def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"modelroute run exited with {self.process.returncode}:\n{self.log_tail()}")
-            if self._synced() and self._registered():
-                return
-            time.sleep(0.3)
-        self.stop()  # never leave a half-started operator behind
-        raise RuntimeError(f"modelroute run was not ready within {timeout}s:\n{self.log_tail()}")
+    def ready(self) -> bool:
+        return self._synced() and self._registered()
 
     def _synced(self) -> bool:
         try:
@@ -106,24 +145,3 @@ class OperatorProcess:
     def _registered(self) -> bool:
         result = self.cluster.kubectl("get", "validatingwebhookconfiguration", CONFIGURATION_NAME, check=False)
         return result.returncode == 0
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
-        assert self.process is not None
-        self.process.send_signal(sig)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        """SIGTERM (the webhook configurations are removed on a graceful exit), SIGKILL if that hangs."""
-        if self.alive:
-            assert self.process is not None
-            stop_process(self.process)
-
-    def log_tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return "(no log)"

@@ -16,8 +16,6 @@ import json
 import os
 import re
 import subprocess
-import sys
-import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -30,7 +28,7 @@ import yaml
 from cryptography import x509
 from kube import apply, eventually, get, pod
 from localcluster import ClusterClient
-from operator_process import WEBHOOK_HOST_ENV, free_port, stop_process
+from operator_process import WEBHOOK_HOST_ENV, RunProcess, free_port
 
 from modelroute.admission import configurations as cfg
 from modelroute.api.annotations import MANAGED_BY
@@ -415,19 +413,17 @@ def test_upgrades_keep_the_generated_certificate_until_it_is_deleted_or_its_vali
 # --- the operator as the chart's ServiceAccount -------------------------------------------------------
 
 
-class HostOperator:
+class HostOperator(RunProcess):
     """`modelroute run` on this host with the chart's ServiceAccount token and no --register-webhooks:
     the chart's configurations send it the admissions, its RBAC is all it may use."""
 
     def __init__(self, cluster: ClusterClient, workdir: Path, host: str) -> None:
+        super().__init__(workdir)
         self.cluster = cluster
-        self.workdir = workdir
         self.host = host
         self.webhook_port = free_port()
         self.probe_port = free_port()
         self.certs = generate_serving_files(workdir / "certs", dict.fromkeys([host, "localhost", "127.0.0.1"]))
-        self.process: subprocess.Popen[bytes] | None = None
-        self.starts = 0
 
     @property
     def url(self) -> str:
@@ -436,10 +432,6 @@ class HostOperator:
     @property
     def ca_bundle(self) -> str:
         return base64.b64encode(self.certs.ca_file.read_bytes()).decode()
-
-    @property
-    def log_file(self) -> Path:
-        return self.workdir / f"operator-{self.starts}.log"
 
     def kubeconfig(self) -> Path:
         """A kubeconfig with the cluster's server and CA and a fresh token of the chart's ServiceAccount."""
@@ -463,11 +455,8 @@ class HostOperator:
         path.chmod(0o600)
         return path
 
-    def start(self, timeout: float = 60) -> None:
-        self.starts += 1
-        args = [
-            str(Path(sys.executable).parent / "modelroute"),
-            "run",
+    def arguments(self) -> list[str]:
+        return [
             "--kubeconfig",
             str(self.kubeconfig()),
             "--namespace",
@@ -489,15 +478,6 @@ class HostOperator:
             "--leader-election-namespace",
             RELEASE_NAMESPACE,
         ]
-        with self.log_file.open("wb") as log:
-            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while not self.ready():
-            if self.process.poll() is not None:
-                raise RuntimeError(f"modelroute run exited with {self.process.returncode}:\n{self.log_tail()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"modelroute run was not ready within {timeout}s:\n{self.log_tail()}")
-            time.sleep(0.3)
 
     def ready(self) -> bool:
         try:
@@ -505,15 +485,6 @@ class HostOperator:
                 return bool(response.status == 200)
         except OSError:  # refused while starting, HTTPError 503 until the cluster has been read
             return False
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self) -> None:
-        if self.alive:
-            assert self.process is not None
-            stop_process(self.process)
 
     def served(self, webhook: str, result: str | None = None) -> float:
         """Admission requests this process answered for `webhook` (with `result`), from its own metrics."""

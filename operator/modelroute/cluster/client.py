@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
@@ -20,6 +20,31 @@ SHUTDOWN_REQUEST_TIMEOUT = 5.0
 
 #: plural -> (group, version, namespaced), for every kind the operator reads
 RESOURCES: dict[str, tuple[str, str, bool]] = {k.plural: (k.group, k.version, k.namespaced) for k in WATCHED_KINDS}
+
+
+_T = TypeVar("_T")
+
+
+def unless_absent(call: Callable[[], _T]) -> _T | None:
+    """What `call` returns, or None when the API server answers that the object does not exist (404): a
+    read of something absent, or a delete of something already gone."""
+    try:
+        return call()
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+
+
+def unless_conflict(call: Callable[[], object]) -> bool:
+    """Whether `call` wrote; False when someone else wrote first (409), so the write is theirs this round."""
+    try:
+        call()
+    except ApiException as error:
+        if error.status == 409:
+            return False
+        raise
+    return True
 
 
 def _pruned(value: Any) -> Any:
@@ -93,16 +118,30 @@ class Kube:
             self.custom.patch_cluster_custom_object_status(group, version, plural, name, body)
 
     def read_namespace(self, name: str) -> dict[str, Any] | None:
-        try:
-            found = self.core.read_namespace(name)
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise
+        found = unless_absent(lambda: self.core.read_namespace(name))
+        if found is None:
+            return None
         body = dict(self.api.sanitize_for_serialization(found))
         body.setdefault("kind", "Namespace")
         body.setdefault("apiVersion", "v1")
         return body
+
+    # The leader Lease (coordination.k8s.io), as plain dicts.
+    def read_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        lease = unless_absent(lambda: self.coordination.read_namespaced_lease(name, namespace))
+        return None if lease is None else dict(self.api.sanitize_for_serialization(lease))
+
+    def create_lease(self, body: dict[str, Any]) -> bool:
+        """Whether the Lease was created; False when another replica created it first."""
+        namespace = body["metadata"]["namespace"]
+        return unless_conflict(lambda: self.coordination.create_namespaced_lease(namespace, body))
+
+    def replace_lease(self, body: dict[str, Any]) -> bool:
+        """Whether the Lease was replaced; False when another replica wrote it first."""
+        meta = body["metadata"]
+        return unless_conflict(
+            lambda: self.coordination.replace_namespaced_lease(meta["name"], meta["namespace"], body)
+        )
 
     def create_event(self, namespace: str, body: dict[str, Any]) -> None:
         self.core.create_namespaced_event(namespace, body)
@@ -123,11 +162,8 @@ class Kube:
                 self.admission.read_validating_webhook_configuration,
             )
         )
-        try:
-            current = read(name)
-        except ApiException as error:
-            if error.status != 404:
-                raise
+        current = unless_absent(lambda: read(name))
+        if current is None:
             create(body)
             return
         body = {**body, "metadata": {**body["metadata"], "resourceVersion": current.metadata.resource_version}}
@@ -139,11 +175,7 @@ class Kube:
             if kind == "MutatingWebhookConfiguration"
             else self.admission.delete_validating_webhook_configuration
         )
-        try:
-            delete(name, _request_timeout=SHUTDOWN_REQUEST_TIMEOUT)
-        except ApiException as error:
-            if error.status != 404:
-                raise
+        unless_absent(lambda: delete(name, _request_timeout=SHUTDOWN_REQUEST_TIMEOUT))
 
     # Objects of any API group, as plain dicts (NetworkPolicies, CiliumNetworkPolicies, PolicyReports).
 
@@ -188,11 +220,10 @@ class Kube:
     def upsert(self, group: str, version: str, plural: str, body: dict[str, Any]) -> bool:
         """Create or update a namespaced object to match `body`; True when something was written."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
-        try:
-            current = self.custom.get_namespaced_custom_object(group, version, namespace, plural, name)
-        except ApiException as error:
-            if error.status != 404:
-                raise
+        current = unless_absent(
+            lambda: self.custom.get_namespaced_custom_object(group, version, namespace, plural, name)
+        )
+        if current is None:
             self.custom.create_namespaced_custom_object(group, version, namespace, plural, body)
             return True
         meta = current.get("metadata") or {}
@@ -206,20 +237,13 @@ class Kube:
         return True
 
     def delete(self, group: str, version: str, plural: str, namespace: str, name: str) -> None:
-        try:
-            self.custom.delete_namespaced_custom_object(group, version, namespace, plural, name)
-        except ApiException as error:
-            if error.status != 404:
-                raise
+        unless_absent(lambda: self.custom.delete_namespaced_custom_object(group, version, namespace, plural, name))
 
     def apply_cluster_object(self, group: str, version: str, plural: str, body: dict[str, Any]) -> None:
         """Create or replace a cluster-scoped object of any API group."""
         name = body["metadata"]["name"]
-        try:
-            current = self.custom.get_cluster_custom_object(group, version, plural, name)
-        except ApiException as error:
-            if error.status != 404:
-                raise
+        current = unless_absent(lambda: self.custom.get_cluster_custom_object(group, version, plural, name))
+        if current is None:
             self.custom.create_cluster_custom_object(group, version, plural, body)
             return
         version_of = (current.get("metadata") or {}).get("resourceVersion")
@@ -227,10 +251,8 @@ class Kube:
         self.custom.replace_cluster_custom_object(group, version, plural, name, replaced)
 
     def delete_cluster_object(self, group: str, version: str, plural: str, name: str) -> None:
-        try:
-            self.custom.delete_cluster_custom_object(
+        unless_absent(
+            lambda: self.custom.delete_cluster_custom_object(
                 group, version, plural, name, _request_timeout=SHUTDOWN_REQUEST_TIMEOUT
             )
-        except ApiException as error:
-            if error.status != 404:
-                raise
+        )

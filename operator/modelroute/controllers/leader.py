@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes.client.rest import ApiException
+from modelroute.cluster.client import Kube
 
 log = logging.getLogger(__name__)
 _FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -66,13 +66,13 @@ def decide(spec: dict[str, Any] | None, me: str, now: datetime.datetime, terms: 
 class LeaderElector:
     def __init__(
         self,
-        coordination: Any,
+        kube: Kube,
         terms: LeaseTerms,
         identity: str,
         on_started: Callable[[], Awaitable[None]],
         on_stopped: Callable[[], Awaitable[None]],
     ) -> None:
-        self.api = coordination
+        self.kube = kube
         self.terms = terms
         self.identity = identity
         self.on_started = on_started
@@ -80,36 +80,20 @@ class LeaderElector:
         self.leading = False
 
     def _try(self) -> bool:
-        try:
-            lease = self.api.read_namespaced_lease(self.terms.name, self.terms.namespace)
-        except ApiException as error:
-            if error.status != 404:
-                raise
-            body = {
-                "apiVersion": "coordination.k8s.io/v1",
-                "kind": "Lease",
-                "metadata": {"name": self.terms.name, "namespace": self.terms.namespace},
-                "spec": decide(None, self.identity, _now(), self.terms),
-            }
-            try:
-                self.api.create_namespaced_lease(self.terms.namespace, body)
-                return True
-            except ApiException as create_error:
-                if create_error.status == 409:
-                    return False
-                raise
-        current = self.api.api_client.sanitize_for_serialization(lease)
+        current = self.kube.read_lease(self.terms.namespace, self.terms.name)
+        if current is None:
+            return self.kube.create_lease(
+                {
+                    "apiVersion": "coordination.k8s.io/v1",
+                    "kind": "Lease",
+                    "metadata": {"name": self.terms.name, "namespace": self.terms.namespace},
+                    "spec": decide(None, self.identity, _now(), self.terms),
+                }
+            )
         spec = decide(current.get("spec"), self.identity, _now(), self.terms)
         if spec is None:
             return False
-        body = {**current, "spec": spec}
-        try:
-            self.api.replace_namespaced_lease(self.terms.name, self.terms.namespace, body)
-            return True
-        except ApiException as error:
-            if error.status == 409:  # someone else wrote it first: theirs this round
-                return False
-            raise
+        return self.kube.replace_lease({**current, "spec": spec})
 
     async def run(self) -> None:
         try:

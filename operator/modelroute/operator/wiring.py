@@ -93,7 +93,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         if options.reconcile and options.leader_elect:
             terms = LeaseTerms(namespace=options.leader_election_namespace or options.namespace)
             elector = LeaderElector(
-                runtime.kube.coordination,
+                runtime.kube,
                 terms,
                 f"{socket.gethostname()}-{os.getpid()}",
                 runtime.start_reconcilers,
