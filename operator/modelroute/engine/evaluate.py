@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from modelroute.api import annotations as ann
@@ -215,106 +216,166 @@ def _unmanaged_summary(findings: Iterable[ContainerFindings]) -> str:
     return " | ".join(parts)
 
 
-def evaluate_pod(shape: PodShape, namespace: str, context: PolicyContext, *, mutate: bool = True) -> Decision:
-    """Judge a pod (or template) as it will run after its mutation; `mutate=False` judges it as it is,
-    which is what the background audit wants of pods that already exist."""
-    policy = context.policy_for(namespace)
-    if policy is None:
-        outcome = Outcome.EXCLUDED if context.is_excluded(namespace) else Outcome.UNGOVERNED
-        # annotations ModelRoute owns must never be forged, governed or not
-        forged = annotation_patch(shape.pointer, shape.metadata.get("annotations"), {}) if shape.is_pod else []
-        return Decision(allowed=True, outcome=outcome, enforcement=None, patch=forged)
+@dataclass
+class _Review:
+    """One pod (or template) on its way through the pipeline; each stage adds what it found."""
 
-    labels = shape.metadata.get("labels") or {}
-    covering: list[CompiledWorkload] = context.covering_workloads(namespace, labels)
-    violations: list[Violation] = []
-    warnings: list[str] = []
+    shape: PodShape
+    namespace: str
+    context: PolicyContext
+    policy: EffectivePolicy
+    covering: list[CompiledWorkload]
+    spec: Mapping[str, Any]
+    findings: list[ContainerFindings]
     workload: ModelWorkload | None = None
     endpoint: EndpointState | None = None
-    spec: Mapping[str, Any] = shape.spec
-    findings = inspect_pod_spec(spec, shape.field_prefix, namespace, context.config_maps)
     mutation: Mutation | None = None
+    violations: list[Violation] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
-    if len(covering) > 1:
-        names = " and ".join(w.name for w in covering)
-        violations.append(
+    def inspect(self) -> list[ContainerFindings]:
+        return inspect_pod_spec(self.spec, self.shape.field_prefix, self.namespace, self.context.config_maps)
+
+
+def evaluate_pod(shape: PodShape, namespace: str, context: PolicyContext, *, mutate: bool = True) -> Decision:
+    """Judge a pod (or template) as it will run after its mutation; `mutate=False` judges it as it is,
+    which is what the background audit wants of pods that already exist.
+
+    The pipeline, top to bottom: resolve (which workload covers it, which endpoint, what its containers
+    are configured for), mutate (the approved route written in), judge (every route it would take),
+    decide (the enforcement turns violations into an outcome), annotate (what admission writes)."""
+    policy = context.policy_for(namespace)
+    if policy is None:
+        return _ungoverned(shape, namespace, context)
+    review = _resolve(shape, namespace, context, policy)
+    if mutate:
+        _mutate(review)
+    _judge(review)
+    return _annotate(review, *_decide(review))
+
+
+def _ungoverned(shape: PodShape, namespace: str, context: PolicyContext) -> Decision:
+    outcome = Outcome.EXCLUDED if context.is_excluded(namespace) else Outcome.UNGOVERNED
+    # annotations ModelRoute owns must never be forged, governed or not
+    forged = annotation_patch(shape.pointer, shape.metadata.get("annotations"), {}) if shape.is_pod else []
+    return Decision(allowed=True, outcome=outcome, enforcement=None, patch=forged)
+
+
+def _resolve(shape: PodShape, namespace: str, context: PolicyContext, policy: EffectivePolicy) -> _Review:
+    labels = shape.metadata.get("labels") or {}
+    review = _Review(
+        shape=shape,
+        namespace=namespace,
+        context=context,
+        policy=policy,
+        covering=context.covering_workloads(namespace, labels),
+        spec=shape.spec,
+        findings=[],
+    )
+    review.findings = review.inspect()
+    if len(review.covering) > 1:
+        names = " and ".join(w.name for w in review.covering)
+        review.violations.append(
             Violation(
                 Code.AMBIGUOUS_WORKLOAD, f"this pod is selected by ModelWorkloads {names}; a pod may belong to one only"
             )
         )
-    elif covering:
-        workload = covering[0].workload
+    elif review.covering:
+        workload = review.workload = review.covering[0].workload
         if workload.spec.endpoint_ref is not None:
-            endpoint = context.endpoints.get(workload.spec.endpoint_ref.name)
-        problems = workload_problems(workload, endpoint, context, namespace)
-        violations.extend(problems)
-        if not problems and endpoint is not None and mutate:
-            mutation = mutate_pod_spec(spec, shape.pointer + "/spec", findings, workload, endpoint, policy.rewrite)
-            warnings.extend(mutation.warnings)
-            if mutation.patch:
-                spec = mutation.spec
-                findings = inspect_pod_spec(spec, shape.field_prefix, namespace, context.config_maps)
+            review.endpoint = context.endpoints.get(workload.spec.endpoint_ref.name)
+        review.violations.extend(workload_problems(workload, review.endpoint, context, namespace))
+    return review
 
-    configured = any(f.configured_for_openai for f in findings)
-    for f in findings:
-        warnings.extend(f.warnings)
 
-    if not covering and configured:
-        summary = _unmanaged_summary(findings)
+def _mutate(review: _Review) -> None:
+    """A covered pod whose workload is satisfiable gets the approved route; it is then judged as mutated."""
+    if review.workload is None or review.endpoint is None or review.violations:
+        return
+    shape = review.shape
+    mutation = mutate_pod_spec(
+        review.spec, shape.pointer + "/spec", review.findings, review.workload, review.endpoint, review.policy.rewrite
+    )
+    review.mutation = mutation
+    review.warnings.extend(mutation.warnings)
+    if mutation.patch:
+        review.spec = mutation.spec
+        review.findings = review.inspect()
+
+
+def _judge(review: _Review) -> None:
+    policy, namespace, workload = review.policy, review.namespace, review.workload
+    for f in review.findings:
+        review.warnings.extend(f.warnings)
+    if not review.covering and any(f.configured_for_openai for f in review.findings):
+        summary = _unmanaged_summary(review.findings)
         message = (
             f"no ModelWorkload in namespace {namespace} covers this pod, which is configured for "
             f"OpenAI traffic ({summary})"
         )
         if policy.unmanaged is UnmanagedAction.DENY:
-            violations.append(Violation(Code.UNMANAGED_OPENAI_TRAFFIC, message))
+            review.violations.append(Violation(Code.UNMANAGED_OPENAI_TRAFFIC, message))
         elif policy.unmanaged is UnmanagedAction.WARN:
-            warnings.append(f"[{Code.UNMANAGED_OPENAI_TRAFFIC}] {message}")
-
-    if len(covering) <= 1 and not (workload is not None and violations):
-        judge = _Judge(policy, workload, endpoint, context.approved_hosts_for(namespace) if workload is None else {})
-        for f in findings:
-            violations.extend(f.problems)
+            review.warnings.append(f"[{Code.UNMANAGED_OPENAI_TRAFFIC}] {message}")
+    # an ambiguous pod, or a covered one whose workload cannot be satisfied, has its answer already
+    if len(review.covering) <= 1 and not (workload is not None and review.violations):
+        approved = review.context.approved_hosts_for(namespace) if workload is None else {}
+        judge = _Judge(policy, workload, review.endpoint, approved)
+        for f in review.findings:
+            review.violations.extend(f.problems)
             for target in f.targets:
                 verdict = judge.judge(f, target)
                 if verdict is not None:
-                    violations.append(verdict)
+                    review.violations.append(verdict)
+    review.violations.extend(host_alias_overrides(review.spec, review.shape.field_prefix, review.context))
 
-    violations.extend(host_alias_overrides(spec, shape.field_prefix, context))
-    rewritten = bool(mutation and mutation.rewritten)
-    if violations:
-        allowed = policy.enforcement is not Enforcement.ENFORCE
-        outcome = {
-            Enforcement.ENFORCE: Outcome.DENIED,
-            Enforcement.WARN: Outcome.WARNED,
-            Enforcement.AUDIT: Outcome.AUDITED,
-        }[policy.enforcement]
-        if policy.enforcement is Enforcement.WARN:
-            warnings = [f"[{v.code}] {v.message}" for v in violations] + warnings
+
+_VIOLATING_OUTCOME = {
+    Enforcement.ENFORCE: Outcome.DENIED,
+    Enforcement.WARN: Outcome.WARNED,
+    Enforcement.AUDIT: Outcome.AUDITED,
+}
+
+
+def _decide(review: _Review) -> tuple[bool, Outcome, list[str]]:
+    """(allowed, outcome, warnings): Enforce denies, Warn admits with the violations as warnings, Audit
+    admits silently."""
+    enforcement = review.policy.enforcement
+    warnings = review.warnings
+    if review.violations:
+        allowed = enforcement is not Enforcement.ENFORCE
+        outcome = _VIOLATING_OUTCOME[enforcement]
+        if enforcement is Enforcement.WARN:
+            warnings = [f"[{v.code}] {v.message}" for v in review.violations] + warnings
     else:
         allowed = True
-        if rewritten:
+        if review.mutation is not None and review.mutation.rewritten:
             outcome = Outcome.REWRITTEN
-        elif workload is not None:
+        elif review.workload is not None:
             outcome = Outcome.COMPLIANT
-        elif configured:
+        elif any(f.configured_for_openai for f in review.findings):
             outcome = Outcome.UNMANAGED
         else:
             outcome = Outcome.NOT_APPLICABLE
-    if policy.enforcement is Enforcement.AUDIT:
+    if enforcement is Enforcement.AUDIT:
         warnings = []
+    return allowed, outcome, warnings
 
-    owned = _owned_annotations(workload if len(covering) == 1 else None, endpoint, outcome)
+
+def _annotate(review: _Review, allowed: bool, outcome: Outcome, warnings: list[str]) -> Decision:
+    workload, endpoint, shape = review.workload, review.endpoint, review.shape
+    owned = _owned_annotations(workload if len(review.covering) == 1 else None, endpoint, outcome)
     patch: JSONPatch = []
     if shape.is_pod:
         patch = [
-            *(mutation.patch if mutation else []),
+            *(review.mutation.patch if review.mutation else []),
             *annotation_patch(shape.pointer, shape.metadata.get("annotations"), owned),
         ]
     return Decision(
         allowed=allowed,
         outcome=outcome,
-        enforcement=policy.enforcement,
-        violations=tuple(violations),
+        enforcement=review.policy.enforcement,
+        violations=tuple(review.violations),
         warnings=tuple(dict.fromkeys(warnings)),
         annotations=owned,
         patch=patch,
