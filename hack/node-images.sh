@@ -4,7 +4,8 @@
 #   pause       the pod sandbox, hack/node/pause.c compiled statically
 #   busybox     Debian's busybox-static with its applet links (small test pods)
 #   modelroute  the operator image, built with buildah from the project's Dockerfile, unchanged
-#   sdk         the operator image plus the `openai` SDK (the covered test workloads)
+#   sdk         the operator image plus the `openai` SDKs for Python (pip) and Node (npm, with Debian's
+#               nodejs): the covered test workloads
 #
 # The Dockerfile's pinned base python:3.11.13-slim-bookworm comes from a registry, which these
 # machines cannot reach. It is stood in for by a Debian bookworm minbase with Debian's python3
@@ -27,6 +28,9 @@ PYTHON_BASE=docker.io/library/python:3.11.13-slim-bookworm
 PYTHON_BASE_PACKAGES=python3,python3-pip,python3-venv,python-is-python3,ca-certificates
 SUITE=bookworm
 OPENAI_SDK='openai>=1.40,<3'
+# Major 4 supports Debian bookworm's Node 18.
+NODE_OPENAI_SDK='openai@4'
+NODE_SDK_DIR=/opt/node-sdk
 log() { printf '[node-images] %s\n' "$*" >&2; }
 
 sha() { sha256sum | cut -c1-16; }
@@ -47,7 +51,7 @@ context_key=$(
   } | sha
 )
 operator_key=$(printf '%s\n' "$base_key" "$context_key" | sha)
-sdk_key=$(printf '%s\n' "$operator_key" "$OPENAI_SDK" | sha)
+sdk_key=$(printf '%s\n' "$operator_key" "$OPENAI_SDK" "$NODE_OPENAI_SDK" nodejs | sha)
 
 declare -A ref archive
 ref[pause]="localhost/modelroute/pause:$pause_key"
@@ -130,6 +134,12 @@ if [[ ! -f ${archive[modelroute]} || ! -f ${archive[sdk]} ]]; then
 FROM ${ref[modelroute]}
 USER 0:0
 RUN pip install --no-cache-dir --disable-pip-version-check --root-user-action=ignore '$OPENAI_SDK'
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null \\
+    && mkdir -p $NODE_SDK_DIR && cd $NODE_SDK_DIR \\
+    && NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt npm install --omit=dev --no-audit --no-fund --loglevel=error '$NODE_OPENAI_SDK' \\
+    && apt-get purge -y -qq npm >/dev/null && apt-get autoremove -y -qq >/dev/null \\
+    && rm -rf /var/lib/apt/lists/* /root/.npm
+ENV NODE_PATH=$NODE_SDK_DIR/node_modules
 USER 65532:65532
 ENTRYPOINT []
 CMD ["python3"]

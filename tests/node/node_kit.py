@@ -70,7 +70,7 @@ def governed_namespace(
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {"name": SCRIPTS_CONFIGMAP, "namespace": name},
-            "data": {p.name: p.read_text() for p in sorted(WORKLOADS.glob("*.py"))},
+            "data": {p.name: p.read_text() for p in sorted(WORKLOADS.iterdir()) if p.suffix in (".py", ".cjs")},
         },
     )
     eventually(lambda: get(node.kube, "serviceaccount", "-n", name, "default"), "the default service account", 60)

@@ -1,7 +1,7 @@
-"""The real `openai` SDK in a covered pod, with no endpoint settings of its own: ModelRoute's webhook
-injects the approved route, and the requests arrive at that in-cluster HTTPS endpoint (an AzureEndpoint
-of type Gateway at a fixed ClusterIP), as seen by the endpoint itself. The key reaches the endpoint as
-a header, and its value appears in no log."""
+"""The real `openai` SDKs (Python, and Node's package) in a covered pod, with no endpoint settings of
+its own: ModelRoute's webhook injects the approved route, and the requests arrive at that in-cluster
+HTTPS endpoint (an AzureEndpoint of type Gateway at a fixed ClusterIP), as seen by the endpoint
+itself. The key reaches the endpoint as a header, and its value appears in no log."""
 
 from __future__ import annotations
 
@@ -85,9 +85,40 @@ def test_the_sdk_of_a_covered_pod_sends_its_requests_to_the_approved_in_cluster_
     assert len(received) >= 2
 
 
+def test_nodes_openai_package_in_a_covered_pod_sends_its_requests_to_the_approved_endpoint(
+    node: Node, endpoint: Endpoint
+) -> None:
+    ca = ca_configmap(node, NAMESPACE, endpoint)
+    pod = pod_body(node, "node-sdk-app", NAMESPACE, image="sdk", command=["node", "/scripts/sdk_client.cjs"])
+    pod["metadata"]["labels"] = {"app": "sdk-app"}  # covered by the same ModelWorkload
+    pod["spec"]["restartPolicy"] = "Never"
+    container = pod["spec"]["containers"][0]
+    container["env"] = [{"name": "NODE_EXTRA_CA_CERTS", "value": "/ca/ca.crt"}]
+    container["volumeMounts"].append({"name": "ca", "mountPath": "/ca"})
+    pod["spec"]["volumes"].append({"name": "ca", "configMap": {"name": ca}})
+    before = len(endpoint.received(node))
+    apply(node.kube, pod)
+
+    client_log = wait_finished(node, NAMESPACE, "node-sdk-app")
+    received = endpoint.received(node)[before:]
+    print("\nNode SDK pod:", *client_log.splitlines(), sep="\n  ")
+    print("the approved endpoint received:", *received, sep="\n  ")
+    assert "NODE-SDK-DONE" in client_log
+    assert "POST /chat/completions auth=bearer model=gpt-4o" in received
+    # Node's AzureOpenAI() takes OPENAI_BASE_URL over AZURE_OPENAI_ENDPOINT when both are set (the
+    # default profiles inject both), so its path lacks the /openai prefix the Python client adds;
+    # the request still goes to the approved endpoint with the deployment, api-version and key.
+    assert any(
+        r.startswith("POST ")
+        and f"/deployments/gpt-4o/chat/completions?api-version={API_VERSION} auth=api-key model=gpt-4o" in r
+        for r in received
+    )
+
+
 def test_the_key_value_appears_in_no_log(node: Node, endpoint: Endpoint) -> None:
     logs = [
         node.kube.kubectl("logs", "-n", NAMESPACE, "sdk-app").stdout,
+        node.kube.kubectl("logs", "-n", NAMESPACE, "node-sdk-app").stdout,
         node.kube.kubectl("logs", "-n", NAMESPACE, endpoint.name).stdout,
         node.kube.kubectl("logs", "-n", RELEASE_NAMESPACE, "-l", INSTANCE_SELECTOR, "--tail=-1").stdout,
     ]
