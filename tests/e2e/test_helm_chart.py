@@ -700,6 +700,7 @@ def test_the_service_account_cannot_touch_secrets(running: Release, verb: str) -
         (("update", "leases/modelroute-leader", "-n", RELEASE_NAMESPACE), "yes"),
         (("update", "leases/some-other-lease", "-n", RELEASE_NAMESPACE), "no"),
         (("create", "leases", "-n", "default"), "no"),
+        (("create", "leases", "-n", RELEASE_NAMESPACE), "no"),
         (("delete", "namespaces", "-A"), "no"),
     ],
 )

@@ -176,10 +176,11 @@ def test_helm_uninstall_leaves_no_webhook_policy_or_object_of_the_chart(node: No
     print(
         f"\nafter helm uninstall: webhook configurations={webhooks} admission policies={policies} "
         f"labelled objects={_labelled(node)} left in {release}: {_release_namespace_leftovers(node, release)}; "
-        f"the operator's own Lease: {lease or 'gone'}"
+        f"the leader Lease: {lease or 'gone'}"
     )
     assert webhooks == []
     assert policies == []
+    assert lease == ""
 
 
 def _labelled(node: Node) -> list[str]:
@@ -191,10 +192,8 @@ def _labelled(node: Node) -> list[str]:
 
 
 def _release_namespace_leftovers(node: Node, namespace: str) -> list[str]:
-    """Objects in the release namespace besides Kubernetes' own and the operator's leader Lease.
-
-    The Lease is written by the running operator (as client-go's leader election does), not by the
-    chart, so helm does not own it and leaves it; it goes with the namespace."""
+    """Objects in the release namespace besides Kubernetes' own (the leader Lease is the chart's, so it
+    must be gone too)."""
     names = node.kube.kubectl(
         "get",
         "all,configmaps,secrets,serviceaccounts,roles,rolebindings,poddisruptionbudgets,leases",
@@ -203,5 +202,5 @@ def _release_namespace_leftovers(node: Node, namespace: str) -> list[str]:
         "-o",
         "name",
     ).stdout.split()
-    expected = {"configmap/kube-root-ca.crt", "serviceaccount/default", f"lease.coordination.k8s.io/{LEASE}"}
+    expected = {"configmap/kube-root-ca.crt", "serviceaccount/default"}
     return [n for n in names if n not in expected]
