@@ -290,3 +290,16 @@ def test_no_access_log_line_is_written_per_review(caplog: pytest.LogCaptureFixtu
         for _ in range(3):
             assert client.post(cfg.VALIDATE_PODS, orjson.dumps(world.review(world.plain_pod())))[0] == 200
     assert not [r for r in caplog.records if r.name.startswith("aiohttp.access")]
+
+
+def test_a_namespace_read_that_fails_still_gets_an_answer_judged_by_the_name_alone() -> None:
+    harness = Harness()
+
+    async def failing(name: str) -> None:
+        harness.reads.append(name)
+        raise TimeoutError
+
+    harness.service.read_namespace = failing
+    answer = harness.response(cfg.VALIDATE_PODS, world.review(world.plain_pod("unseen")))
+    assert answer["allowed"] is True  # judged, not refused because the read failed
+    assert harness.reads == ["unseen"]

@@ -213,7 +213,7 @@ class AdmissionService:
         try:
             found = await self.read_namespace(namespace)
         except Exception as error:  # the judgement goes on with the name label only; say so
-            log.warning("could not read namespace %s: %s", namespace, error)
+            log.warning("could not read namespace %s: %r", namespace, error)
             return
         if found is not None:
             self.state.upsert("namespaces", found)

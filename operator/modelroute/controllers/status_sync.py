@@ -29,6 +29,7 @@ CILIUM_CRD = "ciliumnetworkpolicies.cilium.io"
 POLICY_REPORT_CRD = "policyreports.wgpolicyk8s.io"
 _MANAGED = MANAGED_SELECTOR
 STATUS_WRITERS = 8  # within the Kubernetes client's default connection pool
+MAX_PAUSE_SECONDS = 5.0
 
 
 def _now() -> str:
@@ -103,8 +104,10 @@ class StatusSync:
                 log.exception("reconcile failed; retrying")
                 await asyncio.sleep(2)
                 self.dirty.set()
-            # at most half the time reconciling: a burst of pods is counted in fewer, larger passes
-            await asyncio.sleep(max(self.min_interval_seconds, time.monotonic() - started))
+            # about half the time reconciling during a burst (fewer, larger passes), but never more than
+            # MAX_PAUSE_SECONDS between passes, so statuses follow soon after the burst ends
+            pause = min(max(self.min_interval_seconds, time.monotonic() - started), MAX_PAUSE_SECONDS)
+            await asyncio.sleep(pause)
 
     def _versions(self) -> tuple[int, int]:
         return self.state.version, self.state.pod_version

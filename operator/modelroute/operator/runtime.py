@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from modelroute.admission.server import WebhookServer
 
 log = logging.getLogger("modelroute")
+NAMESPACE_READ_SECONDS = 2.0
 
 
 @dataclass
@@ -53,7 +54,8 @@ class Runtime:
         self.metrics.leader.set(0)
 
     async def read_namespace(self, name: str) -> dict[str, Any] | None:
-        return await asyncio.to_thread(self.kube.read_namespace, name)
+        """The one read a review may wait for, bounded well inside the webhooks' timeout."""
+        return await asyncio.wait_for(asyncio.to_thread(self.kube.read_namespace, name), NAMESPACE_READ_SECONDS)
 
     async def unregister_bounded(self, unregister: Callable[[Runtime], None]) -> None:
         """Remove what local mode registered, but never hang a shutdown on an API server that does not answer."""
