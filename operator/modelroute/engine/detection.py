@@ -442,6 +442,8 @@ def inspect_container(
 
     for part, argv in container_commands(container):
         for index, arg in enumerate(argv):
+            if ":" not in arg and "$" not in arg and "-D" not in arg and "--s" not in arg and "--S" not in arg:
+                continue  # no URL, no $(VAR), no -D or --spring. property: nothing to judge
             where = f"{part}[{index}]"
             expanded, hidden = env.expand_fully(str(arg))
             inspector.embedded_urls(expanded, where, where)
