@@ -12,7 +12,6 @@ command the container runs is scanned: command and args, lifecycle hooks, exec p
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -329,10 +328,22 @@ def carried_properties(setting: EnvSetting) -> list[EnvSetting]:
 _OTHER, _ENDPOINT, _CREDENTIAL, _CARRIER = 0, 1, 2, 4
 
 
-@functools.lru_cache(maxsize=8192)
+_KINDS: dict[str, int] = {}
+_MAX_KINDS = 8192
+
+
 def _name_kind(name: str) -> int:
     """What a setting name is to the engine: an endpoint, a key or neither; and whether it is a
-    provider selector or carries properties. One cached look-up per name keeps detection cheap."""
+    provider selector or carries properties. One dict look-up per name keeps detection cheap."""
+    kind = _KINDS.get(name)
+    if kind is None:
+        if len(_KINDS) >= _MAX_KINDS:
+            _KINDS.clear()
+        kind = _KINDS[name] = _classify_name(name)
+    return kind
+
+
+def _classify_name(name: str) -> int:
     if endpoint_variable(name) is not None:
         kind = _ENDPOINT
     elif canonical_name(name) in CREDENTIAL_NAMES:
@@ -404,7 +415,13 @@ def inspect_container(
         judge_setting(setting, _name_kind(setting.name))
 
     for name, setting in settings.items():
-        kind = _name_kind(name)
+        kind = _KINDS.get(name)
+        if kind is None:
+            kind = _name_kind(name)
+        if kind == _OTHER:  # most settings: only a URL inside could matter
+            if setting.value and ":" in setting.value:
+                inspector.embedded_urls(setting.value, f"env {name}", setting.field)
+            continue
         judge_setting(setting, kind)
         if kind & _CARRIER:
             inspector.unseen_carrier(setting)
@@ -424,6 +441,8 @@ def inspect_container(
 
     for part, argv in container_commands(container):
         for index, arg in enumerate(argv):
+            if ":" not in arg and "$" not in arg and "-D" not in arg and "--s" not in arg and "--S" not in arg:
+                continue  # no URL, no $(VAR), no -D or --spring. property: nothing to judge
             where = f"{part}[{index}]"
             expanded, hidden = env.expand_fully(str(arg))
             inspector.embedded_urls(expanded, where, where)
