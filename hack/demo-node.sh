@@ -12,6 +12,13 @@ ensure_venv
 MODELROUTE_BIN_DIR="$(ensure_control_plane)"
 MODELROUTE_NODE_BIN_DIR="$(ensure_node)"
 export MODELROUTE_BIN_DIR MODELROUTE_NODE_BIN_DIR
-exec python -m pytest -p no:cacheprovider -q -s --no-header \
+log_file="$(mktemp -t modelroute-demo-node.XXXXXX)"
+trap 'rm -f "$log_file"' EXIT
+status=0
+python -m pytest -p no:cacheprovider -q -s --no-header \
   tests/node/test_node_chart.py tests/node/test_node_examples.py tests/node/test_node_sdk.py \
-  tests/node/test_node_teardown.py "$@"
+  tests/node/test_node_teardown.py "$@" 2>&1 | tee "$log_file" || status=$?
+# The story ends where the traffic arrived: what the approved endpoint received, from both SDK pods.
+printf '\n\033[1mWhat the approved endpoint received\033[0m\n'
+awk '/the approved endpoint received:/ {show = 1; print; next} show && /^  / {print; next} {show = 0}' "$log_file"
+exit "$status"
