@@ -21,8 +21,9 @@ from node_kit import (
 )
 
 NAMESPACE = "node-egress"
-APPROVED_IP = "10.0.0.210"
-OTHER_IP = "10.0.0.211"
+# Fixed ClusterIPs from the range's static band (see test_node_sdk.py).
+APPROVED_IP = "10.0.0.13"
+OTHER_IP = "10.0.0.14"
 WORKLOAD = "restricted-app"
 
 

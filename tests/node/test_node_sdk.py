@@ -21,7 +21,9 @@ from node_kit import (
 )
 
 NAMESPACE = "node-sdk"
-ENDPOINT_IP = "10.0.0.200"
+# Fixed ClusterIPs come from the range's static band (the first 16 addresses of a /24), which the API
+# server never hands out on its own, so they cannot collide with a Service that got an address by chance.
+ENDPOINT_IP = "10.0.0.12"
 # A fake key, never printed: the check is that no log contains it.
 KEY = "sk-node-check-0f3a9c"
 API_VERSION = "2024-10-21"
