@@ -32,6 +32,7 @@ log = logging.getLogger("modelroute")
 GIL_SWITCH_SECONDS = 0.0005
 #: how long an exit waits for calls still in flight once everything is cleaned up
 STUCK_CALLS_SECONDS = 5.0
+CALL_THREAD_PREFIX = "modelroute-call"
 
 
 def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
@@ -200,7 +201,7 @@ def run(options: RunOptions) -> None:
     sys.setswitchinterval(GIL_SWITCH_SECONDS)
     log.info("starting ModelRoute on %s (operator namespace %s)", socket.gethostname(), options.namespace)
     loop = asyncio.new_event_loop()
-    executor = ThreadPoolExecutor(thread_name_prefix="modelroute-call")
+    executor = ThreadPoolExecutor(thread_name_prefix=CALL_THREAD_PREFIX)
     loop.set_default_executor(executor)
     kopf.run(
         loop=loop, registry=registry, clusterwide=True, standalone=True, liveness_endpoint=options.liveness_endpoint
@@ -212,12 +213,12 @@ def _exit_without_waiting_for_stuck_calls(executor: ThreadPoolExecutor, timeout:
     """Worker threads still blocked in a call to an API server that does not answer would hold the exit for as
     long as the connection stays open (asyncio and the interpreter both join them): wait a bounded time, then
     leave without them. Everything the operator owns has been cleaned up, or given up on, by then."""
-    executor.shutdown(wait=False, cancel_futures=True)
+    executor.shutdown(wait=False, cancel_futures=True)  # idle workers leave at once
     deadline = time.monotonic() + timeout
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join(max(0.0, deadline - time.monotonic()))
-    stuck = [t.name for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon]
+    workers = [t for t in threading.enumerate() if t.name.startswith(CALL_THREAD_PREFIX)]
+    for thread in workers:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = [t.name for t in workers if t.is_alive()]
     if stuck:
         log.warning("calls to the API server still pending after %ss (%s); exiting without them", timeout, stuck)
         logging.shutdown()
