@@ -375,6 +375,7 @@ class LocalCluster:
         self.detached = detached
         self.startup_seconds: float | None = None
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._args: dict[str, list[str]] = {}
         self._apiserver_port: int | None = None
         self._pki = self.workdir / "pki"
 
@@ -413,6 +414,29 @@ class LocalCluster:
     def log_file(self, component: str) -> Path:
         return self.workdir / f"{component}.log"
 
+    def api_ready(self) -> bool:
+        """Whether kube-apiserver answers /readyz with 200 now."""
+        if self._apiserver_port is None:
+            return False
+        api = _https_context(self.ca_file, self.client_cert_file, self.client_key_file)
+        return _ok(_get(self._apiserver_port, "/readyz", api))
+
+    def wait_api_ready(self, timeout: float = 60) -> None:
+        self._wait("kube-apiserver /readyz", "kube-apiserver", time.monotonic() + timeout, self.api_ready)
+
+    def stop_component(self, component: str) -> None:
+        """Stop one component (SIGTERM to its group, SIGKILL after a grace period); start_component brings it back."""
+        proc = self._procs.pop(component)
+        if proc.poll() is None:
+            _terminate_group(proc.pid, functools.partial(_wait_popen, proc))
+        self._write_pid_file()
+
+    def start_component(self, component: str, timeout: float = 60) -> None:
+        """Start a component stopped by stop_component again, with the same arguments (same ports, same etcd data)."""
+        self._spawn(component, self._args[component])
+        if component == "kube-apiserver":
+            self.wait_api_ready(timeout)
+
     def start(self, timeout: float = 120) -> None:
         """Start all components and return once the API is ready and controllers are running."""
         if self._procs:
@@ -441,6 +465,7 @@ class LocalCluster:
             if proc is not None and proc.poll() is None:
                 _terminate_group(proc.pid, functools.partial(_wait_popen, proc))
         self._procs.clear()
+        self._args.clear()
         self._apiserver_port = None
         self.pid_file.unlink(missing_ok=True)
 
@@ -616,7 +641,9 @@ class LocalCluster:
 
     def _spawn(self, component: str, args: list[str]) -> None:
         exe = str(self.bin_dir / component)
-        with self.log_file(component).open("wb") as log:
+        restarted = component in self._args  # a restart appends to the log the first start began
+        self._args[component] = args
+        with self.log_file(component).open("ab" if restarted else "wb") as log:
             self._procs[component] = subprocess.Popen(
                 [exe, *args],
                 stdin=subprocess.DEVNULL,

@@ -114,8 +114,9 @@ def builtin_exclusions(namespace: str = RELEASE_NAMESPACE) -> list[dict[str, Any
         {"certManager.enabled": True, "metrics.serviceMonitor.enabled": True},
         {"certManager.enabled": True, "certManager.issuerRef": {"name": "corp-ca", "kind": "ClusterIssuer"}},
         {"replicas": 1, "podAntiAffinity": "hard", "leaderElection.enabled": False, "routePolicy.create": False},
+        {"webhook.clientCA.secretName": "apiserver-clients", "webhook.clientCA.key": "clients.pem"},
     ],
-    ids=["defaults", "webhook-url", "cert-manager", "cluster-issuer", "single-replica"],
+    ids=["defaults", "webhook-url", "cert-manager", "cluster-issuer", "single-replica", "client-ca"],
 )
 def test_the_chart_passes_strict_lint(cluster: ClusterClient, values: dict[str, Any]) -> None:
     result = cluster.helm("lint", "--strict", str(CHART), *set_args(values), check=False)
@@ -324,6 +325,24 @@ def test_the_operator_pod_is_hardened_and_wired_to_the_chart(cluster: ClusterCli
         labels = doc["metadata"]["labels"]
         assert {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version"} <= set(labels)
         assert {"app.kubernetes.io/managed-by", "app.kubernetes.io/component", "helm.sh/chart"} <= set(labels)
+
+
+def test_a_client_ca_secret_turns_on_mutual_tls(cluster: ClusterClient) -> None:
+    docs = documents(render(cluster, {"webhook.clientCA.secretName": "apiserver-clients"}).stdout)
+    spec = one(docs, "Deployment")["spec"]["template"]["spec"]
+    container = spec["containers"][0]
+    assert "--tls-client-ca-file=/etc/modelroute/client-ca/ca.crt" in container["args"]
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == "/etc/modelroute/client-ca")
+    assert mount["readOnly"] is True
+    volume = next(v for v in spec["volumes"] if v["name"] == mount["name"])
+    assert volume["secret"]["secretName"] == "apiserver-clients"
+    assert volume["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
+
+
+def test_no_client_certificate_is_asked_for_by_default(cluster: ClusterClient) -> None:
+    container = one(documents(render(cluster).stdout), "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert not [a for a in container["args"] if a.startswith("--tls-client-ca-file")]
+    assert "/etc/modelroute/client-ca" not in {m["mountPath"] for m in container["volumeMounts"]}
 
 
 # --- the chart-generated certificate -------------------------------------------------------------------

@@ -53,12 +53,12 @@ async def _no_read(_: str) -> dict[str, Any] | None:
 
 
 @contextlib.contextmanager
-def serving(directory: Path, client_ca: Path | None = None) -> Iterator[Served]:
+def serving(directory: Path, client_ca: Path | None = None, state: ClusterState | None = None) -> Iterator[Served]:
     files = generate_serving_files(directory / "certs", ["127.0.0.1", "localhost"])
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    service = AdmissionService(primed_state(), Metrics(), lambda: None, _no_read)
+    service = AdmissionService(state or primed_state(), Metrics(), lambda: None, _no_read)
     server = WebhookServer(
         service, addr="127.0.0.1", port=0, cert=files.cert_file, key=files.key_file, client_ca=client_ca
     )

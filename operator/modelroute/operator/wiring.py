@@ -8,7 +8,10 @@ import logging
 import os
 import socket
 import sys
+import threading
+import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
@@ -27,6 +30,9 @@ from modelroute.operator.runtime import Runtime, serving_files
 
 log = logging.getLogger("modelroute")
 GIL_SWITCH_SECONDS = 0.0005
+#: how long an exit waits for calls still in flight once everything is cleaned up
+STUCK_CALLS_SECONDS = 5.0
+CALL_THREAD_PREFIX = "modelroute-call"
 
 
 def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
@@ -194,4 +200,28 @@ def run(options: RunOptions) -> None:
     # the admission loop for the default 5 ms at a time
     sys.setswitchinterval(GIL_SWITCH_SECONDS)
     log.info("starting ModelRoute on %s (operator namespace %s)", socket.gethostname(), options.namespace)
-    kopf.run(registry=registry, clusterwide=True, standalone=True, liveness_endpoint=options.liveness_endpoint)
+    loop = asyncio.new_event_loop()
+    executor = ThreadPoolExecutor(thread_name_prefix=CALL_THREAD_PREFIX)
+    loop.set_default_executor(executor)
+    kopf.run(
+        loop=loop, registry=registry, clusterwide=True, standalone=True, liveness_endpoint=options.liveness_endpoint
+    )
+    _exit_without_waiting_for_stuck_calls(executor, STUCK_CALLS_SECONDS)
+
+
+def _exit_without_waiting_for_stuck_calls(executor: ThreadPoolExecutor, timeout: float) -> None:
+    """Worker threads still blocked in a call to an API server that does not answer would hold the exit for as
+    long as the connection stays open (asyncio and the interpreter both join them): wait a bounded time, then
+    leave without them. Everything the operator owns has been cleaned up, or given up on, by then."""
+    executor.shutdown(wait=False, cancel_futures=True)  # idle workers leave at once
+    deadline = time.monotonic() + timeout
+    workers = [t for t in threading.enumerate() if t.name.startswith(CALL_THREAD_PREFIX)]
+    for thread in workers:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = [t.name for t in workers if t.is_alive()]
+    if stuck:
+        log.warning("calls to the API server still pending after %ss (%s); exiting without them", timeout, stuck)
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
