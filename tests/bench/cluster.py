@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import socket
 import ssl
 import subprocess
@@ -26,6 +25,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "hack"))
 
 import localcluster  # noqa: E402
+
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+from operator_process import RunProcess  # noqa: E402
 
 OPERATOR_NAMESPACE = "modelroute-system"
 CONFIGURATION = "modelroute-bench"
@@ -168,20 +170,17 @@ async def create_pods(api: Api, pods: list[dict[str, Any]], clients: int) -> Cre
     return CreateFigures(len(pods), time.perf_counter() - started, latencies)
 
 
-class Operator:
+class Operator(RunProcess):
     """`modelroute run` in local mode (it registers its webhooks) against the benchmark cluster."""
 
     def __init__(self, cluster: localcluster.LocalCluster, workdir: Path, resync_seconds: float = 300) -> None:
-        self.cluster, self.workdir = cluster, workdir
+        super().__init__(workdir)
+        self.cluster = cluster
         self.liveness, self.webhook = free_port(), free_port()
         self.resync_seconds = resync_seconds
-        self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 120) -> None:
-        script = Path(sys.executable).parent / "modelroute"
-        args = [
-            str(script),
-            "run",
+    def arguments(self) -> list[str]:
+        return [
             "--kubeconfig",
             str(self.cluster.kubeconfig),
             "--namespace",
@@ -200,17 +199,12 @@ class Operator:
             "--resync-seconds",
             str(self.resync_seconds),
         ]
-        log = (self.workdir / "operator.log").open("wb")
-        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"modelroute run exited: see {self.workdir / 'operator.log'}")
-            if self._synced() and self._registered():
-                return
-            time.sleep(0.5)
-        self.stop()
-        raise RuntimeError("modelroute run did not become ready")
+
+    def ready(self) -> bool:
+        return self._synced() and self._registered()
+
+    def start(self, timeout: float = 120) -> None:
+        super().start(timeout)
 
     def profile(self, seconds: int = 60) -> None:
         """Sample the operator with py-spy into $MODELROUTE_BENCH_PROFILE (raw stacks), when it is set."""
@@ -228,7 +222,7 @@ class Operator:
             return False
 
     def _registered(self) -> bool:
-        text = (self.workdir / "operator.log").read_text(errors="replace")
+        text = self.log_file.read_text(errors="replace")
         return "registered webhook configurations" in text
 
     def cpu_seconds(self) -> float:
@@ -244,15 +238,6 @@ class Operator:
             if key in ("VmRSS", "VmHWM"):
                 values[key] = int(value.split()[0]) / 1024
         return values["VmRSS"], values["VmHWM"]
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
 
 
 @contextlib.asynccontextmanager
