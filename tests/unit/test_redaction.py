@@ -141,3 +141,11 @@ def test_no_path_segment_outside_the_api_words_survives(secret: str) -> None:
     redacted = redact_text(f"https://api.openai.com/v1/{secret}x/chat")
     assert f"{secret}x" not in redacted
     assert redacted.startswith("https://api.openai.com/v1/")
+
+
+def test_prose_punctuation_after_a_url_stays_with_the_prose() -> None:
+    from modelroute.engine.redaction import redact_text
+
+    text = "(so the OpenAI SDKs would call https://api.openai.com/v1) [DefaultOpenAIEndpoint]"
+    assert redact_text(text) == text
+    assert redact_text("call https://api.openai.com/Zq7sekret2/v1).") == "call https://api.openai.com/<redacted>/v1)."

@@ -86,6 +86,7 @@ def redact_url_text(text: str) -> str:
 
 # A URL in free text runs to whitespace, a quote or an angle bracket (what hosts.find_urls reads).
 _URL_IN_TEXT = re.compile(r"https?://[^\s<>\"'`]*", re.IGNORECASE)
+_PROSE_TAIL = ").,;:"
 
 
 @functools.lru_cache(maxsize=8192)  # messages repeat across pods
@@ -93,7 +94,15 @@ def redact_text(text: str) -> str:
     """Free text (an Event or a report message) with every http(s) URL in it redacted; idempotent."""
     if "://" not in text:
         return text
-    return _URL_IN_TEXT.sub(lambda match: redact_url_text(match.group(0)), text)
+    return _URL_IN_TEXT.sub(_redact_match, text)
+
+
+def _redact_match(match: re.Match[str]) -> str:
+    # A closing parenthesis or sentence punctuation right after a URL belongs to the prose around it:
+    # kept as it is, so "(... would call https://host/v1)" keeps its ")" and its last path segment.
+    url = match.group(0)
+    core = url.rstrip(_PROSE_TAIL)
+    return redact_url_text(core) + url[len(core) :]
 
 
 def redact_values(value: Any) -> Any:
