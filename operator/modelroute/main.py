@@ -142,6 +142,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="serve /metrics, /healthz and /readyz here, e.g. 0.0.0.0:8080 (port 0 picks one)",
     )
+    run.add_argument(
+        "--rewrite-events",
+        action="store_true",
+        default=_RUN.rewrite_events,
+        help="record a RouteRewritten Event for every pod whose endpoint settings were rewritten (denials and "
+        "warnings always get one)",
+    )
     run.add_argument("--log-format", choices=("plain", "full", "json"), default="full")
     run.add_argument("-v", "--verbose", action="store_true")
 
@@ -214,6 +221,7 @@ def _run(args: argparse.Namespace) -> int:
             leader_elect=args.leader_elect,
             leader_election_namespace=args.leader_election_namespace,
             metrics_bind_address=args.metrics_bind_address,
+            rewrite_events=args.rewrite_events,
         )
     )
     return 0

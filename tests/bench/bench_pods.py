@@ -1,23 +1,29 @@
-"""Pod creation through the real kube-apiserver of the local control plane, without and then with
-ModelRoute's webhooks registered (the operator in local mode), at 1 and 16 concurrent clients.
+"""Pod creation through the real kube-apiserver of the local control plane, without webhooks, with two
+allow-all webhooks, and with ModelRoute's webhooks registered (the operator in local mode), at 1 and 16
+concurrent clients.
 
     python -m tests.bench.bench_pods [--pods 500]
 
 Every pod is covered by a ModelWorkload (the mutating webhook patches it, the validating webhook judges
 the result) and every pod's content is distinct, so no two reviews are the same object. Clients hold
 keep-alive HTTPS connections with the admin client certificate. Figures: p50/p95 per create and pods/s,
-and the ratios with/without measured in the same run; the load average is printed before each phase.
+and the ratios to the cluster without webhooks measured in the same run; the load average is printed
+before each phase. The allow-all phase (a mutating and a validating webhook on the same server stack
+that answer "allowed" without reading the pod) shows what the two calls cost the API server by themselves.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from modelroute.admission import configurations as cfg
 from tests.bench import world
+from tests.bench.bench_webhook import server_process
 from tests.bench.cluster import (
     OPERATOR_NAMESPACE,
     Api,
@@ -51,7 +57,7 @@ async def phases(
 ) -> dict[int, CreateFigures]:
     """Each phase also prints the CPU each process spent per pod, to show where the time went."""
     out: dict[int, CreateFigures] = {}
-    prefix = "with" if "ModelRoute" in label else "without"
+    prefix = label.split()[0].lower().replace("-", "")
     await create_pods(api, pods(f"{prefix}-warm-up", 20), 4)
     for clients in concurrencies:
         print(f"  load average before {label} at {clients} clients: {load()}", flush=True)
@@ -66,6 +72,24 @@ async def phases(
             flush=True,
         )
     return out
+
+
+def allow_all_configurations(port: int, ca_file: Path) -> list[tuple[str, dict[str, Any]]]:
+    """ModelRoute's own mutating and validating pod webhooks, pointed at the allow-all server."""
+    options = cfg.WebhookOptions(operator_namespace=OPERATOR_NAMESPACE, name="allow-all")
+    ca_bundle = base64.b64encode(ca_file.read_bytes()).decode()
+
+    def client_config(path: str) -> dict[str, Any]:
+        return {"url": f"https://127.0.0.1:{port}/{path}", "caBundle": ca_bundle}
+
+    mutating = cfg.mutating_configuration(client_config, options)
+    validating = cfg.validating_configuration(client_config, options)
+    validating["webhooks"] = [w for w in validating["webhooks"] if w["name"] == "pods.validate.modelroute.io"]
+    base = "/apis/admissionregistration.k8s.io/v1/"
+    return [
+        (base + "mutatingwebhookconfigurations", mutating),
+        (base + "validatingwebhookconfigurations", validating),
+    ]
 
 
 async def setup(api: Api) -> None:
@@ -99,6 +123,22 @@ def main(argv: list[str] | None = None) -> int:
                 return await phases(api, "without webhooks", args.pods, concurrencies, servers)
 
         baseline = asyncio.run(without())
+
+        async def allow_all() -> dict[int, CreateFigures]:
+            with server_process("allow-all", Path(tmp)) as (port, ca_file):
+                async with api_of(cp) as api:
+                    configurations = allow_all_configurations(port, ca_file)
+                    for path, body in configurations:
+                        await api.create(path, body)
+                    await asyncio.sleep(2)  # the API server picks configurations up from its informer
+                    try:
+                        return await phases(api, "allow-all webhooks", args.pods, concurrencies, servers)
+                    finally:
+                        for path, body in configurations:
+                            await api.request("DELETE", f"{path}/{body['metadata']['name']}")
+                        await asyncio.sleep(2)
+
+        floor = asyncio.run(allow_all())
         operator = Operator(cp, Path(tmp))
         operator.start()
         try:
@@ -112,14 +152,15 @@ def main(argv: list[str] | None = None) -> int:
             governed = asyncio.run(with_webhooks())
         finally:
             operator.stop()
-    print("ratios (with / without, same run):")
+    print("ratios to the cluster without webhooks (same run):")
     for clients in concurrencies:
-        b, g = baseline[clients], governed[clients]
-        print(
-            f"  {clients:2d} clients: p95 {g.p(0.95) / b.p(0.95):.2f}x  p50 {g.p(0.5) / b.p(0.5):.2f}x  "
-            f"pods/s {g.rate / b.rate:.2f}x"
-        )
-    print("target: p95 <= 1.5x at both concurrencies")
+        b = baseline[clients]
+        for label, figures in (("allow-all webhooks", floor[clients]), ("ModelRoute", governed[clients])):
+            print(
+                f"  {clients:2d} clients, {label:18s}: p95 {figures.p(0.95) / b.p(0.95):.2f}x  "
+                f"p50 {figures.p(0.5) / b.p(0.5):.2f}x  pods/s {figures.rate / b.rate:.2f}x"
+            )
+    print("target: ModelRoute p95 <= 1.5x at both concurrencies")
     return 0
 
 

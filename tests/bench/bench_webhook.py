@@ -213,6 +213,10 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "serve":
-        asyncio.run(_serve(sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])))
+        from modelroute.operator.wiring import new_event_loop
+
+        # the operator's event loop (uvloop), for either server: the same stack
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            runner.run(_serve(sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])))
     else:
         raise SystemExit(main(sys.argv[1:]))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import jsonpatch
 import pytest
-from builders import APPROVED_URL, container, context, endpoint, env_of, judge, pod, workload
+from builders import APPROVED_URL, container, context, endpoint, env_of, judge, pod, policy, workload
 
 from modelroute.engine.verdict import Outcome
 
@@ -166,3 +167,35 @@ def test_pod_controllers_are_judged_but_never_patched() -> None:
     assert decision.allowed
     assert decision.patch == []
     assert decision.annotations["modelroute.io/workload"] == "chat"
+
+
+DIRECT_URL = "https://api.openai.com/v1"
+
+
+@pytest.mark.parametrize(
+    ("case", "subject", "ctx"),
+    [
+        ("injected", pod(container()), None),
+        ("rewritten", pod(container(env={"OPENAI_BASE_URL": DIRECT_URL})), context(policies=[policy(rewrite=True)])),
+        (
+            "forged annotations dropped, others kept",
+            pod(container(), annotations={"modelroute.io/decision": "compliant", "team": "a", "modelroute.io/x": "1"}),
+            None,
+        ),
+        ("two containers", pod(container("a"), container("b", env={"OPENAI_API_KEY": "k"})), None),
+        (
+            "ungoverned, forged annotation",
+            pod(container(), namespace="kube-system", annotations={"modelroute.io/x": "1"}),
+            None,
+        ),
+    ],
+)
+def test_the_pod_a_decision_says_its_patch_produces_is_the_pod_the_patch_produces(
+    case: str, subject: dict[str, Any], ctx: Any
+) -> None:
+    decision = judge(subject, ctx)
+    assert decision.patch, case
+    patched = jsonpatch.apply_patch(copy.deepcopy(subject), decision.patch)
+    assert decision.produced is not None
+    assert decision.produced["metadata"] == patched["metadata"]
+    assert decision.produced["spec"] == patched["spec"]

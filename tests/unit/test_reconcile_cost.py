@@ -122,3 +122,49 @@ def test_pod_churn_does_not_re_list_egress_policies() -> None:
     sync.sync_once()
     assert first > 0
     assert len(listed) == first
+
+
+def synced_and_echoed(sync: StatusSync, state: ClusterState) -> None:
+    """A pass, then the watch delivering what it wrote back into the view."""
+    sync.sync_once()
+    for (plural, key), status in sync._written.items():
+        body = copy.deepcopy(state.raw[plural][key])
+        body["status"] = status
+        state.upsert(plural, body)
+
+
+def test_new_pod_counts_alone_wait_for_the_refresh_interval_and_a_condition_change_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from modelroute.controllers import status_sync
+
+    clock = [1000.0]
+    monkeypatch.setattr(status_sync.time, "monotonic", lambda: clock[0])
+    state = primed()
+    kube = QuietKube()
+    sync = StatusSync(state, kube)  # type: ignore[arg-type]
+    synced_and_echoed(sync, state)
+    assert ("modelworkloads", "model-0") in kube.patched
+    kube.patched.clear()
+
+    newcomer = world.covered_pod()
+    newcomer["metadata"]["name"] = "new"
+    state.upsert("pods", newcomer)
+    clock[0] += 1
+    synced_and_echoed(sync, state)
+    assert kube.patched == []
+    assert sync.deferred_seconds == pytest.approx(status_sync.COUNTS_REFRESH_SECONDS - 1)
+
+    body = copy.deepcopy(state.raw["modelworkloads"][("team-00", "model-0")])
+    body["spec"]["endpointRef"] = {"name": "missing"}
+    body["metadata"]["generation"] = 2
+    state.upsert("modelworkloads", body)
+    synced_and_echoed(sync, state)
+    assert ("modelworkloads", "model-0") in kube.patched  # at once, with the counts it carries
+    kube.patched.clear()
+
+    state.upsert("pods", {**newcomer, "metadata": {**newcomer["metadata"], "name": "newer"}})
+    clock[0] += status_sync.COUNTS_REFRESH_SECONDS
+    synced_and_echoed(sync, state)
+    assert kube.patched == [("modelworkloads", "model-0")]
+    assert sync.deferred_seconds is None

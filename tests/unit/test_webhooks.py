@@ -20,6 +20,9 @@ from modelroute.admission.review import validate
 from modelroute.admission.webhooks import AdmissionService, Reply
 from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import ClusterState
+from modelroute.engine import audit as audit_module
+from modelroute.engine.evaluate import evaluate
+from modelroute.engine.judgements import content_key
 from modelroute.observability import Metrics
 
 
@@ -39,11 +42,17 @@ def primed_state(workloads: int = 3, namespaces: int = 1) -> ClusterState:
 
 
 class Harness:
-    def __init__(self, state: ClusterState | None = None) -> None:
+    def __init__(self, state: ClusterState | None = None, *, rewrite_events: bool = False) -> None:
         self.state = state or primed_state()
         self.recorded = Recorded()
         self.reads: list[str] = []
-        self.service = AdmissionService(self.state, Metrics(), lambda: self.recorded, self._read)  # type: ignore[arg-type,return-value]
+        self.service = AdmissionService(
+            self.state,
+            Metrics(),
+            lambda: self.recorded,  # type: ignore[arg-type,return-value]
+            self._read,
+            rewrite_events=rewrite_events,
+        )
 
     async def _read(self, name: str) -> dict[str, Any] | None:
         self.reads.append(name)
@@ -92,6 +101,41 @@ def test_the_pod_the_mutating_call_produced_is_judged_before_its_validating_call
     assert answer["allowed"] is validate(after, harness.state.context()).allowed is True
 
 
+def test_the_audit_takes_the_validating_decision_of_a_pod_stored_as_judged(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pod = world.covered_pod()
+    after = produced(pod, harness.response(cfg.MUTATE_PODS, world.review(pod)))
+    harness.response(cfg.VALIDATE_PODS, world.review(after))
+    stored = copy.deepcopy(after)  # as the API server stores it: name, uid and version filled in
+    stored["metadata"].update(name="app-0-x1", uid="u-1", resourceVersion="7")
+    judged: list[object] = []
+    real = evaluate
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        judged.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(audit_module, "evaluate", counting)
+    context = harness.state.context()
+    result = audit_module.audit([stored], context, judgements=harness.state.judgements)
+    assert judged == []
+    assert result.pod_counts("team-00", "model-0") == {"matched": 1, "compliant": 1, "violating": 0}
+    assert result.findings[0].decision == audit_module.audit([stored], context).findings[0].decision
+
+
+def test_a_judgement_is_never_served_against_another_policy_context(harness: Harness) -> None:
+    pod = world.covered_pod()
+    after = produced(pod, harness.response(cfg.MUTATE_PODS, world.review(pod)))
+    key = content_key("team-00", after)
+    assert harness.state.judgements.get(harness.state.context(), key) is not None
+    body = copy.deepcopy(harness.state.raw["azureendpoints"][("", "contoso")])
+    body["spec"]["deployments"] = ["other"]
+    body["metadata"]["generation"] = 2
+    harness.state.upsert("azureendpoints", body)
+    assert harness.state.judgements.get(harness.state.context(), key) is None
+
+
 def test_a_pod_changed_after_mutation_is_judged_afresh(harness: Harness) -> None:
     pod = world.covered_pod()
     after = produced(pod, harness.response(cfg.MUTATE_PODS, world.review(pod)))
@@ -106,6 +150,18 @@ def test_a_denial_carries_the_engines_message_and_records_one_event(harness: Har
     assert answer["status"]["code"] == 403
     assert "api.openai.com" in answer["status"]["message"]
     assert harness.recorded.events == [("team-00", "RouteDenied")]
+
+
+@pytest.mark.parametrize(("rewrite_events", "expected"), [(False, []), (True, [("team-00", "RouteRewritten")])])
+def test_a_rewrite_is_recorded_as_an_event_only_when_asked(rewrite_events: bool, expected: list[object]) -> None:
+    state = primed_state()
+    rewriting = world.policy_body()
+    rewriting["spec"]["rewrite"] = True
+    state.upsert("routepolicies", rewriting)
+    harness = Harness(state, rewrite_events=rewrite_events)
+    pod = world.violating_pod()  # pinned to api.openai.com: rewritten to the approved route
+    assert harness.response(cfg.MUTATE_PODS, world.review(pod))["patchType"] == "JSONPatch"
+    assert harness.recorded.events == expected
 
 
 def test_a_dry_run_records_no_event(harness: Harness) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import logging
 import time
 from collections import OrderedDict
@@ -17,7 +16,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import jsonpatch
 import orjson
 
 from modelroute.admission import configurations as cfg
@@ -27,6 +25,7 @@ from modelroute.api.meta import GROUP
 from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import ClusterState
 from modelroute.engine.context import PolicyContext
+from modelroute.engine.judgements import content_key
 from modelroute.engine.verdict import Outcome
 from modelroute.observability import Metrics
 
@@ -63,17 +62,6 @@ def _bad(message: str) -> Reply:
     return Reply(400, message.encode(), "text/plain; charset=utf-8")
 
 
-def _content_key(namespace: str, obj: Mapping[str, Any]) -> bytes:
-    """What the engine reads of a pod: its namespace, labels, annotations and spec (not its name, uid or
-    timestamps, which the API server fills in between the mutating and the validating call)."""
-    metadata = obj.get("metadata") or {}
-    material = orjson.dumps(
-        [namespace, obj.get("kind"), metadata.get("labels"), metadata.get("annotations"), obj.get("spec")],
-        option=orjson.OPT_SORT_KEYS,
-    )
-    return hashlib.blake2b(material, digest_size=16).digest()
-
-
 class VerdictCache:
     """A small LRU of answers for one policy context, keyed by the judged content's hash: the pods of one
     template, and the pod the mutating call just produced, are judged once. Cleared when the context changes,
@@ -103,25 +91,6 @@ class VerdictCache:
             self.answers.popitem(last=False)
 
 
-def _patched_pod(obj: Mapping[str, Any], patch: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The pod as the mutating call's patch leaves it (labels, annotations and spec only), or None."""
-    metadata = obj.get("metadata") or {}
-    copy = orjson.loads(
-        orjson.dumps(
-            {
-                "kind": obj.get("kind"),
-                "metadata": {k: metadata[k] for k in ("labels", "annotations", "namespace") if k in metadata},
-                "spec": obj.get("spec"),
-            }
-        )
-    )
-    try:
-        result: dict[str, Any] = jsonpatch.apply_patch(copy, patch, in_place=True)
-    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException):
-        return None
-    return result
-
-
 class AdmissionService:
     """Everything a review needs, without HTTP: the server hands it the path and the body."""
 
@@ -133,12 +102,14 @@ class AdmissionService:
         read_namespace: NamespaceReader,
         *,
         cache_capacity: int = 4096,
+        rewrite_events: bool = False,
     ) -> None:
         self.state = state
         self.metrics = metrics
         self.recorder = recorder
         self.read_namespace = read_namespace
         self.cache = VerdictCache(cache_capacity)
+        self.rewrite_events = rewrite_events
         self._namespace_reads: dict[str, asyncio.Future[None]] = {}
         self._counters: dict[tuple[str, str], Any] = {}
         self._timers: dict[str, Any] = {}
@@ -258,10 +229,10 @@ class AdmissionService:
         context = self.state.context()
         self.cache.bind(context)
         namespace = str(obj["metadata"].get("namespace") or "default")
-        key = _content_key(namespace, obj)
+        key = content_key(namespace, obj)
         answer = self.cache.get(path, key)
         if answer is None:
-            answer = mutate(obj, context) if path == cfg.MUTATE_PODS else validate(obj, context)
+            answer = mutate(obj, context) if path == cfg.MUTATE_PODS else self._validate(key, obj, context)
             self.cache.put(path, key, answer)
             if path == cfg.MUTATE_PODS:
                 # after this answer is written, not before: the mutating call's latency stays one judgement
@@ -277,18 +248,27 @@ class AdmissionService:
         produced content: if anything else changes the pod in between, the validating call judges it afresh."""
         if context is not self.cache.context:
             return
-        produced = _patched_pod(obj, answer.patch) if answer.patch else obj
+        produced = answer.decision.produced if answer.decision is not None else None
         if produced is None:
-            return
-        key = _content_key(namespace, produced)
+            if answer.patch:
+                return
+            produced = obj
+        key = content_key(namespace, produced)
         if (cfg.VALIDATE_PODS, key) not in self.cache.answers:
-            self.cache.put(cfg.VALIDATE_PODS, key, validate(produced, context))
+            self.cache.put(cfg.VALIDATE_PODS, key, self._validate(key, produced, context))
+
+    def _validate(self, key: bytes, obj: Mapping[str, Any], context: PolicyContext) -> Answer:
+        """The validating judgement; a pod's decision is kept for the audit, which will find it stored as is."""
+        answer = validate(obj, context)
+        if answer.decision is not None and obj.get("kind") == "Pod":
+            self.state.judgements.put(context, key, answer.decision)
+        return answer
 
     def _account(self, path: str, answer: Answer, obj: Mapping[str, Any], namespace: str, dry_run: bool) -> None:
         decision = answer.decision
         if path == cfg.MUTATE_PODS:
             self._count(path, "patched" if answer.patch else "unchanged")
-            if decision is not None and decision.outcome is Outcome.REWRITTEN:
+            if self.rewrite_events and decision is not None and decision.outcome is Outcome.REWRITTEN:
                 self._event(answer, obj, namespace, dry_run)
             return
         result = "denied" if not answer.allowed else (str(decision.outcome) if decision else "allowed")

@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
+import orjson
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
@@ -77,45 +78,74 @@ class Kube:
         self._crds: dict[str, tuple[bool, float]] = {}
         self._grants: dict[tuple[str, str], tuple[bool, float]] = {}
 
-    def iterate(self, plural: str, page_size: int = 500) -> Iterator[dict[str, Any]]:
-        """Every object of a kind, page by page, as the plain dicts a watch would deliver."""
-        group, version, _ = RESOURCES[plural]
-        token: str | None = None
-        while True:
-            page = self._page(plural, page_size, token)
-            kind = str(page.get("kind") or "").removesuffix("List") or BY_PLURAL[plural].kind
-            for item in page.get("items") or []:
-                item.setdefault("kind", kind)
-                item.setdefault("apiVersion", f"{group}/{version}" if group else version)
-                yield item
-            token = (page.get("metadata") or {}).get("continue")
-            if not token:
-                return
-
     def list_all(self, plural: str) -> list[dict[str, Any]]:
-        return list(self.iterate(plural))
+        """Every object of a kind, as the plain dicts a watch would deliver."""
+        return self.list_with_version(plural)[0]
 
     def _page(self, plural: str, limit: int, token: str | None) -> dict[str, Any]:
-        group, version, _ = RESOURCES[plural]
         kwargs: dict[str, Any] = {"limit": limit}
         if token:
             kwargs["_continue"] = token
+        # the raw JSON, parsed by orjson: building the client's typed models of thousands of pods and
+        # serialising them back cost seconds and a large transient heap (README, Performance)
+        page: dict[str, Any] = orjson.loads(self._raw(plural, **kwargs).data)
+        return page
+
+    def _raw(self, plural: str, **kwargs: Any) -> Any:
+        """The unread HTTP response (urllib3) of a list or watch of every object of a kind."""
+        group, version, _ = RESOURCES[plural]
         if group:
-            return dict(self.custom.list_cluster_custom_object(group, version, plural, **kwargs))
+            return self.custom.list_cluster_custom_object(group, version, plural, _preload_content=False, **kwargs)
         listing = {
             "configmaps": self.core.list_config_map_for_all_namespaces,
             "namespaces": self.core.list_namespace,
             "pods": self.core.list_pod_for_all_namespaces,
-        }[plural](**kwargs)
-        return dict(self.api.sanitize_for_serialization(listing))
+        }[plural]
+        return listing(_preload_content=False, **kwargs)
+
+    def list_with_version(self, plural: str, page_size: int = 500) -> tuple[list[dict[str, Any]], str]:
+        """Every object of a kind and the resourceVersion of that consistent snapshot, to watch from."""
+        group, version, _ = RESOURCES[plural]
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        resource_version = ""
+        while True:
+            page = self._page(plural, page_size, token)
+            resource_version = resource_version or str((page.get("metadata") or {}).get("resourceVersion") or "")
+            kind = str(page.get("kind") or "").removesuffix("List") or BY_PLURAL[plural].kind
+            for item in page.get("items") or []:
+                item.setdefault("kind", kind)
+                item.setdefault("apiVersion", f"{group}/{version}" if group else version)
+                items.append(item)
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items, resource_version
+
+    def watch(self, plural: str, resource_version: str, timeout_seconds: int) -> Any:
+        """The open watch stream (urllib3 response) of a kind from `resource_version`, with bookmarks; the
+        server ends it after `timeout_seconds`, and a silent connection is given up a little after that."""
+        return self._raw(
+            plural,
+            watch=True,
+            resource_version=resource_version,
+            allow_watch_bookmarks=True,
+            timeout_seconds=timeout_seconds,
+            _request_timeout=(30, timeout_seconds + 30),
+        )
 
     def patch_status(self, plural: str, namespace: str | None, name: str, status: dict[str, Any]) -> None:
         group, version, namespaced = RESOURCES[plural]
         body = {"status": status}
+        # the answer (the whole object) is not needed: unread, it is never turned into the client's models
         if namespaced:
-            self.custom.patch_namespaced_custom_object_status(group, version, namespace, plural, name, body)
+            response = self.custom.patch_namespaced_custom_object_status(
+                group, version, namespace, plural, name, body, _preload_content=False
+            )
         else:
-            self.custom.patch_cluster_custom_object_status(group, version, plural, name, body)
+            response = self.custom.patch_cluster_custom_object_status(
+                group, version, plural, name, body, _preload_content=False
+            )
+        response.drain_conn()
 
     def read_namespace(self, name: str) -> dict[str, Any] | None:
         found = unless_absent(lambda: self.core.read_namespace(name))

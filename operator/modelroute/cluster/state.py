@@ -15,6 +15,7 @@ from modelroute.api import kinds
 from modelroute.api.meta import explain
 from modelroute.api.v1alpha1 import ModelWorkload
 from modelroute.engine.context import CompiledWorkload, PolicyContext, config_map_data, namespace_labels_of
+from modelroute.engine.judgements import Judgements
 
 Key = tuple[str, str]  # (namespace or "", name)
 _MODELS = kinds.MODELS_BY_PLURAL
@@ -76,6 +77,8 @@ class ClusterState:
     _context_version: int = -1
     _compiled: dict[Key, tuple[Any, CompiledWorkload]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: pods' decisions by content, from the validating webhook, for the audit
+    judgements: Judgements = field(default_factory=Judgements)
     _listeners: list[Any] = field(default_factory=list)
     _status_listeners: list[Any] = field(default_factory=list)
 

@@ -30,6 +30,9 @@ POLICY_REPORT_CRD = "policyreports.wgpolicyk8s.io"
 _MANAGED = MANAGED_SELECTOR
 STATUS_WRITERS = 8  # within the Kubernetes client's default connection pool
 MAX_PAUSE_SECONDS = 5.0
+#: a status whose only change is the audit's pod counts is written at most this often per object: during a
+#: burst of creates, a thousand workloads' counts would otherwise be rewritten on every pass
+COUNTS_REFRESH_SECONDS = 15.0
 
 
 def _now() -> str:
@@ -60,6 +63,9 @@ class StatusSync:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._memo: AuditMemo = {}
         self._written: dict[tuple[str, tuple[str, str]], dict[str, Any]] = {}
+        self._counts_written_at: dict[tuple[str, tuple[str, str]], float] = {}
+        #: set by a pass that held back new pod counts: how long until the first of them is due
+        self.deferred_seconds: float | None = None
         self._synced_at: tuple[int, int] | None = None
         state.on_status(self.status_seen)
 
@@ -81,7 +87,9 @@ class StatusSync:
             on_loop = False
         if on_loop:
             self.dirty.set()
-        else:
+        elif not self.dirty.is_set():
+            # a pass clears the flag before it reads the view, which was updated before this call: when the
+            # flag is still set, the pending pass will see this change, and the loop need not be woken
             loop.call_soon_threadsafe(self.dirty.set)
 
     async def run(self) -> None:
@@ -107,6 +115,9 @@ class StatusSync:
             # about half the time reconciling during a burst (fewer, larger passes), but never more than
             # MAX_PAUSE_SECONDS between passes, so statuses follow soon after the burst ends
             pause = min(max(self.min_interval_seconds, time.monotonic() - started), MAX_PAUSE_SECONDS)
+            if self.deferred_seconds is not None:  # held-back counts get a pass of their own when due
+                self._loop.call_later(max(self.deferred_seconds, pause), self.dirty.set)
+                self.deferred_seconds = None
             await asyncio.sleep(pause)
 
     def _versions(self) -> tuple[int, int]:
@@ -151,7 +162,8 @@ class StatusSync:
     def sync_once(self) -> int:
         versions = self._versions()
         context = self.state.context()
-        result = audit(list(self.state.raw["pods"].values()), context, memo=self._memo)
+        pods = list(self.state.raw["pods"].values())
+        result = audit(pods, context, memo=self._memo, judgements=self.state.judgements)
         self.last_audit = result
         self.metrics.audit_runs.inc()
         for outcome, count in result.totals.items():
@@ -167,11 +179,21 @@ class StatusSync:
 
     def _statuses(self, result: AuditResult) -> int:
         writes = []
+        now = time.monotonic()
+        self.deferred_seconds = None
         for plural, namespace, name, desired, current in self.desired(result):
             if not st.differs_ignoring_times(desired, current):
                 continue
+            key = (plural, (namespace or "", name))
+            due = self._counts_written_at.get(key, -COUNTS_REFRESH_SECONDS) + COUNTS_REFRESH_SECONDS
+            if due > now and st.only_counts_differ(desired, current):
+                # new counts only, and this object's were written moments ago: the next write carries them
+                wait = due - now
+                self.deferred_seconds = wait if self.deferred_seconds is None else min(self.deferred_seconds, wait)
+                continue
             status = st.with_transition_times(desired, current, self.clock())
-            self._written[(plural, (namespace or "", name))] = status
+            self._written[key] = status
+            self._counts_written_at[key] = now
             writes.append((plural, namespace, name, status))
 
         def write(item: tuple[str, str | None, str, dict[str, Any]]) -> bool:

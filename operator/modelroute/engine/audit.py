@@ -12,6 +12,7 @@ from modelroute.api import annotations as ann
 from modelroute.api.annotations import MANAGED_BY
 from modelroute.engine.context import PolicyContext
 from modelroute.engine.evaluate import evaluate
+from modelroute.engine.judgements import Judgements, content_key
 from modelroute.engine.podspec import NotAPodError
 from modelroute.engine.redaction import redact_text
 from modelroute.engine.verdict import Decision, Outcome
@@ -60,11 +61,13 @@ def audit(
     *,
     as_admitted: bool = False,
     memo: AuditMemo | None = None,
+    judgements: Judgements | None = None,
 ) -> AuditResult:
     """Judge pods as they are (running pods), or as they would be admitted (manifests not yet applied).
 
     With a memo, a pod object judged before against the same context is not judged again: a reconciler
-    that re-audits often pays only for the pods that changed."""
+    that re-audits often pays only for the pods that changed; with judgements, a pod the validating webhook
+    judged as it is stored is not judged again either."""
     result = AuditResult()
     seen: AuditMemo = {}
     for pod in pods:
@@ -76,8 +79,11 @@ def audit(
         if known is not None and known[0] is pod and known[1] is context:
             decision = known[2]
         else:
+            found = None
+            if judgements is not None and not as_admitted:
+                found = judgements.get(context, content_key(namespace, pod))
             try:
-                decision = evaluate(pod, context, mutate=as_admitted)
+                decision = evaluate(pod, context, mutate=as_admitted) if found is None else found
             except NotAPodError:
                 continue
         seen[id(pod)] = (pod, context, decision)

@@ -37,6 +37,34 @@ def annotation_patch(pointer: str, current: Mapping[str, str] | None, wanted: Ma
     return ops
 
 
+def annotations_after(current: Mapping[str, str] | None, wanted: Mapping[str, str]) -> Mapping[str, str] | None:
+    """The pod's annotations once annotation_patch(current, wanted) is applied."""
+    if not current:
+        return dict(wanted) if wanted else current
+    after = dict(current)
+    for key in ann.OWNED_POD_ANNOTATIONS:
+        if key in wanted:
+            after[key] = wanted[key]
+    for key in current:
+        if key.startswith(ann.PREFIX) and key not in wanted:
+            del after[key]
+    return after
+
+
+def _produced(
+    shape: PodShape,
+    patch: JSONPatch,
+    annotations: Mapping[str, str] | None,
+    owned: Mapping[str, str],
+    spec: Mapping[str, Any],
+) -> dict[str, Any] | None:
+    """The pod (kind, metadata, spec) as `patch` leaves it: `spec` is the mutated spec the patch writes."""
+    if not patch:
+        return None
+    metadata = {**shape.metadata, "annotations": annotations_after(annotations, owned)}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
+
+
 def workload_problems(
     workload: ModelWorkload, endpoint: EndpointState | None, context: PolicyContext, namespace: str
 ) -> list[Violation]:
@@ -257,8 +285,17 @@ def evaluate_pod(shape: PodShape, namespace: str, context: PolicyContext, *, mut
 def _ungoverned(shape: PodShape, namespace: str, context: PolicyContext) -> Decision:
     outcome = Outcome.EXCLUDED if context.is_excluded(namespace) else Outcome.UNGOVERNED
     # annotations ModelRoute owns must never be forged, governed or not
-    forged = annotation_patch(shape.pointer, shape.metadata.get("annotations"), {}) if shape.is_pod else []
-    return Decision(allowed=True, outcome=outcome, enforcement=None, patch=forged)
+    if not shape.is_pod:
+        return Decision(allowed=True, outcome=outcome, enforcement=None)
+    current = shape.metadata.get("annotations")
+    forged = annotation_patch(shape.pointer, current, {})
+    return Decision(
+        allowed=True,
+        outcome=outcome,
+        enforcement=None,
+        patch=forged,
+        produced=_produced(shape, forged, current, {}, shape.spec),
+    )
 
 
 def _resolve(shape: PodShape, namespace: str, context: PolicyContext, policy: EffectivePolicy) -> _Review:
@@ -366,11 +403,11 @@ def _annotate(review: _Review, allowed: bool, outcome: Outcome, warnings: list[s
     workload, endpoint, shape = review.workload, review.endpoint, review.shape
     owned = _owned_annotations(workload if len(review.covering) == 1 else None, endpoint, outcome)
     patch: JSONPatch = []
+    produced: dict[str, Any] | None = None
     if shape.is_pod:
-        patch = [
-            *(review.mutation.patch if review.mutation else []),
-            *annotation_patch(shape.pointer, shape.metadata.get("annotations"), owned),
-        ]
+        current = shape.metadata.get("annotations")
+        patch = [*(review.mutation.patch if review.mutation else []), *annotation_patch(shape.pointer, current, owned)]
+        produced = _produced(shape, patch, current, owned, review.spec)
     return Decision(
         allowed=allowed,
         outcome=outcome,
@@ -381,6 +418,7 @@ def _annotate(review: _Review, allowed: bool, outcome: Outcome, warnings: list[s
         patch=patch,
         workload=workload.metadata.name if workload else None,
         endpoint=endpoint.name if endpoint else None,
+        produced=produced,
     )
 
 

@@ -27,6 +27,10 @@ READY = "Ready"
 _MESSAGE_MAX = 32768
 
 
+#: the ModelWorkload status field with the audit's pod counts (the same name on the wire)
+POD_COUNTS = "pods"
+
+
 def wire(status: ReconciledStatus) -> Status:
     """The merge-patch body for a status model: every field the builder set, None included (a merge patch
     must delete what no longer applies), conditions without their unset fields."""
@@ -96,7 +100,7 @@ def model_workload_status(
         endpoint_host=endpoint.display_host if endpoint is not None else None,
     )
     if pods is not None:
-        status = status.model_copy(update={"pods": PodCounts.model_validate(pods)})
+        status = status.model_copy(update={POD_COUNTS: PodCounts.model_validate(pods)})
     return wire(status)
 
 
@@ -140,6 +144,12 @@ def with_transition_times(desired: Status, current: Mapping[str, Any] | None, no
         unchanged = old is not None and old.get("status") == condition["status"] and old.get("lastTransitionTime")
         conditions.append({**condition, "lastTransitionTime": old["lastTransitionTime"] if unchanged and old else now})
     return {**desired, "conditions": conditions}
+
+
+def only_counts_differ(desired: Status, current: Mapping[str, Any] | None) -> bool:
+    """Whether the audit's pod counts are all that changed (conditions, endpoint and generation as written)."""
+    rest = {key: value for key, value in desired.items() if key != POD_COUNTS}
+    return (current or {}).get(POD_COUNTS) != desired.get(POD_COUNTS) and not differs_ignoring_times(rest, current)
 
 
 def differs_ignoring_times(desired: Status, current: Mapping[str, Any] | None) -> bool:

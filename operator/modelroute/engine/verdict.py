@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -77,6 +78,9 @@ class Decision:
     patch: JSONPatch = field(default_factory=list)
     workload: str | None = None
     endpoint: str | None = None
+    #: the pod as `patch` leaves it (kind, metadata, spec), for a pod with a patch: what the validating call
+    #: will judge, known without applying the patch
+    produced: Mapping[str, Any] | None = None
 
     @property
     def denial_message(self) -> str:

@@ -33,6 +33,9 @@ class RunOptions:
     leader_elect: bool = False
     leader_election_namespace: str | None = None
     metrics_bind_address: str | None = None
+    #: a Normal RouteRewritten Event for every pod whose endpoint settings admission rewrote (off: the pod's
+    #: modelroute.io/ annotations, the PolicyReports and the workloads' counts record it without a write each)
+    rewrite_events: bool = False
 
     def webhook_options(self) -> cfg.WebhookOptions:
         """What the registered webhook configurations are made from."""

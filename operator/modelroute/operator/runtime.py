@@ -15,6 +15,7 @@ from modelroute.cluster.certs import generate_serving_files
 from modelroute.cluster.client import Kube
 from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import ClusterState
+from modelroute.cluster.watch import KindWatch
 from modelroute.controllers.status_sync import StatusSync
 from modelroute.observability import HealthServer, Metrics
 from modelroute.operator.options import RunOptions
@@ -39,6 +40,7 @@ class Runtime:
     serving: tuple[Path, Path, Path | None] | None = None
     health: HealthServer | None = None
     webhook: WebhookServer | None = None
+    watches: list[KindWatch] = field(default_factory=list)
     shutdown_seconds: float = 10.0
 
     async def start_reconcilers(self) -> None:
