@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import openai
-from builders import APPROVED_HOST, container, context, judge, pod
+from builders import APPROVED_HOST, container, context, judge, pod, policy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -76,6 +76,23 @@ def test_only_urls_that_really_reach_the_approved_host_are_admitted(
 @given(st.text(min_size=0, max_size=80))
 def test_arbitrary_env_values_never_crash_the_engine(value: str) -> None:
     judge(pod(container(env={"OPENAI_BASE_URL": value, "OTHER": value}, args=[value])), CONTEXT)
+
+
+env_names = st.sampled_from(
+    ["OPENAI_BASE_URL", "OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "OPENAI_API_BASE", "OPENAI_API_TYPE", "OTHER"]
+)
+env_values = st.one_of(st.text(max_size=40), st.sampled_from(["https://api.openai.com/v1", f"https://{APPROVED_HOST}"]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(env_names, env_values, max_size=4), st.booleans())
+def test_the_produced_pod_is_judged_as_if_it_had_been_sent_on_its_own(env: dict[str, str], rewrite: bool) -> None:
+    from modelroute.engine.evaluate import evaluate, evaluate_produced
+
+    ctx = context(policies=[policy(rewrite=rewrite)])
+    decision = judge(pod(container(env=env)), ctx)
+    if decision.produced is not None and decision.produced_findings:
+        assert evaluate_produced(decision, ctx) == evaluate(decision.produced, ctx, mutate=False)
 
 
 junk = st.recursive(

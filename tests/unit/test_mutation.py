@@ -9,6 +9,7 @@ import jsonpatch
 import pytest
 from builders import APPROVED_URL, container, context, endpoint, env_of, judge, pod, policy, workload
 
+from modelroute.engine.evaluate import evaluate, evaluate_produced
 from modelroute.engine.verdict import Outcome
 
 SECRET = {"name": "llm-key", "key": "api-key"}
@@ -199,3 +200,7 @@ def test_the_pod_a_decision_says_its_patch_produces_is_the_pod_the_patch_produce
     assert decision.produced is not None
     assert decision.produced["metadata"] == patched["metadata"]
     assert decision.produced["spec"] == patched["spec"]
+    # and the validating judgement of that pod, from what the mutating one read, is the judgement of the pod
+    if decision.produced_findings:
+        judged_again = evaluate(patched, ctx or context(), mutate=False)
+        assert evaluate_produced(decision, ctx or context()) == judged_again

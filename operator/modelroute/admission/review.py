@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelroute.engine.context import PolicyContext
-from modelroute.engine.evaluate import evaluate
+from modelroute.engine.evaluate import evaluate, evaluate_produced
 from modelroute.engine.podspec import NotAPodError, pod_shape
 from modelroute.engine.verdict import Decision, JSONPatch, Outcome
 
@@ -54,6 +54,16 @@ def validate(obj: Mapping[str, Any], context: PolicyContext) -> Answer:
     decision = _judge(obj, context, mutate=obj.get("kind") != "Pod")
     if isinstance(decision, Answer):
         return decision
+    return _validation(decision)
+
+
+def validate_produced(mutation: Decision, context: PolicyContext) -> Answer:
+    """validate(mutation.produced): the validating answer for the pod a mutating answer produces, reusing what
+    the mutating judgement read of its containers."""
+    return _validation(evaluate_produced(mutation, context))
+
+
+def _validation(decision: Decision) -> Answer:
     if not decision.allowed:
         return Answer(allowed=False, message=decision.denial_message, decision=decision)
     return Answer(allowed=True, warnings=decision.warnings, decision=decision)

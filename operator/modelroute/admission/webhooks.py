@@ -20,7 +20,15 @@ import orjson
 
 from modelroute.admission import configurations as cfg
 from modelroute.admission.resources import validate_resource
-from modelroute.admission.review import NOT_SYNCED, Answer, mutate, needs_event, template_unchanged, validate
+from modelroute.admission.review import (
+    NOT_SYNCED,
+    Answer,
+    mutate,
+    needs_event,
+    template_unchanged,
+    validate,
+    validate_produced,
+)
 from modelroute.api.meta import GROUP
 from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import ClusterState
@@ -248,18 +256,28 @@ class AdmissionService:
         produced content: if anything else changes the pod in between, the validating call judges it afresh."""
         if context is not self.cache.context:
             return
-        produced = answer.decision.produced if answer.decision is not None else None
-        if produced is None:
-            if answer.patch:
-                return
+        mutation = answer.decision
+        if mutation is not None and mutation.produced is not None and mutation.produced_findings:
+            produced = mutation.produced
+        elif answer.patch:
+            return
+        else:
             produced = obj
         key = content_key(namespace, produced)
-        if (cfg.VALIDATE_PODS, key) not in self.cache.answers:
-            self.cache.put(cfg.VALIDATE_PODS, key, self._validate(key, produced, context))
+        if (cfg.VALIDATE_PODS, key) in self.cache.answers:
+            return
+        if produced is obj:
+            self.cache.put(cfg.VALIDATE_PODS, key, self._validate(key, obj, context))
+        else:
+            assert mutation is not None
+            answer = validate_produced(mutation, context)
+            self.cache.put(cfg.VALIDATE_PODS, key, self._remember(key, produced, answer, context))
 
     def _validate(self, key: bytes, obj: Mapping[str, Any], context: PolicyContext) -> Answer:
-        """The validating judgement; a pod's decision is kept for the audit, which will find it stored as is."""
-        answer = validate(obj, context)
+        return self._remember(key, obj, validate(obj, context), context)
+
+    def _remember(self, key: bytes, obj: Mapping[str, Any], answer: Answer, context: PolicyContext) -> Answer:
+        """A pod's validating decision is kept for the audit, which will find the pod stored as judged."""
         if answer.decision is not None and obj.get("kind") == "Pod":
             self.state.judgements.put(context, key, answer.decision)
         return answer

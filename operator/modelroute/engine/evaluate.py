@@ -265,7 +265,14 @@ class _Review:
         return inspect_pod_spec(self.spec, self.shape.field_prefix, self.namespace, self.context.config_maps)
 
 
-def evaluate_pod(shape: PodShape, namespace: str, context: PolicyContext, *, mutate: bool = True) -> Decision:
+def evaluate_pod(
+    shape: PodShape,
+    namespace: str,
+    context: PolicyContext,
+    *,
+    mutate: bool = True,
+    inspected: list[ContainerFindings] | None = None,
+) -> Decision:
     """Judge a pod (or template) as it will run after its mutation; `mutate=False` judges it as it is,
     which is what the background audit wants of pods that already exist.
 
@@ -275,7 +282,7 @@ def evaluate_pod(shape: PodShape, namespace: str, context: PolicyContext, *, mut
     policy = context.policy_for(namespace)
     if policy is None:
         return _ungoverned(shape, namespace, context)
-    review = _resolve(shape, namespace, context, policy)
+    review = _resolve(shape, namespace, context, policy, inspected)
     if mutate:
         _mutate(review)
     _judge(review)
@@ -298,7 +305,13 @@ def _ungoverned(shape: PodShape, namespace: str, context: PolicyContext) -> Deci
     )
 
 
-def _resolve(shape: PodShape, namespace: str, context: PolicyContext, policy: EffectivePolicy) -> _Review:
+def _resolve(
+    shape: PodShape,
+    namespace: str,
+    context: PolicyContext,
+    policy: EffectivePolicy,
+    inspected: list[ContainerFindings] | None = None,
+) -> _Review:
     labels = shape.metadata.get("labels") or {}
     review = _Review(
         shape=shape,
@@ -309,7 +322,7 @@ def _resolve(shape: PodShape, namespace: str, context: PolicyContext, policy: Ef
         spec=shape.spec,
         findings=[],
     )
-    review.findings = review.inspect()
+    review.findings = review.inspect() if inspected is None else inspected
     if len(review.covering) > 1:
         names = " and ".join(w.name for w in review.covering)
         review.violations.append(
@@ -408,6 +421,7 @@ def _annotate(review: _Review, allowed: bool, outcome: Outcome, warnings: list[s
         current = shape.metadata.get("annotations")
         patch = [*(review.mutation.patch if review.mutation else []), *annotation_patch(shape.pointer, current, owned)]
         produced = _produced(shape, patch, current, owned, review.spec)
+    inspected = tuple(review.findings) if produced is not None else ()
     return Decision(
         allowed=allowed,
         outcome=outcome,
@@ -419,7 +433,21 @@ def _annotate(review: _Review, allowed: bool, outcome: Outcome, warnings: list[s
         workload=workload.metadata.name if workload else None,
         endpoint=endpoint.name if endpoint else None,
         produced=produced,
+        produced_findings=inspected,
     )
+
+
+def evaluate_produced(decision: Decision, context: PolicyContext) -> Decision:
+    """The pod `decision.produced` judged as it is: what the validating call for it will ask, equal to
+    evaluate(decision.produced, context, mutate=False). What the engine read of its containers while
+    judging the mutation is reused: the produced spec is the very spec it read."""
+    produced = decision.produced
+    if produced is None or not decision.produced_findings:
+        raise ValueError("this decision has no produced pod")
+    metadata = produced["metadata"]
+    namespace = metadata.get("namespace") or "default"
+    shape = PodShape(metadata, produced["spec"], "spec", "", True)
+    return evaluate_pod(shape, namespace, context, mutate=False, inspected=list(decision.produced_findings))
 
 
 def evaluate(
@@ -435,4 +463,4 @@ def evaluate(
     return evaluate_pod(shape, namespace, context, mutate=mutate)
 
 
-__all__ = ["annotation_patch", "evaluate", "evaluate_pod", "redacted", "workload_problems"]
+__all__ = ["annotation_patch", "evaluate", "evaluate_pod", "evaluate_produced", "redacted", "workload_problems"]

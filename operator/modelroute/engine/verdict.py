@@ -81,6 +81,8 @@ class Decision:
     #: the pod as `patch` leaves it (kind, metadata, spec), for a pod with a patch: what the validating call
     #: will judge, known without applying the patch
     produced: Mapping[str, Any] | None = None
+    #: what the engine read of the produced pod's containers (ContainerFindings), for evaluate_produced
+    produced_findings: tuple[Any, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def denial_message(self) -> str:
