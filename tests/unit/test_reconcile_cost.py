@@ -133,7 +133,7 @@ def synced_and_echoed(sync: StatusSync, state: ClusterState) -> None:
         state.upsert(plural, body)
 
 
-def test_new_pod_counts_alone_wait_for_the_refresh_interval_and_a_condition_change_does_not(
+def test_new_pod_counts_wait_for_pods_to_settle_and_a_condition_change_does_not(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from modelroute.controllers import status_sync
@@ -147,13 +147,16 @@ def test_new_pod_counts_alone_wait_for_the_refresh_interval_and_a_condition_chan
     assert ("modelworkloads", "model-0") in kube.patched
     kube.patched.clear()
 
-    newcomer = world.covered_pod()
-    newcomer["metadata"]["name"] = "new"
-    state.upsert("pods", newcomer)
+    def another_pod(name: str) -> None:
+        body = world.covered_pod()
+        body["metadata"]["name"] = name
+        state.upsert("pods", body)
+
+    another_pod("new")
     clock[0] += 1
     synced_and_echoed(sync, state)
-    assert kube.patched == []
-    assert sync.deferred_seconds == pytest.approx(status_sync.COUNTS_REFRESH_SECONDS - 1)
+    assert kube.patched == []  # pods are still changing
+    assert sync.deferred_seconds == status_sync.COUNTS_QUIET_SECONDS
 
     body = copy.deepcopy(state.raw["modelworkloads"][("team-00", "model-0")])
     body["spec"]["endpointRef"] = {"name": "missing"}
@@ -162,9 +165,24 @@ def test_new_pod_counts_alone_wait_for_the_refresh_interval_and_a_condition_chan
     synced_and_echoed(sync, state)
     assert ("modelworkloads", "model-0") in kube.patched  # at once, with the counts it carries
     kube.patched.clear()
+    body["spec"]["endpointRef"] = {"name": "contoso"}
+    body["metadata"]["generation"] = 3
+    state.upsert("modelworkloads", body)
+    synced_and_echoed(sync, state)
+    kube.patched.clear()
 
-    state.upsert("pods", {**newcomer, "metadata": {**newcomer["metadata"], "name": "newer"}})
-    clock[0] += status_sync.COUNTS_REFRESH_SECONDS
+    another_pod("newer")
+    clock[0] += 1
+    synced_and_echoed(sync, state)
+    assert kube.patched == []
+    clock[0] += status_sync.COUNTS_QUIET_SECONDS  # no pod changed since: the settled counts are written
     synced_and_echoed(sync, state)
     assert kube.patched == [("modelworkloads", "model-0")]
     assert sync.deferred_seconds is None
+    kube.patched.clear()
+
+    for second in range(int(status_sync.COUNTS_MAX_STALE_SECONDS) + 1):  # pods that never stop changing
+        another_pod(f"churn-{second}")
+        clock[0] += 1
+        synced_and_echoed(sync, state)
+    assert kube.patched == [("modelworkloads", "model-0")]  # once, when its counts had been stale too long

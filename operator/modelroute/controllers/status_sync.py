@@ -30,9 +30,12 @@ POLICY_REPORT_CRD = "policyreports.wgpolicyk8s.io"
 _MANAGED = MANAGED_SELECTOR
 STATUS_WRITERS = 8  # within the Kubernetes client's default connection pool
 MAX_PAUSE_SECONDS = 5.0
-#: a status whose only change is the audit's pod counts is written at most this often per object: during a
-#: burst of creates, a thousand workloads' counts would otherwise be rewritten on every pass
-COUNTS_REFRESH_SECONDS = 15.0
+#: A status whose only change is the audit's pod counts waits while pods are being created or deleted: it is
+#: written once pods have been quiet this long, or once its counts have been stale for COUNTS_MAX_STALE_SECONDS
+#: (a cluster whose pods never stop changing). During a burst of creates, a thousand workloads' counts would
+#: otherwise be rewritten on every pass.
+COUNTS_QUIET_SECONDS = 2.0
+COUNTS_MAX_STALE_SECONDS = 30.0
 
 
 def _now() -> str:
@@ -63,7 +66,9 @@ class StatusSync:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._memo: AuditMemo = {}
         self._written: dict[tuple[str, tuple[str, str]], dict[str, Any]] = {}
-        self._counts_written_at: dict[tuple[str, tuple[str, str]], float] = {}
+        self._stale_since: dict[tuple[str, tuple[str, str]], float] = {}
+        self._pods_seen: int | None = None
+        self._pods_changed_at = 0.0
         #: set by a pass that held back new pod counts: how long until the first of them is due
         self.deferred_seconds: float | None = None
         self._synced_at: tuple[int, int] | None = None
@@ -180,20 +185,25 @@ class StatusSync:
     def _statuses(self, result: AuditResult) -> int:
         writes = []
         now = time.monotonic()
+        if self.state.pod_version != self._pods_seen:
+            self._pods_seen, self._pods_changed_at = self.state.pod_version, now
+        quiet_in = self._pods_changed_at + COUNTS_QUIET_SECONDS - now
         self.deferred_seconds = None
         for plural, namespace, name, desired, current in self.desired(result):
-            if not st.differs_ignoring_times(desired, current):
-                continue
             key = (plural, (namespace or "", name))
-            due = self._counts_written_at.get(key, -COUNTS_REFRESH_SECONDS) + COUNTS_REFRESH_SECONDS
-            if due > now and st.only_counts_differ(desired, current):
-                # new counts only, and this object's were written moments ago: the next write carries them
-                wait = due - now
-                self.deferred_seconds = wait if self.deferred_seconds is None else min(self.deferred_seconds, wait)
+            if not st.differs_ignoring_times(desired, current):
+                self._stale_since.pop(key, None)
                 continue
+            if quiet_in > 0 and st.only_counts_differ(desired, current):
+                stale_for = now - self._stale_since.setdefault(key, now)
+                if stale_for < COUNTS_MAX_STALE_SECONDS:
+                    # new counts only, while pods are still changing: a later pass writes the settled ones
+                    wait = min(quiet_in, COUNTS_MAX_STALE_SECONDS - stale_for)
+                    self.deferred_seconds = min(wait, self.deferred_seconds or wait)
+                    continue
+            self._stale_since.pop(key, None)
             status = st.with_transition_times(desired, current, self.clock())
             self._written[key] = status
-            self._counts_written_at[key] = now
             writes.append((plural, namespace, name, status))
 
         def write(item: tuple[str, str | None, str, dict[str, Any]]) -> bool:
