@@ -189,19 +189,19 @@ class StatusSync:
             self._pods_seen, self._pods_changed_at = self.state.pod_version, now
         quiet_in = self._pods_changed_at + COUNTS_QUIET_SECONDS - now
         self.deferred_seconds = None
+        stale_since, self._stale_since = self._stale_since, {}  # only what this pass holds back stays
         for plural, namespace, name, desired, current in self.desired(result):
             key = (plural, (namespace or "", name))
             if not st.differs_ignoring_times(desired, current):
-                self._stale_since.pop(key, None)
                 continue
             if quiet_in > 0 and st.only_counts_differ(desired, current):
-                stale_for = now - self._stale_since.setdefault(key, now)
-                if stale_for < COUNTS_MAX_STALE_SECONDS:
+                since = stale_since.get(key, now)
+                if now - since < COUNTS_MAX_STALE_SECONDS:
                     # new counts only, while pods are still changing: a later pass writes the settled ones
-                    wait = min(quiet_in, COUNTS_MAX_STALE_SECONDS - stale_for)
+                    self._stale_since[key] = since
+                    wait = min(quiet_in, since + COUNTS_MAX_STALE_SECONDS - now)
                     self.deferred_seconds = min(wait, self.deferred_seconds or wait)
                     continue
-            self._stale_since.pop(key, None)
             status = st.with_transition_times(desired, current, self.clock())
             self._written[key] = status
             writes.append((plural, namespace, name, status))
