@@ -153,7 +153,6 @@ def test_new_pod_counts_wait_for_pods_to_settle_and_a_condition_change_does_not(
         state.upsert("pods", body)
 
     another_pod("new")
-    clock[0] += 1
     synced_and_echoed(sync, state)
     assert kube.patched == []  # pods are still changing
     assert sync.deferred_seconds == status_sync.COUNTS_QUIET_SECONDS
@@ -186,3 +185,49 @@ def test_new_pod_counts_wait_for_pods_to_settle_and_a_condition_change_does_not(
         clock[0] += 1
         synced_and_echoed(sync, state)
     assert kube.patched == [("modelworkloads", "model-0")]  # once, when its counts had been stale too long
+
+
+def test_while_only_pods_change_the_reconciler_waits_for_them_to_settle(monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelroute.controllers import status_sync
+
+    clock = [1000.0]
+    monkeypatch.setattr(status_sync.time, "monotonic", lambda: clock[0])
+    state = primed()
+    sync = StatusSync(state, QuietKube())  # type: ignore[arg-type]
+    assert sync._pods_settling(clock[0]) is None  # the first pass is always due
+    synced_and_echoed(sync, state)
+
+    newcomer = world.covered_pod()
+    newcomer["metadata"]["name"] = "new"
+    state.upsert("pods", newcomer)
+    clock[0] += 0.5
+    assert sync._pods_settling(clock[0]) == status_sync.COUNTS_QUIET_SECONDS - 0.5
+    clock[0] += status_sync.COUNTS_QUIET_SECONDS
+    assert sync._pods_settling(clock[0]) is None  # settled: the pass is due
+
+    state.upsert("pods", {**newcomer, "metadata": {**newcomer["metadata"], "name": "newer"}})
+    sync._repair_status = True  # someone else's status edit is put right at once
+    assert sync._pods_settling(clock[0]) is None
+    sync._repair_status = False
+    body = copy.deepcopy(state.raw["routepolicies"][("", "strict")])
+    body["spec"]["enforcement"] = "Warn"
+    body["metadata"]["generation"] = 2
+    state.upsert("routepolicies", body)
+    assert sync._pods_settling(clock[0]) is None  # a policy input changed: at once
+
+
+def test_pods_that_never_settle_still_get_a_pass_every_so_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelroute.controllers import status_sync
+
+    clock = [1000.0]
+    monkeypatch.setattr(status_sync.time, "monotonic", lambda: clock[0])
+    state = primed()
+    sync = StatusSync(state, QuietKube())  # type: ignore[arg-type]
+    synced_and_echoed(sync, state)
+    for second in range(int(status_sync.COUNTS_MAX_STALE_SECONDS)):
+        newcomer = world.covered_pod()
+        newcomer["metadata"]["name"] = f"churn-{second}"
+        state.upsert("pods", newcomer)
+        clock[0] += 1
+        expected = None if second == status_sync.COUNTS_MAX_STALE_SECONDS - 1 else 1.0
+        assert sync._pods_settling(clock[0]) == expected, second

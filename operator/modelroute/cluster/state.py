@@ -5,6 +5,7 @@ so the admission hot path never calls the API server.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +73,8 @@ class ClusterState:
     synced: set[str] = field(default_factory=set)
     version: int = 0
     pod_version: int = 0
+    #: time.monotonic() of the last pod change the audit would see (a create, a delete, a new spec)
+    pods_changed_at: float = 0.0
     _parsed: dict[str, dict[Key, Any]] = field(default_factory=lambda: {p: {} for p in _MODELS})
     _context: PolicyContext | None = None
     _context_version: int = -1
@@ -143,6 +146,7 @@ class ClusterState:
         # pods never feed the policy context: their churn must not make admissions recompile it
         if plural == "pods":
             self.pod_version += 1
+            self.pods_changed_at = time.monotonic()
         else:
             self.version += 1
 

@@ -67,8 +67,8 @@ class StatusSync:
         self._memo: AuditMemo = {}
         self._written: dict[tuple[str, tuple[str, str]], dict[str, Any]] = {}
         self._stale_since: dict[tuple[str, tuple[str, str]], float] = {}
-        self._pods_seen: int | None = None
-        self._pods_changed_at = 0.0
+        self._passed_at = float("-inf")  # time.monotonic() of the last full pass
+        self._repair_status = False  # someone else changed a status: the next pass is due at once
         #: set by a pass that held back new pod counts: how long until the first of them is due
         self.deferred_seconds: float | None = None
         self._synced_at: tuple[int, int] | None = None
@@ -78,6 +78,7 @@ class StatusSync:
         """A status changed and nothing else did: the echo of our own write is ignored; anything else (a
         status edited or cleared by someone) asks for a reconcile that puts it right."""
         if self._written.get((plural, key)) != status:
+            self._repair_status = True
             self.poke(plural)
 
     def poke(self, _plural: str | None = None) -> None:
@@ -108,6 +109,12 @@ class StatusSync:
             self.dirty.clear()
             await asyncio.sleep(self.debounce_seconds)
             started = time.monotonic()
+            wait = self._pods_settling(started) if woken else None
+            if wait is not None:
+                # only pods changed since the last pass, and they still are: the pass after they settle does the
+                # burst's work once, instead of every pass during it taking the CPU the admissions need
+                self._loop.call_later(wait, self.dirty.set)
+                continue
             try:
                 if woken or self._synced_at != self._versions():
                     await asyncio.to_thread(self.sync_once)
@@ -124,6 +131,21 @@ class StatusSync:
                 self._loop.call_later(max(self.deferred_seconds, pause), self.dirty.set)
                 self.deferred_seconds = None
             await asyncio.sleep(pause)
+
+    def _settling_for(self, now: float) -> float:
+        """Seconds until pods will have been quiet for COUNTS_QUIET_SECONDS (0 or less: they are)."""
+        return self.state.pods_changed_at + COUNTS_QUIET_SECONDS - now
+
+    def _pods_settling(self, now: float) -> float | None:
+        """How long to wait when only pods changed since the last pass and are still changing; None when a pass
+        is due: a policy input changed, a status needs putting right, pods are quiet, or the last pass is
+        COUNTS_MAX_STALE_SECONDS old."""
+        if self._synced_at is None or self._synced_at[0] != self.state.version or self._repair_status:
+            return None
+        if now - self._passed_at >= COUNTS_MAX_STALE_SECONDS:
+            return None
+        wait = self._settling_for(now)
+        return wait if wait > 0 else None
 
     def _versions(self) -> tuple[int, int]:
         return self.state.version, self.state.pod_version
@@ -166,6 +188,8 @@ class StatusSync:
 
     def sync_once(self) -> int:
         versions = self._versions()
+        self._passed_at = time.monotonic()
+        self._repair_status = False
         context = self.state.context()
         pods = list(self.state.raw["pods"].values())
         result = audit(pods, context, memo=self._memo, judgements=self.state.judgements)
@@ -185,9 +209,7 @@ class StatusSync:
     def _statuses(self, result: AuditResult) -> int:
         writes = []
         now = time.monotonic()
-        if self.state.pod_version != self._pods_seen:
-            self._pods_seen, self._pods_changed_at = self.state.pod_version, now
-        quiet_in = self._pods_changed_at + COUNTS_QUIET_SECONDS - now
+        quiet_in = self._settling_for(now)
         self.deferred_seconds = None
         stale_since, self._stale_since = self._stale_since, {}  # only what this pass holds back stays
         for plural, namespace, name, desired, current in self.desired(result):
