@@ -69,6 +69,7 @@ class StatusSync:
         self._stale_since: dict[tuple[str, tuple[str, str]], float] = {}
         self._passed_at = float("-inf")  # time.monotonic() of the last full pass
         self._repair_status = False  # someone else changed a status: the next pass is due at once
+        self._wake: asyncio.TimerHandle | None = None
         #: set by a pass that held back new pod counts: how long until the first of them is due
         self.deferred_seconds: float | None = None
         self._synced_at: tuple[int, int] | None = None
@@ -113,7 +114,7 @@ class StatusSync:
             if wait is not None:
                 # only pods changed since the last pass, and they still are: the pass after they settle does the
                 # burst's work once, instead of every pass during it taking the CPU the admissions need
-                self._loop.call_later(wait, self.dirty.set)
+                self._wake_in(wait)
                 continue
             try:
                 if woken or self._synced_at != self._versions():
@@ -128,9 +129,16 @@ class StatusSync:
             # MAX_PAUSE_SECONDS between passes, so statuses follow soon after the burst ends
             pause = min(max(self.min_interval_seconds, time.monotonic() - started), MAX_PAUSE_SECONDS)
             if self.deferred_seconds is not None:  # held-back counts get a pass of their own when due
-                self._loop.call_later(max(self.deferred_seconds, pause), self.dirty.set)
+                self._wake_in(max(self.deferred_seconds, pause))
                 self.deferred_seconds = None
             await asyncio.sleep(pause)
+
+    def _wake_in(self, seconds: float) -> None:
+        """One pending wake-up at a time: a later one replaces it."""
+        if self._wake is not None:
+            self._wake.cancel()
+        assert self._loop is not None
+        self._wake = self._loop.call_later(seconds, self.dirty.set)
 
     def _settling_for(self, now: float) -> float:
         """Seconds until pods will have been quiet for COUNTS_QUIET_SECONDS (0 or less: they are)."""
