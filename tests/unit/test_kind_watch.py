@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from modelroute.cluster.state import ClusterState
-from modelroute.cluster.watch import KindWatch, ResourceVersionGoneError
+from modelroute.cluster.watch import KindWatch, ResourceVersionGoneError, RetryBackoffs
 
 
 def pod(name: str, version: str, image: str = "app:1") -> dict[str, Any]:
@@ -56,7 +56,7 @@ class ScriptedKube:
 
 def watching(kube: ScriptedKube) -> tuple[KindWatch, ClusterState]:
     state = ClusterState()
-    return KindWatch(kube, state, "pods"), state  # type: ignore[arg-type]
+    return KindWatch(kube, state, "pods", RetryBackoffs((), cap=0.0)), state  # type: ignore[arg-type]
 
 
 def test_it_lists_then_follows_the_stream_from_the_snapshot_version() -> None:
@@ -88,14 +88,13 @@ def test_an_expired_version_is_answered_by_a_new_list() -> None:
         watch.follow()
 
 
-def test_errors_are_retried_and_an_expired_version_relists(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_errors_are_retried_and_an_expired_version_relists() -> None:
     gone = Stream([{"type": "ERROR", "object": {"code": 410, "reason": "Expired", "message": "too old"}}])
     kube = ScriptedKube(
         [([pod("a", "10")], "10"), ([pod("c", "30")], "30")],
         [ConnectionError("refused"), gone, Stream([{"type": "ADDED", "object": pod("d", "31")}])],
     )
     watch, state = watching(kube)
-    monkeypatch.setattr("modelroute.cluster.watch.RETRY_SECONDS", (0.0,))
     original_follow = watch.follow
 
     def follow_then_stop() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from modelroute.operator.wiring import RetryBackoffs
+from modelroute.cluster.watch import RetryBackoffs
 
 
 def test_retries_never_run_out_and_never_wait_more_than_two_seconds() -> None:

@@ -25,27 +25,33 @@ log = logging.getLogger(__name__)
 
 #: the API server ends a watch after this long; the next one resumes from the last resourceVersion
 SERVER_TIMEOUT_SECONDS = 270
-#: seconds between attempts after an error: short, capped, never exhausted
-RETRY_SECONDS = (0.5, 1.0, 1.0, 2.0)
 
 
 class ResourceVersionGoneError(Exception):
     """The watch's resourceVersion is older than the API server keeps: list again."""
 
 
-def retry_delays() -> Iterator[float]:
-    yield from RETRY_SECONDS
-    while True:
-        yield RETRY_SECONDS[-1]
+class RetryBackoffs:
+    """Seconds between attempts at the API server after an error: short, capped, never exhausted, and each
+    iteration starts afresh. kopf's watches and requests use it too (operator/wiring.py)."""
+
+    def __init__(self, first: tuple[float, ...] = (0.5, 1.0, 1.0, 2.0), cap: float = 2.0) -> None:
+        self.first, self.cap = first, cap
+
+    def __iter__(self) -> Iterator[float]:
+        yield from self.first
+        while True:
+            yield self.cap
 
 
 class KindWatch:
     """Keeps `state` current for one kind from a thread of its own, until `stop()`."""
 
-    def __init__(self, kube: Kube, state: ClusterState, plural: str) -> None:
+    def __init__(self, kube: Kube, state: ClusterState, plural: str, backoffs: RetryBackoffs | None = None) -> None:
         self.kube = kube
         self.state = state
         self.plural = plural
+        self.backoffs = backoffs or RetryBackoffs()
         self.resource_version = ""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -59,13 +65,13 @@ class KindWatch:
         self._stop.set()
 
     def run(self) -> None:
-        delays = retry_delays()
+        delays = iter(self.backoffs)
         while not self._stop.is_set():
             try:
                 if not self.resource_version:
                     self.relist()
                 self.follow()
-                delays = retry_delays()
+                delays = iter(self.backoffs)
             except ResourceVersionGoneError:
                 log.info("the %s watch's resourceVersion expired; listing again", self.plural)
                 self.resource_version = ""

@@ -10,7 +10,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,7 +22,7 @@ from modelroute.admission.webhooks import AdmissionService
 from modelroute.cluster.client import RESOURCES, Kube, load_config
 from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import WATCHED, ClusterState
-from modelroute.cluster.watch import KindWatch
+from modelroute.cluster.watch import KindWatch, RetryBackoffs
 from modelroute.controllers.leader import LeaderElector, LeaseTerms
 from modelroute.observability import HealthServer
 from modelroute.operator.local import register_when_serving, unregister
@@ -181,18 +181,6 @@ class NoDiffBase(kopf.DiffBaseStorage):
 
     def store(self, *, body: Any, patch: Any, essence: Any) -> None:
         return None
-
-
-class RetryBackoffs:
-    """kopf's error back-off: short, capped, never exhausted (each request iterates it afresh)."""
-
-    def __init__(self, first: tuple[float, ...] = (0.5, 1.0, 1.0, 2.0), cap: float = 2.0) -> None:
-        self.first, self.cap = first, cap
-
-    def __iter__(self) -> Iterator[float]:
-        yield from self.first
-        while True:
-            yield self.cap
 
 
 async def _relist_forever(runtime: Runtime) -> None:
