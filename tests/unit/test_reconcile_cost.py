@@ -222,8 +222,10 @@ def test_pods_that_never_settle_still_get_a_pass_every_so_often(monkeypatch: pyt
     clock = [1000.0]
     monkeypatch.setattr(status_sync.time, "monotonic", lambda: clock[0])
     state = primed()
-    sync = StatusSync(state, QuietKube())  # type: ignore[arg-type]
+    kube = QuietKube()
+    sync = StatusSync(state, kube)  # type: ignore[arg-type]
     synced_and_echoed(sync, state)
+    kube.patched.clear()
     for second in range(int(status_sync.COUNTS_MAX_STALE_SECONDS)):
         newcomer = world.covered_pod()
         newcomer["metadata"]["name"] = f"churn-{second}"
@@ -231,3 +233,5 @@ def test_pods_that_never_settle_still_get_a_pass_every_so_often(monkeypatch: pyt
         clock[0] += 1
         expected = None if second == status_sync.COUNTS_MAX_STALE_SECONDS - 1 else 1.0
         assert sync._pods_settling(clock[0]) == expected, second
+    synced_and_echoed(sync, state)  # the pass that is due writes the counts it finds: they are 30 s old
+    assert kube.patched == [("modelworkloads", "model-0")]

@@ -196,7 +196,7 @@ class StatusSync:
 
     def sync_once(self) -> int:
         versions = self._versions()
-        self._passed_at = time.monotonic()
+        previous_pass, self._passed_at = self._passed_at, time.monotonic()
         self._repair_status = False
         context = self.state.context()
         pods = list(self.state.raw["pods"].values())
@@ -207,14 +207,16 @@ class StatusSync:
             self.metrics.audit_pods.labels(outcome).set(count)
         for plural, objects in self.state.raw.items():
             self.metrics.cluster_objects.labels(plural).set(len(objects))
-        patched = self._statuses(result)
+        patched = self._statuses(result, previous_pass)
         if self._synced_at is None or self._synced_at[0] != versions[0]:
             self._egress()  # a function of endpoints and workloads only: pod churn does not re-list it
         self._reports(result)
         self._synced_at = versions
         return patched
 
-    def _statuses(self, result: AuditResult) -> int:
+    def _statuses(self, result: AuditResult, previous_pass: float) -> int:
+        """Write the statuses that differ. New pod counts alone are held back while pods are changing,
+        unless they may have been stale since `previous_pass` for COUNTS_MAX_STALE_SECONDS or more."""
         writes = []
         now = time.monotonic()
         quiet_in = self._settling_for(now)
@@ -225,7 +227,7 @@ class StatusSync:
             if not st.differs_ignoring_times(desired, current):
                 continue
             if quiet_in > 0 and st.only_counts_differ(desired, current):
-                since = stale_since.get(key, now)
+                since = stale_since.get(key, previous_pass)
                 if now - since < COUNTS_MAX_STALE_SECONDS:
                     # new counts only, while pods are still changing: a later pass writes the settled ones
                     self._stale_since[key] = since
