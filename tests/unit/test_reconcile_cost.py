@@ -10,6 +10,7 @@ import pytest
 from tests.bench import world
 
 from modelroute.cluster.state import ClusterState
+from modelroute.controllers import status_sync
 from modelroute.controllers.status_sync import StatusSync
 from modelroute.engine import audit as audit_module
 from modelroute.engine.audit import AuditMemo, audit
@@ -133,27 +134,38 @@ def synced_and_echoed(sync: StatusSync, state: ClusterState) -> None:
         state.upsert(plural, body)
 
 
-def test_new_pod_counts_wait_for_pods_to_settle_and_a_condition_change_does_not(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from modelroute.controllers import status_sync
+class Clocked:
+    """A primed view, a reconciler that has not run yet, and a clock the test moves."""
 
-    clock = [1000.0]
-    monkeypatch.setattr(status_sync.time, "monotonic", lambda: clock[0])
-    state = primed()
-    kube = QuietKube()
-    sync = StatusSync(state, kube)  # type: ignore[arg-type]
-    synced_and_echoed(sync, state)
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = 1000.0
+        monkeypatch.setattr(status_sync.time, "monotonic", lambda: self.now)
+        self.state = primed()
+        self.kube = QuietKube()
+        self.sync = StatusSync(self.state, self.kube)  # type: ignore[arg-type]
+
+    def add_pod(self, name: str) -> None:
+        body = world.covered_pod()
+        body["metadata"]["name"] = name
+        self.state.upsert("pods", body)
+
+    def pass_(self) -> None:
+        synced_and_echoed(self.sync, self.state)
+
+
+@pytest.fixture
+def clocked(monkeypatch: pytest.MonkeyPatch) -> Clocked:
+    return Clocked(monkeypatch)
+
+
+def test_new_pod_counts_wait_for_pods_to_settle_and_a_condition_change_does_not(clocked: Clocked) -> None:
+    state, kube, sync = clocked.state, clocked.kube, clocked.sync
+    clocked.pass_()
     assert ("modelworkloads", "model-0") in kube.patched
     kube.patched.clear()
 
-    def another_pod(name: str) -> None:
-        body = world.covered_pod()
-        body["metadata"]["name"] = name
-        state.upsert("pods", body)
-
-    another_pod("new")
-    synced_and_echoed(sync, state)
+    clocked.add_pod("new")
+    clocked.pass_()
     assert kube.patched == []  # pods are still changing
     assert sync.deferred_seconds == status_sync.COUNTS_QUIET_SECONDS
 
@@ -161,77 +173,61 @@ def test_new_pod_counts_wait_for_pods_to_settle_and_a_condition_change_does_not(
     body["spec"]["endpointRef"] = {"name": "missing"}
     body["metadata"]["generation"] = 2
     state.upsert("modelworkloads", body)
-    synced_and_echoed(sync, state)
+    clocked.pass_()
     assert ("modelworkloads", "model-0") in kube.patched  # at once, with the counts it carries
     kube.patched.clear()
     body["spec"]["endpointRef"] = {"name": "contoso"}
     body["metadata"]["generation"] = 3
     state.upsert("modelworkloads", body)
-    synced_and_echoed(sync, state)
+    clocked.pass_()
     kube.patched.clear()
 
-    another_pod("newer")
-    clock[0] += 1
-    synced_and_echoed(sync, state)
+    clocked.add_pod("newer")
+    clocked.now += 1
+    clocked.pass_()
     assert kube.patched == []
-    clock[0] += status_sync.COUNTS_QUIET_SECONDS  # no pod changed since: the settled counts are written
-    synced_and_echoed(sync, state)
+    clocked.now += status_sync.COUNTS_QUIET_SECONDS  # no pod changed since: the settled counts are written
+    clocked.pass_()
     assert kube.patched == [("modelworkloads", "model-0")]
     assert sync.deferred_seconds is None
     kube.patched.clear()
 
     for second in range(int(status_sync.COUNTS_MAX_STALE_SECONDS) + 1):  # pods that never stop changing
-        another_pod(f"churn-{second}")
-        clock[0] += 1
-        synced_and_echoed(sync, state)
+        clocked.add_pod(f"churn-{second}")
+        clocked.now += 1
+        clocked.pass_()
     assert kube.patched == [("modelworkloads", "model-0")]  # once, when its counts had been stale too long
 
 
-def test_while_only_pods_change_the_reconciler_waits_for_them_to_settle(monkeypatch: pytest.MonkeyPatch) -> None:
-    from modelroute.controllers import status_sync
+def test_while_only_pods_change_the_reconciler_waits_for_them_to_settle(clocked: Clocked) -> None:
+    state, sync = clocked.state, clocked.sync
+    assert sync._pods_settling(clocked.now) is None  # the first pass is always due
+    clocked.pass_()
 
-    clock = [1000.0]
-    monkeypatch.setattr(status_sync.time, "monotonic", lambda: clock[0])
-    state = primed()
-    sync = StatusSync(state, QuietKube())  # type: ignore[arg-type]
-    assert sync._pods_settling(clock[0]) is None  # the first pass is always due
-    synced_and_echoed(sync, state)
+    clocked.add_pod("new")
+    clocked.now += 0.5
+    assert sync._pods_settling(clocked.now) == status_sync.COUNTS_QUIET_SECONDS - 0.5
+    clocked.now += status_sync.COUNTS_QUIET_SECONDS
+    assert sync._pods_settling(clocked.now) is None  # settled: the pass is due
 
-    newcomer = world.covered_pod()
-    newcomer["metadata"]["name"] = "new"
-    state.upsert("pods", newcomer)
-    clock[0] += 0.5
-    assert sync._pods_settling(clock[0]) == status_sync.COUNTS_QUIET_SECONDS - 0.5
-    clock[0] += status_sync.COUNTS_QUIET_SECONDS
-    assert sync._pods_settling(clock[0]) is None  # settled: the pass is due
-
-    state.upsert("pods", {**newcomer, "metadata": {**newcomer["metadata"], "name": "newer"}})
+    clocked.add_pod("newer")
     sync._repair_status = True  # someone else's status edit is put right at once
-    assert sync._pods_settling(clock[0]) is None
+    assert sync._pods_settling(clocked.now) is None
     sync._repair_status = False
     body = copy.deepcopy(state.raw["routepolicies"][("", "strict")])
     body["spec"]["enforcement"] = "Warn"
     body["metadata"]["generation"] = 2
     state.upsert("routepolicies", body)
-    assert sync._pods_settling(clock[0]) is None  # a policy input changed: at once
+    assert sync._pods_settling(clocked.now) is None  # a policy input changed: at once
 
 
-def test_pods_that_never_settle_still_get_a_pass_every_so_often(monkeypatch: pytest.MonkeyPatch) -> None:
-    from modelroute.controllers import status_sync
-
-    clock = [1000.0]
-    monkeypatch.setattr(status_sync.time, "monotonic", lambda: clock[0])
-    state = primed()
-    kube = QuietKube()
-    sync = StatusSync(state, kube)  # type: ignore[arg-type]
-    synced_and_echoed(sync, state)
-    kube.patched.clear()
+def test_pods_that_never_settle_still_get_a_pass_every_so_often(clocked: Clocked) -> None:
+    clocked.pass_()
+    clocked.kube.patched.clear()
     for second in range(int(status_sync.COUNTS_MAX_STALE_SECONDS)):
-        newcomer = world.covered_pod()
-        newcomer["metadata"]["name"] = f"churn-{second}"
-        state.upsert("pods", newcomer)
-        clock[0] += 1
+        clocked.add_pod(f"churn-{second}")
+        clocked.now += 1
         expected = None if second == status_sync.COUNTS_MAX_STALE_SECONDS - 1 else 1.0
-        assert sync._pods_settling(clock[0]) == expected, second
-    synced_and_echoed(sync, state)  # the pass that is due writes the counts it finds: they are 30 s old
-    assert kube.patched == [("modelworkloads", "model-0")]
+        assert clocked.sync._pods_settling(clocked.now) == expected, second
+    clocked.pass_()  # the pass that is due writes the counts it finds: they are 30 s old
+    assert clocked.kube.patched == [("modelworkloads", "model-0")]
