@@ -11,11 +11,11 @@ from tests.bench import bench_pods, bench_scale
 def test_the_pod_creation_benchmark_prints_every_phase_and_ratios(capsys: pytest.CaptureFixture[str]) -> None:
     assert bench_pods.main(["--pods", "6", "--clients", "1,2"]) == 0
     out = capsys.readouterr().out
-    # without webhooks, with two allow-all webhooks, with ModelRoute's: at each concurrency
-    assert len(re.findall(r"load average before", out)) == 6
-    assert len(re.findall(r"pods/s  p50 +\d+\.\d+ ms  p95 +\d+\.\d+ ms", out)) == 6
-    ratios = re.findall(r"(allow-all webhooks|ModelRoute) *: p95 \d+\.\d+x  p50 \d+\.\d+x  pods/s \d+\.\d+x", out)
-    assert ratios == ["allow-all webhooks", "ModelRoute"] * 2
+    # without webhooks, with one and two allow-all webhooks, with ModelRoute's: at each concurrency
+    assert len(re.findall(r"load average before", out)) == 8
+    assert len(re.findall(r"pods/s  p50 +\d+\.\d+ ms  p95 +\d+\.\d+ ms  CPU per pod: machine \d+\.\d+ ms", out)) == 8
+    ratios = re.findall(r"(\w+ allow-all webhooks?|ModelRoute) *: p95 \d+\.\d+x  p50 \d+\.\d+x  pods/s \d+\.\d+x", out)
+    assert ratios == ["one allow-all webhook", "two allow-all webhooks", "ModelRoute"] * 2
 
 
 def test_the_scale_benchmark_prints_throughput_convergence_memory_and_quiet_cpu(
