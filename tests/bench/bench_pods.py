@@ -38,6 +38,8 @@ from tests.bench.cluster import (
     create_pods,
     install_crds,
     load,
+    mean_ms,
+    server_timings,
 )
 
 NAMESPACE = "team-00"
@@ -58,22 +60,30 @@ def pods(phase: str, count: int) -> list[dict[str, Any]]:
 async def phases(
     api: Api, label: str, count: int, concurrencies: list[int], processes: dict[str, int]
 ) -> dict[int, CreateFigures]:
-    """Each phase also prints the CPU the machine and each server process spent per pod, to show where the time
-    went: at 16 clients two cores are busy, so the create rate follows the machine's CPU per pod."""
+    """Each phase also prints, to show where the time went, the CPU the machine and each server process spent per
+    pod (at 16 clients two cores are busy, so the create rate follows it) and the mean latency of a create and of
+    each webhook call as the API server measured them."""
     out: dict[int, CreateFigures] = {}
     prefix = "-".join(label.split()[:2]).lower()
     await create_pods(api, pods(f"{prefix}-warm-up", 20), 4)
     for clients in concurrencies:
         print(f"  load average before {label} at {clients} clients: {load()}", flush=True)
+        timings = await server_timings(api)
         before = {"machine": busy_seconds()} | {name: cpu_seconds(pid) for name, pid in processes.items()}
         figures = await create_pods(api, pods(f"{prefix}-c{clients}", count), clients)
         after = {"machine": busy_seconds()} | {name: cpu_seconds(pid) for name, pid in processes.items()}
+        means = mean_ms(timings, await server_timings(api))
         spent = {name: (after[name] - before[name]) / count * 1000 for name in before}
         out[clients] = figures
         print(
             f"  {label:22s} {clients:2d} clients: {figures.rate:6.0f} pods/s  "
             f"p50 {figures.p(0.5):6.1f} ms  p95 {figures.p(0.95):6.1f} ms  CPU per pod: "
             + ", ".join(f"{name} {ms:.1f} ms" for name, ms in spent.items()),
+            flush=True,
+        )
+        print(
+            "    as the API server measured them (mean): "
+            + ", ".join(f"{name.removesuffix('.modelroute.io')} {ms:.2f} ms" for name, ms in means.items()),
             flush=True,
         )
     return out

@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "hack"))
@@ -104,6 +105,12 @@ class Api:
         if status not in (200, 201, 409):
             raise RuntimeError(f"POST {path}: {status} {data}")
 
+    async def text(self, path: str) -> str:
+        async with self.session.get(self.server + path) as response:
+            if response.status != 200:
+                raise RuntimeError(f"GET {path}: {response.status}")
+            return await response.text()
+
     async def get(self, path: str) -> Any:
         status, data = await self.request("GET", path)
         if status != 200:
@@ -143,6 +150,43 @@ async def create_all(api: Api, bodies: list[dict[str, Any]], concurrency: int = 
             await api.create(path_for(body), body)
 
     await asyncio.gather(*(one(b) for b in bodies))
+
+
+#: (sum, count) of the API server's own latency series: pod creates, and each admission webhook call by name
+ServerTimings = dict[str, tuple[float, float]]
+
+
+async def server_timings(api: Api) -> ServerTimings:
+    """The API server's histograms of pod-create latency and of each admission webhook call, as it measured them
+    (its /metrics, read with the Prometheus client's parser)."""
+    out: dict[str, tuple[float, float]] = {}
+
+    def add(name: str, suffix: str, value: float) -> None:
+        total, count = out.get(name, (0.0, 0.0))
+        out[name] = (total + value, count) if suffix == "_sum" else (total, count + value)
+
+    for family in text_string_to_metric_families(await api.text("/metrics")):
+        for sample in family.samples:
+            suffix = sample.name[len(family.name) :]
+            if suffix not in ("_sum", "_count"):
+                continue
+            labels = sample.labels
+            if family.name == "apiserver_request_duration_seconds":
+                if labels.get("resource") == "pods" and labels.get("verb") == "POST" and not labels.get("subresource"):
+                    add("create", suffix, sample.value)
+            elif family.name == "apiserver_admission_webhook_admission_duration_seconds":
+                add(labels["name"], suffix, sample.value)
+    return out
+
+
+def mean_ms(before: ServerTimings, after: ServerTimings) -> dict[str, float]:
+    """Mean milliseconds per observation of each series between two readings, the creates first."""
+    means = {}
+    for name, (total, count) in sorted(after.items(), key=lambda item: (item[0] != "create", item[0])):
+        total0, count0 = before.get(name, (0.0, 0.0))
+        if count > count0:
+            means[name] = (total - total0) / (count - count0) * 1000
+    return means
 
 
 @dataclass

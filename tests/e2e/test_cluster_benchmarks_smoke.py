@@ -14,6 +14,11 @@ def test_the_pod_creation_benchmark_prints_every_phase_and_ratios(capsys: pytest
     # without webhooks, with one and two allow-all webhooks, with ModelRoute's: at each concurrency
     assert len(re.findall(r"load average before", out)) == 8
     assert len(re.findall(r"pods/s  p50 +\d+\.\d+ ms  p95 +\d+\.\d+ ms  CPU per pod: machine \d+\.\d+ ms", out)) == 8
+    server_side = re.findall(r"as the API server measured them \(mean\): create \d+\.\d+ ms(.*)", out)
+    assert len(server_side) == 8
+    # no webhook, the mutating one, both, both: each call is seen where the API server makes it
+    calls_per_phase = [len(re.findall(r"pods\.(mutate|validate) \d+\.\d+ ms", line)) for line in server_side]
+    assert calls_per_phase == [0, 0, 1, 1, 2, 2, 2, 2]
     ratios = re.findall(r"(\w+ allow-all webhooks?|ModelRoute) *: p95 \d+\.\d+x  p50 \d+\.\d+x  pods/s \d+\.\d+x", out)
     assert ratios == ["one allow-all webhook", "two allow-all webhooks", "ModelRoute"] * 2
 
