@@ -121,7 +121,10 @@ def test_a_sigterm_during_a_stream_of_violating_creates_admits_none_while_regist
     )
     assert stream.admitted_while_registered == []
     assert stream.other_errors == []
-    assert stream.denied > denied_before_sigterm  # the stream did run while the operator was shutting down
+    # The stream did run while the operator was shutting down: creates answered after the SIGTERM, denied while the
+    # configurations were still registered or admitted once they were gone. On a loaded machine the operator can
+    # remove them before the next create is denied, so either kind counts.
+    assert stream.denied - denied_before_sigterm + len(stream.admitted_after_removal) > 0
     assert not _registered(kubernetes.client.AdmissionregistrationV1Api(_api(cluster)))  # and it cleaned up
 
 
