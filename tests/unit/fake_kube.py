@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from modelroute.api.kinds import Kind
 from modelroute.cluster.client import Kube
 
 ObjectKey = tuple[str, str, str]  # (plural, namespace or "", name)
@@ -42,6 +43,9 @@ class FakeKube(Kube):
 
     def has_crd(self, name: str, max_age_seconds: float = 10.0) -> bool:
         return name in self.crds
+
+    def serves(self, kind: Kind, max_age_seconds: float = 10.0) -> bool:
+        return f"{kind.plural}.{kind.group}" in self.crds
 
     def may_create(self, group: str, plural: str, max_age_seconds: float = 60.0) -> bool:
         return plural not in self.forbidden

@@ -13,7 +13,7 @@ import orjson
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from modelroute.api.kinds import BY_PLURAL, WATCHED_KINDS
+from modelroute.api.kinds import BY_PLURAL, WATCHED_KINDS, Kind
 
 log = logging.getLogger(__name__)
 #: seconds one removal may take at shutdown: an API server that does not answer must not hang the exit
@@ -76,6 +76,7 @@ class Kube:
         self.coordination = client.CoordinationV1Api(api)
         self.extensions = client.ApiextensionsV1Api(api)
         self._crds: dict[str, tuple[bool, float]] = {}
+        self._served: dict[tuple[str, str, str], tuple[bool, float]] = {}
         self._grants: dict[tuple[str, str], tuple[bool, float]] = {}
 
     def list_all(self, plural: str) -> list[dict[str, Any]]:
@@ -224,6 +225,26 @@ class Kube:
             found = False
         self._crds[name] = (found, now)
         return found
+
+    def serves(self, kind: Kind, max_age_seconds: float = 10.0) -> bool:
+        """Whether the API server serves `kind` at its version: its CRD is established and that version is
+        served (a CRD can keep a version it no longer serves). Remembered for a few seconds."""
+        key = (kind.group, kind.version, kind.plural)
+        now = time.monotonic()
+        cached = self._served.get(key)
+        if cached is not None and now - cached[1] < max_age_seconds:
+            return cached[0]
+        served = False
+        try:
+            crd = self.extensions.read_custom_resource_definition(f"{kind.plural}.{kind.group}")
+        except ApiException as error:
+            if error.status not in (403, 404):
+                raise
+        else:
+            established = any(c.type == "Established" and c.status == "True" for c in crd.status.conditions or ())
+            served = established and any(v.name == kind.version and v.served for v in crd.spec.versions)
+        self._served[key] = (served, now)
+        return served
 
     def may_create(self, group: str, plural: str, max_age_seconds: float = 60.0) -> bool:
         """Whether this process may create `plural` (a SelfSubjectAccessReview, which needs no RBAC of its own).
