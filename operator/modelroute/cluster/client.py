@@ -274,8 +274,11 @@ class Kube:
         current = unless_absent(
             lambda: self.custom.get_namespaced_custom_object(group, version, namespace, plural, name)
         )
+        # Strict: a field the API's schema does not know is an error, never silently pruned from what we wrote
         if current is None:
-            self.custom.create_namespaced_custom_object(group, version, namespace, plural, body)
+            self.custom.create_namespaced_custom_object(
+                group, version, namespace, plural, body, field_validation="Strict"
+            )
             return True
         meta = current.get("metadata") or {}
         same = all(_pruned(current.get(k)) == _pruned(v) for k, v in body.items() if k != "metadata") and all(
@@ -284,7 +287,9 @@ class Kube:
         if same:
             return False
         merged = {**body, "metadata": {**body["metadata"], "resourceVersion": meta.get("resourceVersion")}}
-        self.custom.replace_namespaced_custom_object(group, version, namespace, plural, name, merged)
+        self.custom.replace_namespaced_custom_object(
+            group, version, namespace, plural, name, merged, field_validation="Strict"
+        )
         return True
 
     def delete(self, group: str, version: str, plural: str, namespace: str, name: str) -> None:
