@@ -261,7 +261,7 @@ def granted(docs: list[dict[str, Any]]) -> set[str]:
 @pytest.mark.parametrize(
     ("value", "resources"),
     [
-        ("rbac.policyReports", {"reports", "policyreports"}),
+        ("rbac.policyReports", {"reports", "clusterreports", "policyreports", "clusterpolicyreports"}),
         ("rbac.ciliumNetworkPolicies", {"ciliumnetworkpolicies"}),
     ],
 )
@@ -296,8 +296,8 @@ def test_the_report_api_value_is_passed_on_and_grants_only_the_api_it_may_write(
     assert f"--report-api={api}" in one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
     rules = report_rules(docs)
     assert set(rules) == groups
-    for rule in rules.values():  # what the reconciler does, and nothing on cluster-scoped reports
-        assert rule["resources"] in (["reports"], ["policyreports"])
+    for rule in rules.values():  # what the reconciler does, and nothing more
+        assert rule["resources"] in (["reports", "clusterreports"], ["policyreports", "clusterpolicyreports"])
         assert rule["verbs"] == ["get", "list", "create", "update", "delete"]
 
 
@@ -315,7 +315,14 @@ def test_the_owned_objects_guard_binds_the_service_account_to_its_label(cluster:
     ]
     assert f"'{SERVICE_ACCOUNT_USER}'" in policy["spec"]["matchConditions"][0]["expression"]
     guarded = {r for rule in policy["spec"]["matchConstraints"]["resourceRules"] for r in rule["resources"]}
-    assert guarded == {"networkpolicies", "ciliumnetworkpolicies", "reports", "policyreports"}
+    assert guarded == {
+        "networkpolicies",
+        "ciliumnetworkpolicies",
+        "reports",
+        "clusterreports",
+        "policyreports",
+        "clusterpolicyreports",
+    }
     expressions = " ".join(v["expression"] for v in policy["spec"]["validations"])
     ((key, value),) = MANAGED_BY.items()
     assert f"'{key}'" in expressions

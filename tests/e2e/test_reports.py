@@ -17,23 +17,31 @@ from operator_process import OperatorProcess
 from report_crds import install, managed, uninstall
 from test_operator import deployment, endpoint, policy, wait_ready, workload
 
-from modelroute.api.kinds import OPENREPORTS, REPORT_APIS, WGPOLICYK8S, ReportAPI
+from modelroute.api.kinds import OPENREPORTS, REPORT_APIS, WGPOLICYK8S, Kind, ReportAPI
 from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
 from modelroute.engine.audit import audit
 from modelroute.engine.context import PolicyContext
-from modelroute.engine.reports import workload_reports
+from modelroute.engine.reports import endpoint_reports, workload_reports
 from modelroute.engine.verdict import Code
 
 DIRECT = {"OPENAI_BASE_URL": "https://api.openai.com/v1"}
 
 
-def without_owners(body: dict[str, Any], namespace: str) -> dict[str, Any]:
-    """A built report written by hand: its owners are made-up uids, which the garbage collector would act on."""
+def by_hand(body: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
+    """A built report written by the test: without its owners (made-up uids, which the garbage collector would
+    act on) and without ModelRoute's label (the running operator removes labelled reports it did not build)."""
     out = copy.deepcopy(body)
     out["metadata"].pop("ownerReferences", None)
-    out["metadata"]["namespace"] = namespace
-    out["scope"]["namespace"] = namespace
+    out["metadata"]["labels"] = {"e2e": "by-hand"}
+    if namespace is not None:
+        out["metadata"]["namespace"] = namespace
+        out["scope"]["namespace"] = namespace
     return out
+
+
+def stored(cluster: ClusterClient, kind: Kind, name: str, namespace: str | None = None) -> dict[str, Any]:
+    where = ("-n", namespace) if namespace else ()
+    return get(cluster, f"{kind.plural}.{kind.group}", name, *where)
 
 
 @pytest.fixture
@@ -86,19 +94,31 @@ def sample_context() -> PolicyContext:
 def test_every_built_report_is_accepted_strictly_by_the_published_crd_and_stored_whole(
     cluster: ClusterClient, report_crds: None, namespace: str, api: ReportAPI
 ) -> None:
-    built = workload_reports(audit(sample_pods(), sample_context()), api, seconds=1_700_000_000)
+    context = sample_context()
+    built = workload_reports(audit(sample_pods(), context), api, seconds=1_700_000_000)
     values = {r["result"] for body in built.values() for r in body["results"]}
     assert values == {"pass", "warn", "skip"}  # the sample reaches every value the audit writes but fail
-    bodies = [without_owners(body, namespace) for body in built.values()]
+    (cluster_report,) = endpoint_reports(context.endpoints.values(), api, seconds=1_700_000_000).values()
+    cluster_report["metadata"]["name"] = f"{namespace}-{api.name}"  # one per test run: cluster-scoped
+    bodies = [by_hand(body, namespace) for body in built.values()] + [by_hand(cluster_report)]
     created = cluster.kubectl("create", "--validate=strict", "-f", "-", input=yaml.safe_dump_all(bodies), check=False)
     assert created.returncode == 0, created.stderr  # strict: an unknown field is refused, not pruned
-    stored = managed(cluster, api, namespace)
-    assert set(stored) == {"modelroute-deployment-chat-api", "modelroute-statefulset-db", "modelroute-pod-stray"}
-    for body in bodies:
-        kept = stored[body["metadata"]["name"]]
-        assert {k: kept.get(k) for k in ("scope", "results", "summary", "source")} == {
-            k: body.get(k) for k in ("scope", "results", "summary", "source")
+    try:
+        assert {b["metadata"]["name"] for b in bodies[:-1]} == {
+            "modelroute-deployment-chat-api",
+            "modelroute-statefulset-db",
+            "modelroute-pod-stray",
         }
+        for body in bodies:
+            namespaced = "namespace" in body["metadata"]
+            kind = api.namespaced if namespaced else api.cluster
+            kept = stored(cluster, kind, body["metadata"]["name"], namespace if namespaced else None)
+            assert kept["kind"] == kind.kind
+            assert {k: kept.get(k) for k in ("scope", "results", "summary", "source")} == {
+                k: body.get(k) for k in ("scope", "results", "summary", "source")
+            }
+    finally:
+        cluster.kubectl("delete", f"{api.cluster.plural}.{api.group}", cluster_report["metadata"]["name"], check=False)
 
 
 @pytest.mark.parametrize("api", REPORT_APIS, ids=[api.name for api in REPORT_APIS])
@@ -107,7 +127,7 @@ def test_a_result_value_outside_the_published_enum_is_refused(
 ) -> None:
     """The schemas are the real ones: the API server would refuse a severity or result they do not know."""
     (body, *_) = workload_reports(audit(sample_pods(), sample_context()), api, seconds=0).values()
-    bad = without_owners(body, namespace)
+    bad = by_hand(body, namespace)
     bad["results"][0]["severity"] = "severe"
     refused = cluster.kubectl("create", "-f", "-", input=json.dumps(bad), check=False)
     assert refused.returncode != 0
@@ -162,10 +182,27 @@ def test_the_operator_reports_per_workload_and_moves_to_openreports_once_served(
         assert route["result"] == "warn"
         assert route["message"].startswith(f"[{Code.ENDPOINT_NOT_APPROVED}]")
 
+        approval = f"modelroute-azureendpoint-{name}"
+        cluster_report = eventually(lambda: stored(cluster, WGPOLICYK8S.cluster, approval), "the endpoint's report")
+        uid = get(cluster, "aze", name)["metadata"]["uid"]
+        assert cluster_report["scope"] == {
+            "apiVersion": "modelroute.io/v1alpha1",
+            "kind": "AzureEndpoint",
+            "name": name,
+            "uid": uid,
+        }
+        assert [(r["rule"], r["result"]) for r in cluster_report["results"]] == [("approved-endpoint", "pass")]
+
         install(cluster, OPENREPORTS)  # now both are served: auto writes openreports.io only
         moved = eventually(lambda: written(OPENREPORTS), "the reports in openreports.io", timeout=60)
         assert moved["modelroute-deployment-chat-api"]["source"] == "ModelRoute"
         eventually(lambda: not managed(cluster, WGPOLICYK8S, namespace), "the PolicyReports removed", timeout=60)
+        eventually(lambda: stored(cluster, OPENREPORTS.cluster, approval), "the endpoint's ClusterReport", timeout=60)
+        eventually(
+            lambda: cluster.kubectl("get", "clusterpolicyreports", approval, check=False).returncode != 0,
+            "the ClusterPolicyReport removed",
+            timeout=60,
+        )
 
         cluster.kubectl("delete", "deployment", "chat-api", "-n", namespace)
         eventually(

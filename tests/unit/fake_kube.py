@@ -67,6 +67,16 @@ class FakeKube(Kube):
         self.objects[key] = copy.deepcopy(body)
         return True
 
+    def apply_cluster_object(
+        self, group: str, version: str, plural: str, body: dict[str, Any], *, strict: bool = False
+    ) -> None:
+        self.calls.append(f"apply {plural}")
+        self.objects[(plural, "", body["metadata"]["name"])] = copy.deepcopy(body)
+
+    def delete_cluster_object(self, group: str, version: str, plural: str, name: str) -> None:
+        self.calls.append(f"delete {plural}")
+        self.objects.pop((plural, "", name), None)
+
     def delete(self, group: str, version: str, plural: str, namespace: str, name: str) -> None:
         self.calls.append(f"delete {plural}")
         self.objects.pop((plural, namespace, name), None)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from builders import container, context, pod, policy
+from builders import container, context, endpoint, pod, policy
 
 from modelroute.api.annotations import MANAGED_BY
 from modelroute.api.kinds import OPENREPORTS, REPORT_APIS, WGPOLICYK8S, ReportAPI
@@ -17,6 +17,7 @@ from modelroute.engine.reports import (
     RULES,
     ReportChoice,
     choose,
+    endpoint_reports,
     same_report,
     summary,
     workload_of,
@@ -250,3 +251,42 @@ def test_a_report_differing_only_in_timestamps_is_the_same_report() -> None:
     assert same_report(report, again)
     (scaled,) = reports_of(replica("chat-api-5d8f7c-a"), replica("chat-api-5d8f7c-b")).values()
     assert not same_report(report, scaled)
+
+
+# --- cluster reports: one per AzureEndpoint ----------------------------------------------------------------
+
+
+def endpoint_report(url: str, api: ReportAPI = OPENREPORTS, **spec: Any) -> dict[str, Any]:
+    plain = endpoint("contoso", url=url, **spec)
+    body = plain.model_copy(update={"metadata": plain.metadata.model_copy(update={"uid": "uid-contoso"})})
+    ((name, report),) = endpoint_reports(context(endpoints=[body]).endpoints.values(), api, seconds=0).items()
+    assert name == "modelroute-azureendpoint-contoso"
+    return report
+
+
+def test_an_approved_endpoint_passes_its_cluster_report_scoped_to_and_owned_by_it() -> None:
+    report = endpoint_report("https://contoso-eastus.openai.azure.com")
+    assert (report["apiVersion"], report["kind"]) == ("openreports.io/v1alpha1", "ClusterReport")
+    assert "namespace" not in report["metadata"]
+    assert report["scope"] == {
+        "apiVersion": "modelroute.io/v1alpha1",
+        "kind": "AzureEndpoint",
+        "name": "contoso",
+        "uid": "uid-contoso",
+    }
+    assert report["metadata"]["ownerReferences"][0]["uid"] == "uid-contoso"
+    ((rule, result, category, severity),) = [
+        (r["rule"], r["result"], r["category"], r["severity"]) for r in report["results"]
+    ]
+    assert (rule, result, category, severity) == ("approved-endpoint", "pass", "Approved endpoints", "high")
+    assert report["results"][0]["properties"]["host"] == "contoso-eastus.openai.azure.com"
+    assert report["summary"]["pass"] == 1
+
+
+def test_an_endpoint_that_is_not_azure_fails_its_cluster_report_with_the_reason() -> None:
+    report = endpoint_report("https://llm.example.com", api=WGPOLICYK8S)
+    assert report["kind"] == "ClusterPolicyReport"
+    (result,) = report["results"]
+    assert result["result"] == "fail"
+    assert result["message"].startswith("[HostNotAzure]")
+    assert report["summary"] == {"pass": 0, "fail": 1, "warn": 0, "error": 0, "skip": 0}

@@ -175,3 +175,13 @@ def test_a_report_whose_workload_has_no_audited_pod_left_is_deleted() -> None:
     state.replace_all("pods", [])
     sync.sync_once()
     assert reports(kube, "reports") == set()
+
+
+def test_where_the_cluster_kind_is_served_every_endpoint_gets_a_cluster_report() -> None:
+    state, kube = primed(), FakeKube(crds=(OPENREPORTS_CRD, "clusterreports.openreports.io"))
+    sync = sync_for(state, kube)
+    sync.sync_once()
+    assert reports(kube, "clusterreports") == {("", "modelroute-azureendpoint-contoso")}
+    kube.calls.clear()
+    sync.sync_once()
+    assert "apply clusterreports" not in kube.calls  # unchanged: not written again

@@ -295,16 +295,20 @@ class Kube:
     def delete(self, group: str, version: str, plural: str, namespace: str, name: str) -> None:
         unless_absent(lambda: self.custom.delete_namespaced_custom_object(group, version, namespace, plural, name))
 
-    def apply_cluster_object(self, group: str, version: str, plural: str, body: dict[str, Any]) -> None:
-        """Create or replace a cluster-scoped object of any API group."""
+    def apply_cluster_object(
+        self, group: str, version: str, plural: str, body: dict[str, Any], *, strict: bool = False
+    ) -> None:
+        """Create or replace a cluster-scoped object of any API group; with `strict`, a field the API's schema
+        does not know is an error instead of being pruned."""
+        validation = {"field_validation": "Strict"} if strict else {}
         name = body["metadata"]["name"]
         current = unless_absent(lambda: self.custom.get_cluster_custom_object(group, version, plural, name))
         if current is None:
-            self.custom.create_cluster_custom_object(group, version, plural, body)
+            self.custom.create_cluster_custom_object(group, version, plural, body, **validation)
             return
         version_of = (current.get("metadata") or {}).get("resourceVersion")
         replaced = {**body, "metadata": {**body["metadata"], "resourceVersion": version_of}}
-        self.custom.replace_cluster_custom_object(group, version, plural, name, replaced)
+        self.custom.replace_cluster_custom_object(group, version, plural, name, replaced, **validation)
 
     def delete_cluster_object(self, group: str, version: str, plural: str, name: str) -> None:
         unless_absent(

@@ -14,14 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from modelroute.api.annotations import MANAGED_SELECTOR
-from modelroute.api.kinds import MODELS_BY_PLURAL, OWN_PLURALS
+from modelroute.api.kinds import MODELS_BY_PLURAL, OWN_PLURALS, ReportAPI
 from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
 from modelroute.cluster.client import Kube
 from modelroute.cluster.state import ClusterState
 from modelroute.engine import egress
 from modelroute.engine import status as st
 from modelroute.engine.audit import AuditMemo, AuditResult, audit
-from modelroute.engine.reports import ReportChoice, candidates, same_report, workload_reports
+from modelroute.engine.reports import ReportChoice, candidates, endpoint_reports, same_report, workload_reports
 from modelroute.observability import Metrics
 
 log = logging.getLogger(__name__)
@@ -310,3 +310,23 @@ class StatusSync:
             for namespace, name in existing.keys() - desired.keys():
                 if namespace:
                     self.kube.delete(group, version, plural, namespace, name)
+            self._cluster_reports(api, seconds, chosen=index == 0)
+
+    def _cluster_reports(self, api: ReportAPI, seconds: int, *, chosen: bool) -> None:
+        """One cluster report per AzureEndpoint, where the API's cluster kind is served and granted."""
+        kind = api.cluster
+        if not (self.kube.serves(kind) and self.kube.may_create(api.group, kind.plural)):
+            return
+        endpoints = self.state.context().endpoints.values()
+        desired = endpoint_reports(endpoints, api, seconds) if chosen else {}
+        existing = {
+            str((body.get("metadata") or {}).get("name") or ""): body
+            for body in self.kube.list_labelled(api.group, api.version, kind.plural, _MANAGED)
+        }
+        for name, body in desired.items():
+            current = existing.get(name)
+            if current is None or not same_report(current, body):
+                self.kube.apply_cluster_object(api.group, api.version, kind.plural, body, strict=True)
+        for name in existing.keys() - desired.keys():
+            if name:
+                self.kube.delete_cluster_object(api.group, api.version, kind.plural, name)

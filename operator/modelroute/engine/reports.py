@@ -1,6 +1,7 @@
 """The audit written as policy reports (openreports.io, or wgpolicyk8s.io where only that is served): one
 report per workload, as Kyverno writes one per resource, so Policy Reporter lists each Deployment,
-StatefulSet, DaemonSet, Job or bare Pod with its results. Pure: the reconciler does the I/O."""
+StatefulSet, DaemonSet, Job or bare Pod with its results; and one cluster report per AzureEndpoint, its
+approval. Pure: the reconciler does the I/O."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from typing import Any
 from modelroute.api import annotations as ann
 from modelroute.api.annotations import MANAGED_BY
 from modelroute.api.kinds import OPENREPORTS, POD, REPORT_APIS, WGPOLICYK8S, ReportAPI
+from modelroute.api.meta import GROUP, VERSION
 from modelroute.engine.audit import AuditResult, PodFinding
+from modelroute.engine.context import EndpointState
 from modelroute.engine.redaction import redact_text
 from modelroute.engine.verdict import Code, Outcome
 
@@ -123,6 +126,14 @@ RULES: tuple[Rule, ...] = (
 RULE_OF_CODE: Mapping[Code, Rule] = {code: rule for rule in RULES for code in rule.codes}
 _DECLARATION = RULES[1]
 _PROCUREMENT = RULES[2]
+#: the one rule of an AzureEndpoint's cluster report: whether it is an approved route (its Ready condition)
+APPROVED_ENDPOINT = Rule(
+    "approved-endpoint",
+    "Approved endpoints",
+    Severity.HIGH,
+    frozenset(),
+    "the endpoint is an approved route",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,12 +155,16 @@ class Scope:
 
     @property
     def report_name(self) -> str:
-        """`modelroute-<kind>-<name>`, readable in `kubectl get`; past the name limit, cut and made unique."""
-        name = f"{REPORT_PREFIX}{self.kind.lower()}-{self.name}"
-        if len(name) <= MAX_NAME:
-            return name
-        digest = hashlib.sha256(f"{self.kind}/{self.name}".encode()).hexdigest()[:16]
-        return f"{name[: MAX_NAME - 17].rstrip('.-')}-{digest}"
+        return report_name(self.kind, self.name)
+
+
+def report_name(kind: str, name: str) -> str:
+    """`modelroute-<kind>-<name>`, readable in `kubectl get`; past the name limit, cut and made unique."""
+    full = f"{REPORT_PREFIX}{kind.lower()}-{name}"
+    if len(full) <= MAX_NAME:
+        return full
+    digest = hashlib.sha256(f"{kind}/{name}".encode()).hexdigest()[:16]
+    return f"{full[: MAX_NAME - 17].rstrip('.-')}-{digest}"
 
 
 _HASH_SUFFIX = re.compile(r"^(?P<deployment>.+)-(?P<hash>[a-z0-9]+)$")
@@ -309,3 +324,40 @@ def same_report(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
         and (meta.get("labels") or {}) == (wanted.get("labels") or {})
         and (meta.get("ownerReferences") or []) == (wanted.get("ownerReferences") or [])
     )
+
+
+def endpoint_reports(endpoints: Iterable[EndpointState], api: ReportAPI, seconds: int) -> dict[str, dict[str, Any]]:
+    """One cluster report per AzureEndpoint, scoped to it and owned by it: `pass` when it is Ready (its host
+    agrees with its type and cloud), `fail` with the reason it is not."""
+    kind = api.cluster
+    reports: dict[str, dict[str, Any]] = {}
+    for state in endpoints:
+        meta = state.endpoint.metadata
+        rule = APPROVED_ENDPOINT
+        message = rule.passed if state.ready else f"[{state.reason}] {state.message}"
+        properties = {"type": str(state.endpoint.spec.type), "cloud": str(state.endpoint.spec.cloud)}
+        if state.display_host:
+            properties["host"] = state.display_host
+        result = {
+            "source": SOURCE,
+            "policy": POLICY,
+            "rule": rule.name,
+            "category": rule.category,
+            "severity": str(rule.severity),
+            "result": "pass" if state.ready else "fail",
+            "scored": True,
+            "message": redact_text(message)[:MAX_MESSAGE],
+            "timestamp": {"seconds": seconds, "nanos": 0},
+            "properties": properties,
+        }
+        scope = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "AzureEndpoint", "name": meta.name}
+        metadata: dict[str, Any] = {"name": report_name("AzureEndpoint", meta.name), "labels": dict(MANAGED_BY)}
+        if meta.uid:
+            scope["uid"] = meta.uid
+            metadata["ownerReferences"] = [{**{k: scope[k] for k in ("apiVersion", "kind", "name")}, "uid": meta.uid}]
+        body: dict[str, Any] = {"apiVersion": kind.api_version, "kind": kind.kind, "metadata": metadata}
+        if api.report_source:
+            body["source"] = SOURCE
+        body.update({"scope": scope, "results": [result], "summary": summary([result])})
+        reports[metadata["name"]] = body
+    return reports
