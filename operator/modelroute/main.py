@@ -12,6 +12,7 @@ from pathlib import Path
 from modelroute import __version__
 from modelroute.cli.manifests import EXIT_BAD_INPUT, EXIT_INTERNAL, InputError
 from modelroute.cli.text import printable
+from modelroute.engine.reports import ReportChoice
 from modelroute.operator.options import RunOptions
 
 _RUN = RunOptions()  # the one declaration of the run defaults
@@ -149,6 +150,13 @@ def _parser() -> argparse.ArgumentParser:
         help="record a RouteRewritten Event for every pod whose endpoint settings were rewritten (denials and "
         "warnings always get one)",
     )
+    run.add_argument(
+        "--report-api",
+        choices=[str(choice) for choice in ReportChoice],
+        default=str(_RUN.report_api),
+        help="where the audit is written: auto (openreports.io where it is served, else wgpolicyk8s.io), "
+        "openreports, wgpolicyk8s, or none (default: %(default)s)",
+    )
     run.add_argument("--log-format", choices=("plain", "full", "json"), default="full")
     run.add_argument("-v", "--verbose", action="store_true")
 
@@ -222,6 +230,7 @@ def _run(args: argparse.Namespace) -> int:
             leader_election_namespace=args.leader_election_namespace,
             metrics_bind_address=args.metrics_bind_address,
             rewrite_events=args.rewrite_events,
+            report_api=ReportChoice(args.report_api),
         )
     )
     return 0

@@ -259,12 +259,52 @@ def granted(docs: list[dict[str, Any]]) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    ("value", "resource"),
-    [("rbac.policyReports", "policyreports"), ("rbac.ciliumNetworkPolicies", "ciliumnetworkpolicies")],
+    ("value", "resources"),
+    [
+        ("rbac.policyReports", {"reports", "clusterreports", "policyreports", "clusterpolicyreports"}),
+        ("rbac.ciliumNetworkPolicies", {"ciliumnetworkpolicies"}),
+    ],
 )
-def test_optional_writes_are_granted_only_when_enabled(cluster: ClusterClient, value: str, resource: str) -> None:
-    assert resource in granted(documents(render(cluster).stdout))
-    assert resource not in granted(documents(render(cluster, {value: False}).stdout))
+def test_optional_writes_are_granted_only_when_enabled(cluster: ClusterClient, value: str, resources: set[str]) -> None:
+    assert resources <= granted(documents(render(cluster).stdout))
+    assert not resources & granted(documents(render(cluster, {value: False}).stdout))
+
+
+def report_rules(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        rule["apiGroups"][0]: rule
+        for d in docs
+        if d["kind"] == "ClusterRole"
+        for rule in d["rules"]
+        if rule["apiGroups"][0] in ("openreports.io", "wgpolicyk8s.io")
+    }
+
+
+@pytest.mark.parametrize(
+    ("api", "groups"),
+    [
+        ("auto", {"openreports.io", "wgpolicyk8s.io"}),
+        ("openreports", {"openreports.io"}),
+        ("wgpolicyk8s", {"wgpolicyk8s.io"}),
+        ("none", set()),
+    ],
+)
+def test_the_report_api_value_is_passed_on_and_grants_only_the_api_it_may_write(
+    cluster: ClusterClient, api: str, groups: set[str]
+) -> None:
+    docs = documents(render(cluster, {"reports.api": api}).stdout)
+    assert f"--report-api={api}" in one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    rules = report_rules(docs)
+    assert set(rules) == groups
+    for rule in rules.values():  # what the reconciler does, and nothing more
+        assert rule["resources"] in (["reports", "clusterreports"], ["policyreports", "clusterpolicyreports"])
+        assert rule["verbs"] == ["get", "list", "create", "update", "delete"]
+
+
+def test_an_unknown_report_api_is_refused(cluster: ClusterClient) -> None:
+    result = render(cluster, {"reports.api": "kyverno"}, check=False)
+    assert result.returncode != 0
+    assert "/reports/api" in result.stderr
 
 
 def test_the_owned_objects_guard_binds_the_service_account_to_its_label(cluster: ClusterClient) -> None:
@@ -275,7 +315,14 @@ def test_the_owned_objects_guard_binds_the_service_account_to_its_label(cluster:
     ]
     assert f"'{SERVICE_ACCOUNT_USER}'" in policy["spec"]["matchConditions"][0]["expression"]
     guarded = {r for rule in policy["spec"]["matchConstraints"]["resourceRules"] for r in rule["resources"]}
-    assert guarded == {"networkpolicies", "ciliumnetworkpolicies", "policyreports"}
+    assert guarded == {
+        "networkpolicies",
+        "ciliumnetworkpolicies",
+        "reports",
+        "clusterreports",
+        "policyreports",
+        "clusterpolicyreports",
+    }
     expressions = " ".join(v["expression"] for v in policy["spec"]["validations"])
     ((key, value),) = MANAGED_BY.items()
     assert f"'{key}'" in expressions

@@ -1,5 +1,5 @@
-"""What the leader reconciles on a real API server: audit counts, egress policies, PolicyReports,
-metrics, the Lease, and the inventory report."""
+"""What the leader reconciles on a real API server: audit counts, egress policies, policy reports (more in
+test_reports), metrics, the Lease, and the inventory report."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ from kube import apply, eventually, get, pod
 from localcluster import ClusterClient
 from operator_process import OperatorProcess
 from planted import MARKER, PLANTED_URLS, planted_pod
+from report_crds import every_managed, install
 from test_operator import endpoint, policy, wait_ready, workload
+
+from modelroute.api.kinds import WGPOLICYK8S
 
 
 def crd(group: str, version: str, plural: str, kind: str) -> dict[str, Any]:
@@ -113,13 +116,14 @@ def test_the_audit_counts_pods_in_the_workload_status(cluster: ClusterClient, re
 
 
 def test_policy_reports_are_written_where_the_api_exists(cluster: ClusterClient, restricted: dict[str, str]) -> None:
-    apply(cluster, crd("wgpolicyk8s.io", "v1alpha2", "policyreports", "PolicyReport"))
+    install(cluster, WGPOLICYK8S)
     ns = restricted["namespace"]
     apply(cluster, pod("reported", ns))
-    report = eventually(lambda: get(cluster, "policyreports", "modelroute", "-n", ns), timeout=40)
-    results = {r["resources"][0]["name"]: r for r in report["results"]}
-    assert results["reported"]["result"] == "pass"
-    assert results["reported"]["properties"]["procurement-channel"] == "Microsoft"
+    reports = eventually(lambda: every_managed(cluster, ns), "a report for the pod", timeout=40)
+    (report,) = [r for r in reports if r["metadata"]["name"] == "modelroute-pod-reported"]
+    route = next(r for r in report["results"] if r["rule"] == "approved-route")
+    assert route["result"] == "pass"
+    assert route["properties"]["procurement-channel"] == "Microsoft"
     assert report["summary"]["pass"] >= 1
 
 
@@ -170,7 +174,7 @@ def test_with_leader_election_the_lease_names_the_leader(cluster: ClusterClient,
 def test_no_secret_planted_in_a_url_reaches_events_reports_statuses_or_logs(
     cluster: ClusterClient, operator: OperatorProcess, namespace: str
 ) -> None:
-    apply(cluster, crd("wgpolicyk8s.io", "v1alpha2", "policyreports", "PolicyReport"))
+    install(cluster, WGPOLICYK8S)
     apply(cluster, policy(f"{namespace}-warn", namespace, enforcement="Warn", unmanaged="Warn"))
     pods = []
     for position in PLANTED_URLS:
@@ -187,7 +191,7 @@ def test_no_secret_planted_in_a_url_reaches_events_reports_statuses_or_logs(
         return items if len({e["involvedObject"]["name"] for e in items}) >= len(pods) else []
 
     recorded = eventually(events, "an Event for every planted pod", timeout=40)
-    report = eventually(lambda: get(cluster, "policyreports", "modelroute", "-n", namespace), timeout=40)
+    report = eventually(lambda: every_managed(cluster, namespace), "the planted pods' reports", timeout=40)
     assert any("api.openai.com" in e["message"] for e in recorded)
     annotations = [
         {

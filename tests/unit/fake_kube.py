@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from modelroute.api.kinds import Kind
 from modelroute.cluster.client import Kube
 
 ObjectKey = tuple[str, str, str]  # (plural, namespace or "", name)
@@ -43,6 +44,9 @@ class FakeKube(Kube):
     def has_crd(self, name: str, max_age_seconds: float = 10.0) -> bool:
         return name in self.crds
 
+    def serves(self, kind: Kind, max_age_seconds: float = 10.0) -> bool:
+        return f"{kind.plural}.{kind.group}" in self.crds
+
     def may_create(self, group: str, plural: str, max_age_seconds: float = 60.0) -> bool:
         return plural not in self.forbidden
 
@@ -62,6 +66,16 @@ class FakeKube(Kube):
         self.calls.append(f"upsert {plural}")
         self.objects[key] = copy.deepcopy(body)
         return True
+
+    def apply_cluster_object(
+        self, group: str, version: str, plural: str, body: dict[str, Any], *, strict: bool = False
+    ) -> None:
+        self.calls.append(f"apply {plural}")
+        self.objects[(plural, "", body["metadata"]["name"])] = copy.deepcopy(body)
+
+    def delete_cluster_object(self, group: str, version: str, plural: str, name: str) -> None:
+        self.calls.append(f"delete {plural}")
+        self.objects.pop((plural, "", name), None)
 
     def delete(self, group: str, version: str, plural: str, namespace: str, name: str) -> None:
         self.calls.append(f"delete {plural}")

@@ -26,6 +26,9 @@ class QuietKube:
     def has_crd(self, name: str) -> bool:
         return False
 
+    def serves(self, kind: Any) -> bool:
+        return False
+
     def list_labelled(self, *args: Any) -> list[dict[str, Any]]:
         return []
 

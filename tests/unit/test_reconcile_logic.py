@@ -1,4 +1,4 @@
-"""The pure parts of the reconcilers: status, leader lease, egress policies, audit and reports."""
+"""The pure parts of the reconcilers: status, leader lease, egress policies and audit (reports: test_reports)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from modelroute.admission.review import mutate, validate
 from modelroute.cli.report import inventory, render
 from modelroute.controllers.leader import LeaseTerms, decide
 from modelroute.engine import egress
-from modelroute.engine.audit import audit, policy_reports
+from modelroute.engine.audit import audit
 from modelroute.engine.context import endpoint_state
 from modelroute.engine.status import (
     azure_endpoint_status,
@@ -171,13 +171,6 @@ def test_the_audit_judges_running_pods_as_they_are() -> None:
 def test_finished_pods_are_not_audited() -> None:
     finished = {**pod(container(env=DIRECT)), "status": {"phase": "Succeeded"}}
     assert audit([finished], context()).findings == []
-
-
-def test_policy_reports_have_a_result_per_pod_and_a_summary() -> None:
-    result = audit([pod(container()), pod(container(env=DIRECT))], context())
-    report = policy_reports(result, 1_700_000_000)["apps"]
-    assert report["summary"] == {"pass": 1, "fail": 1, "warn": 0, "error": 0, "skip": 0}
-    assert {r["rule"] for r in report["results"]} == {"approved-route", "EndpointNotApproved"}
 
 
 def test_the_inventory_renders_as_csv_json_and_markdown() -> None:

@@ -1,6 +1,6 @@
 """No secret in any sink: a marker planted in every position of a URL (user information, each path
 segment, query, fragment, and a path expanded from $(OPENAI_API_KEY)) never reaches the engine's
-messages, the CLI's text or JSON output, an Event or a PolicyReport."""
+messages, the CLI's text or JSON output, an Event or a policy report."""
 
 from __future__ import annotations
 
@@ -17,12 +17,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from planted import KEY, MARKER, PLANTED_URLS, planted_pod
 
+from modelroute.api.kinds import OPENREPORTS
 from modelroute.cli.manifests import build_context, read_documents
 from modelroute.cluster.events import event_body
 from modelroute.engine import hosts
-from modelroute.engine.audit import audit, policy_reports
+from modelroute.engine.audit import audit
 from modelroute.engine.evaluate import evaluate
 from modelroute.engine.redaction import REDACTED_SEGMENT, redact_path, redact_text, redact_url
+from modelroute.engine.reports import workload_reports
 
 ENDPOINT = {
     "apiVersion": "modelroute.io/v1alpha1",
@@ -100,9 +102,9 @@ def test_no_marker_in_policy_reports_or_events(manifests: Path) -> None:
     documents = read_documents([str(manifests)])
     context = build_context(documents, "default", "modelroute-system")
     pods = [d.obj for d in documents if d.kind == "Pod"]
-    reports = policy_reports(audit(pods, context), seconds=0)
+    reports = workload_reports(audit(pods, context), OPENREPORTS, seconds=0)
     assert reports
-    assert MARKER not in json.dumps(reports)
+    assert MARKER not in json.dumps(list(reports.values()))
     now = datetime.datetime.now(datetime.UTC)
     for pod, decision in zip(pods, decisions(manifests), strict=True):
         for message in (decision.denial_message, *decision.warnings):

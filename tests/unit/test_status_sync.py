@@ -1,5 +1,5 @@
 """The status reconciler against an in-memory API client: which statuses it writes, when it writes
-nothing, the egress policies it owns and the PolicyReports it keeps."""
+nothing, the egress policies it owns and the policy reports it keeps."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ from tests.bench import world
 
 from modelroute.api.annotations import MANAGED_BY
 from modelroute.cluster.state import ClusterState
-from modelroute.controllers.status_sync import CILIUM_CRD, POLICY_REPORT_CRD, StatusSync
+from modelroute.controllers.status_sync import CILIUM_CRD, StatusSync
+from modelroute.engine.reports import ReportChoice
+
+OPENREPORTS_CRD = "reports.openreports.io"
+POLICY_REPORT_CRD = "policyreports.wgpolicyk8s.io"
 
 
 def primed(*, restrict: bool = False) -> ClusterState:
@@ -26,8 +30,12 @@ def primed(*, restrict: bool = False) -> ClusterState:
     return state
 
 
-def sync_for(state: ClusterState, kube: FakeKube) -> StatusSync:
-    return StatusSync(state, kube, clock=lambda: "2026-12-01T00:00:00Z")
+def sync_for(state: ClusterState, kube: FakeKube, choice: ReportChoice = ReportChoice.AUTO) -> StatusSync:
+    return StatusSync(state, kube, clock=lambda: "2026-12-01T00:00:00Z", report_choice=choice)
+
+
+def reports(kube: FakeKube, plural: str) -> set[tuple[str, str]]:
+    return {(namespace, name) for (p, namespace, name) in kube.objects if p == plural}
 
 
 def echo(state: ClusterState, kube: FakeKube) -> None:
@@ -120,8 +128,60 @@ def test_policy_reports_are_written_once_and_not_rewritten_for_a_new_timestamp()
     state, kube = primed(), FakeKube(crds=(POLICY_REPORT_CRD,))
     sync = sync_for(state, kube)
     sync.sync_once()
-    report = kube.objects[("policyreports", "team-00", "modelroute")]
-    assert {r["result"] for r in report["results"]} == {"fail"}
+    report = kube.objects[("policyreports", "team-00", "modelroute-pod-p0")]
+    assert {r["result"] for r in report["results"] if r["rule"] == "approved-route"} == {"fail"}
     kube.calls.clear()
     sync.sync_once()
     assert "upsert policyreports" not in kube.calls
+
+
+def test_where_both_apis_are_served_auto_writes_openreports_and_removes_its_policy_reports() -> None:
+    state, kube = primed(), FakeKube(crds=(POLICY_REPORT_CRD,))
+    sync = sync_for(state, kube)
+    sync.sync_once()
+    assert reports(kube, "policyreports") == {("team-00", f"modelroute-pod-p{i}") for i in range(3)}
+    kube.crds.add(OPENREPORTS_CRD)  # OpenReports installed later: the reports move
+    sync.sync_once()
+    assert reports(kube, "reports") == {("team-00", f"modelroute-pod-p{i}") for i in range(3)}
+    assert reports(kube, "policyreports") == set()
+
+
+def test_a_fixed_choice_writes_only_its_api_and_leaves_the_other_alone() -> None:
+    state, kube = primed(), FakeKube(crds=(POLICY_REPORT_CRD, OPENREPORTS_CRD))
+    theirs = {"metadata": {"name": "kyverno-x", "namespace": "team-00", "labels": dict(MANAGED_BY)}}
+    kube.objects[("reports", "team-00", "kyverno-x")] = theirs  # not ours to clean up under this choice
+    sync_for(state, kube, ReportChoice.WGPOLICYK8S).sync_once()
+    assert len(reports(kube, "policyreports")) == 3
+    assert reports(kube, "reports") == {("team-00", "kyverno-x")}
+    assert "list reports" not in kube.calls
+
+
+def test_no_reports_without_a_served_api_the_grant_or_with_the_choice_none() -> None:
+    for crds, forbidden, choice in (
+        ((), (), ReportChoice.AUTO),
+        ((OPENREPORTS_CRD,), ("reports",), ReportChoice.AUTO),
+        ((OPENREPORTS_CRD, POLICY_REPORT_CRD), (), ReportChoice.NONE),
+    ):
+        state, kube = primed(), FakeKube(crds=crds, forbidden=forbidden)
+        sync_for(state, kube, choice).sync_once()
+        assert not reports(kube, "reports") | reports(kube, "policyreports")
+        assert not [c for c in kube.calls if "reports" in c]
+
+
+def test_a_report_whose_workload_has_no_audited_pod_left_is_deleted() -> None:
+    state, kube = primed(), FakeKube(crds=(OPENREPORTS_CRD,))
+    sync = sync_for(state, kube)
+    sync.sync_once()
+    state.replace_all("pods", [])
+    sync.sync_once()
+    assert reports(kube, "reports") == set()
+
+
+def test_where_the_cluster_kind_is_served_every_endpoint_gets_a_cluster_report() -> None:
+    state, kube = primed(), FakeKube(crds=(OPENREPORTS_CRD, "clusterreports.openreports.io"))
+    sync = sync_for(state, kube)
+    sync.sync_once()
+    assert reports(kube, "clusterreports") == {("", "modelroute-azureendpoint-contoso")}
+    kube.calls.clear()
+    sync.sync_once()
+    assert "apply clusterreports" not in kube.calls  # unchanged: not written again

@@ -70,3 +70,48 @@ BY_KIND: Mapping[str, Kind] = {k.kind: k for k in WATCHED_KINDS}
 OWN_PLURALS: tuple[str, ...] = tuple(k.plural for k in OWN_KINDS)
 MODELS_BY_KIND: Mapping[str, ResourceModel] = {k.kind: k.model for k in OWN_KINDS if k.model is not None}
 MODELS_BY_PLURAL: Mapping[str, ResourceModel] = {k.plural: k.model for k in OWN_KINDS if k.model is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class ReportAPI:
+    """A policy report API that the audit can write: its namespaced and its cluster-scoped kind.
+
+    Both APIs share one result format (openreports.io is wgpolicyk8s.io v1alpha2 moved to its own group, with a
+    report-level `source` added), so one builder serves both."""
+
+    #: the name users choose it by (`--report-api`, the chart's `reports.api`)
+    name: str
+    namespaced: Kind
+    cluster: Kind
+    #: whether the report itself has a top-level `source` field (wgpolicyk8s.io v1alpha2 has none: it is pruned)
+    report_source: bool
+
+    @property
+    def group(self) -> str:
+        return self.namespaced.group
+
+    @property
+    def version(self) -> str:
+        return self.namespaced.version
+
+    @property
+    def kinds(self) -> tuple[Kind, Kind]:
+        return (self.namespaced, self.cluster)
+
+
+#: OpenReports (https://openreports.io), what Kyverno 1.15+ writes with --openreportsEnabled.
+OPENREPORTS = ReportAPI(
+    name="openreports",
+    namespaced=Kind("Report", "reports", "openreports.io", "v1alpha1", namespaced=True),
+    cluster=Kind("ClusterReport", "clusterreports", "openreports.io", "v1alpha1", namespaced=False),
+    report_source=True,
+)
+#: The Kubernetes Policy WG's PolicyReport, which OpenReports succeeds.
+WGPOLICYK8S = ReportAPI(
+    name="wgpolicyk8s",
+    namespaced=Kind("PolicyReport", "policyreports", "wgpolicyk8s.io", "v1alpha2", namespaced=True),
+    cluster=Kind("ClusterPolicyReport", "clusterpolicyreports", "wgpolicyk8s.io", "v1alpha2", namespaced=False),
+    report_source=False,
+)
+#: Every report API, the preferred first: where both are served, `auto` writes the first.
+REPORT_APIS: tuple[ReportAPI, ...] = (OPENREPORTS, WGPOLICYK8S)

@@ -13,7 +13,7 @@ import orjson
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from modelroute.api.kinds import BY_PLURAL, WATCHED_KINDS
+from modelroute.api.kinds import BY_PLURAL, WATCHED_KINDS, Kind
 
 log = logging.getLogger(__name__)
 #: seconds one removal may take at shutdown: an API server that does not answer must not hang the exit
@@ -76,6 +76,7 @@ class Kube:
         self.coordination = client.CoordinationV1Api(api)
         self.extensions = client.ApiextensionsV1Api(api)
         self._crds: dict[str, tuple[bool, float]] = {}
+        self._served: dict[tuple[str, str, str], tuple[bool, float]] = {}
         self._grants: dict[tuple[str, str], tuple[bool, float]] = {}
 
     def list_all(self, plural: str) -> list[dict[str, Any]]:
@@ -225,6 +226,26 @@ class Kube:
         self._crds[name] = (found, now)
         return found
 
+    def serves(self, kind: Kind, max_age_seconds: float = 10.0) -> bool:
+        """Whether the API server serves `kind` at its version: its CRD is established and that version is
+        served (a CRD can keep a version it no longer serves). Remembered for a few seconds."""
+        key = (kind.group, kind.version, kind.plural)
+        now = time.monotonic()
+        cached = self._served.get(key)
+        if cached is not None and now - cached[1] < max_age_seconds:
+            return cached[0]
+        served = False
+        try:
+            crd = self.extensions.read_custom_resource_definition(f"{kind.plural}.{kind.group}")
+        except ApiException as error:
+            if error.status not in (403, 404):
+                raise
+        else:
+            established = any(c.type == "Established" and c.status == "True" for c in crd.status.conditions or ())
+            served = established and any(v.name == kind.version and v.served for v in crd.spec.versions)
+        self._served[key] = (served, now)
+        return served
+
     def may_create(self, group: str, plural: str, max_age_seconds: float = 60.0) -> bool:
         """Whether this process may create `plural` (a SelfSubjectAccessReview, which needs no RBAC of its own).
         The chart grants CiliumNetworkPolicies and PolicyReports only when enabled; without the grant the
@@ -253,8 +274,11 @@ class Kube:
         current = unless_absent(
             lambda: self.custom.get_namespaced_custom_object(group, version, namespace, plural, name)
         )
+        # Strict: a field the API's schema does not know is an error, never silently pruned from what we wrote
         if current is None:
-            self.custom.create_namespaced_custom_object(group, version, namespace, plural, body)
+            self.custom.create_namespaced_custom_object(
+                group, version, namespace, plural, body, field_validation="Strict"
+            )
             return True
         meta = current.get("metadata") or {}
         same = all(_pruned(current.get(k)) == _pruned(v) for k, v in body.items() if k != "metadata") and all(
@@ -263,22 +287,28 @@ class Kube:
         if same:
             return False
         merged = {**body, "metadata": {**body["metadata"], "resourceVersion": meta.get("resourceVersion")}}
-        self.custom.replace_namespaced_custom_object(group, version, namespace, plural, name, merged)
+        self.custom.replace_namespaced_custom_object(
+            group, version, namespace, plural, name, merged, field_validation="Strict"
+        )
         return True
 
     def delete(self, group: str, version: str, plural: str, namespace: str, name: str) -> None:
         unless_absent(lambda: self.custom.delete_namespaced_custom_object(group, version, namespace, plural, name))
 
-    def apply_cluster_object(self, group: str, version: str, plural: str, body: dict[str, Any]) -> None:
-        """Create or replace a cluster-scoped object of any API group."""
+    def apply_cluster_object(
+        self, group: str, version: str, plural: str, body: dict[str, Any], *, strict: bool = False
+    ) -> None:
+        """Create or replace a cluster-scoped object of any API group; with `strict`, a field the API's schema
+        does not know is an error instead of being pruned."""
+        validation = {"field_validation": "Strict"} if strict else {}
         name = body["metadata"]["name"]
         current = unless_absent(lambda: self.custom.get_cluster_custom_object(group, version, plural, name))
         if current is None:
-            self.custom.create_cluster_custom_object(group, version, plural, body)
+            self.custom.create_cluster_custom_object(group, version, plural, body, **validation)
             return
         version_of = (current.get("metadata") or {}).get("resourceVersion")
         replaced = {**body, "metadata": {**body["metadata"], "resourceVersion": version_of}}
-        self.custom.replace_cluster_custom_object(group, version, plural, name, replaced)
+        self.custom.replace_cluster_custom_object(group, version, plural, name, replaced, **validation)
 
     def delete_cluster_object(self, group: str, version: str, plural: str, name: str) -> None:
         unless_absent(

@@ -1,6 +1,6 @@
 """The level-triggered reconciler: whenever the cluster view changes (and periodically) it recomputes,
 from scratch, every ModelRoute resource's status, the background audit, the egress policies and the
-PolicyReports, and writes only what differs. A restarted operator converges by construction."""
+policy reports, and writes only what differs. A restarted operator converges by construction."""
 
 from __future__ import annotations
 
@@ -14,19 +14,19 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from modelroute.api.annotations import MANAGED_SELECTOR
-from modelroute.api.kinds import MODELS_BY_PLURAL, OWN_PLURALS
+from modelroute.api.kinds import MODELS_BY_PLURAL, OWN_PLURALS, ReportAPI
 from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
 from modelroute.cluster.client import Kube
 from modelroute.cluster.state import ClusterState
 from modelroute.engine import egress
 from modelroute.engine import status as st
-from modelroute.engine.audit import REPORT_NAME, AuditMemo, AuditResult, audit, policy_reports
+from modelroute.engine.audit import AuditMemo, AuditResult, audit
+from modelroute.engine.reports import ReportChoice, candidates, endpoint_reports, same_report, workload_reports
 from modelroute.observability import Metrics
 
 log = logging.getLogger(__name__)
 _M = TypeVar("_M", AzureEndpoint, ModelWorkload, RoutePolicy)
 CILIUM_CRD = "ciliumnetworkpolicies.cilium.io"
-POLICY_REPORT_CRD = "policyreports.wgpolicyk8s.io"
 _MANAGED = MANAGED_SELECTOR
 STATUS_WRITERS = 8  # within the Kubernetes client's default connection pool
 MAX_PAUSE_SECONDS = 5.0
@@ -53,6 +53,7 @@ class StatusSync:
         debounce_seconds: float = 0.2,
         min_interval_seconds: float = 1.0,
         clock: Callable[[], str] = _now,
+        report_choice: ReportChoice = ReportChoice.AUTO,
     ) -> None:
         self.state = state
         self.kube = kube
@@ -61,6 +62,7 @@ class StatusSync:
         self.debounce_seconds = debounce_seconds
         self.min_interval_seconds = min_interval_seconds
         self.clock = clock
+        self.report_choice = report_choice
         self.dirty = asyncio.Event()
         self.last_audit = AuditResult()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -159,7 +161,7 @@ class StatusSync:
         return self.state.version, self.state.pod_version
 
     def repair(self) -> None:
-        """The quiet-period pass: egress policies and PolicyReports someone may have changed, from the last
+        """The quiet-period pass: egress policies and policy reports someone may have changed, from the last
         audit; statuses are watched (see status_seen), so nothing is recomputed."""
         self._egress()
         self._reports(self.last_audit)
@@ -284,27 +286,47 @@ class StatusSync:
                     self.kube.delete(group, version, plural, meta["namespace"], meta["name"])
 
     def _reports(self, result: AuditResult) -> None:
-        if not self.kube.has_crd(POLICY_REPORT_CRD) or not self.kube.may_create("wgpolicyk8s.io", "policyreports"):
-            return
+        """One report per audited workload in the chosen API (the first candidate that is served and granted);
+        ModelRoute's reports in the other candidates are removed, so moving to openreports.io leaves no stale
+        wgpolicyk8s.io copy for Policy Reporter to show twice."""
+        writable = [
+            api
+            for api in candidates(self.report_choice)
+            if self.kube.serves(api.namespaced) and self.kube.may_create(api.group, api.namespaced.plural)
+        ]
         seconds = int(datetime.datetime.now(datetime.UTC).timestamp())
-        reports = policy_reports(result, seconds)
-        existing: dict[str, dict[str, Any]] = {
-            str((r.get("metadata") or {}).get("namespace") or ""): r
-            for r in self.kube.list_labelled("wgpolicyk8s.io", "v1alpha2", "policyreports", _MANAGED)
-            if (r.get("metadata") or {}).get("name") == REPORT_NAME
+        for index, api in enumerate(writable):
+            group, version, plural = api.group, api.version, api.namespaced.plural
+            desired = workload_reports(result, api, seconds) if index == 0 else {}
+            existing = {
+                (str(meta.get("namespace") or ""), str(meta.get("name") or "")): body
+                for body in self.kube.list_labelled(group, version, plural, _MANAGED)
+                if (meta := body.get("metadata") or {})
+            }
+            for key, body in desired.items():
+                current = existing.get(key)
+                if current is None or not same_report(current, body):
+                    self.kube.upsert(group, version, plural, body)
+            for namespace, name in existing.keys() - desired.keys():
+                if namespace:
+                    self.kube.delete(group, version, plural, namespace, name)
+            self._cluster_reports(api, seconds, chosen=index == 0)
+
+    def _cluster_reports(self, api: ReportAPI, seconds: int, *, chosen: bool) -> None:
+        """One cluster report per AzureEndpoint, where the API's cluster kind is served and granted."""
+        kind = api.cluster
+        if not (self.kube.serves(kind) and self.kube.may_create(api.group, kind.plural)):
+            return
+        endpoints = self.state.context().endpoints.values()
+        desired = endpoint_reports(endpoints, api, seconds) if chosen else {}
+        existing = {
+            str((body.get("metadata") or {}).get("name") or ""): body
+            for body in self.kube.list_labelled(api.group, api.version, kind.plural, _MANAGED)
         }
-        for namespace, body in reports.items():
-            current = existing.get(namespace)
-            if current is not None and _same_results(current, body):
-                continue  # only timestamps would change: no write
-            self.kube.upsert("wgpolicyk8s.io", "v1alpha2", "policyreports", body)
-        for namespace in existing.keys() - reports.keys():
-            if namespace:
-                self.kube.delete("wgpolicyk8s.io", "v1alpha2", "policyreports", namespace, REPORT_NAME)
-
-
-def _same_results(current: dict[str, Any], desired: dict[str, Any]) -> bool:
-    def strip(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [{k: v for k, v in r.items() if k != "timestamp"} for r in results]
-
-    return strip(current.get("results") or []) == strip(desired["results"])
+        for name, body in desired.items():
+            current = existing.get(name)
+            if current is None or not same_report(current, body):
+                self.kube.apply_cluster_object(api.group, api.version, kind.plural, body, strict=True)
+        for name in existing.keys() - desired.keys():
+            if name:
+                self.kube.delete_cluster_object(api.group, api.version, kind.plural, name)

@@ -1,5 +1,5 @@
-"""The background audit: existing pods judged as they are, counted per ModelWorkload, and written as
-PolicyReports (wgpolicyk8s.io) where that API exists. Pure: the reconciler does the I/O."""
+"""The background audit: existing pods judged as they are and counted per ModelWorkload (engine.reports
+writes them as policy reports). Pure: the reconciler does the I/O."""
 
 from __future__ import annotations
 
@@ -8,16 +8,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelroute.api import annotations as ann
-from modelroute.api.annotations import MANAGED_BY
 from modelroute.engine.context import PolicyContext
 from modelroute.engine.evaluate import evaluate
 from modelroute.engine.judgements import Judgements, content_key
 from modelroute.engine.podspec import NotAPodError
-from modelroute.engine.redaction import redact_text
 from modelroute.engine.verdict import Decision, Outcome
 
-REPORT_NAME = "modelroute"
 _JUDGED = frozenset(
     {Outcome.COMPLIANT, Outcome.REWRITTEN, Outcome.WARNED, Outcome.AUDITED, Outcome.DENIED, Outcome.UNMANAGED}
 )
@@ -99,52 +95,3 @@ def audit(
         memo.clear()
         memo.update(seen)
     return result
-
-
-def policy_reports(result: AuditResult, seconds: int) -> dict[str, dict[str, Any]]:
-    """One PolicyReport per namespace with model-backed pods: a result per pod."""
-    by_namespace: dict[str, list[dict[str, Any]]] = {}
-    for finding in result.findings:
-        metadata = finding.pod.get("metadata") or {}
-        decision = finding.decision
-        if finding.compliant:
-            outcome, message = "pass", f"routed through {decision.endpoint or 'an approved endpoint'}"
-        else:
-            outcome = "warn" if decision.outcome is Outcome.WARNED else "fail"
-            message = "; ".join(f"[{v.code}] {v.message}" for v in decision.violations)
-        entry = {
-            "policy": "modelroute",
-            "rule": decision.violations[0].code if decision.violations else "approved-route",
-            "result": outcome,
-            "message": redact_text(message)[:4096],
-            "source": "modelroute",
-            "scored": True,
-            "timestamp": {"seconds": seconds, "nanos": 0},
-            "resources": [
-                {
-                    "apiVersion": "v1",
-                    "kind": "Pod",
-                    "name": metadata.get("name", ""),
-                    "namespace": finding.namespace,
-                    "uid": metadata.get("uid", ""),
-                }
-            ],
-            "properties": {k.removeprefix(ann.PREFIX): v for k, v in decision.annotations.items()},
-        }
-        by_namespace.setdefault(finding.namespace, []).append(entry)
-    reports = {}
-    for namespace, results in by_namespace.items():
-        counts = Counter(r["result"] for r in results)
-        reports[namespace] = {
-            "apiVersion": "wgpolicyk8s.io/v1alpha2",
-            "kind": "PolicyReport",
-            "metadata": {
-                "name": REPORT_NAME,
-                "namespace": namespace,
-                "labels": dict(MANAGED_BY),
-            },
-            "scope": {"apiVersion": "v1", "kind": "Namespace", "name": namespace},
-            "results": results,
-            "summary": {"pass": counts["pass"], "fail": counts["fail"], "warn": counts["warn"], "error": 0, "skip": 0},
-        }
-    return reports

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from modelroute.admission import configurations as cfg
 from modelroute.api.meta import DEFAULT_OPERATOR_NAMESPACE
+from modelroute.engine.reports import ReportChoice
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,10 @@ class RunOptions:
     leader_election_namespace: str | None = None
     metrics_bind_address: str | None = None
     #: a Normal RouteRewritten Event for every pod whose endpoint settings admission rewrote (off: the pod's
-    #: modelroute.io/ annotations, the PolicyReports and the workloads' counts record it without a write each)
+    #: modelroute.io/ annotations, the policy reports and the workloads' counts record it without a write each)
     rewrite_events: bool = False
+    #: the policy report API the audit writes; auto: openreports.io where served, else wgpolicyk8s.io
+    report_api: ReportChoice = ReportChoice.AUTO
 
     def webhook_options(self) -> cfg.WebhookOptions:
         """What the registered webhook configurations are made from."""

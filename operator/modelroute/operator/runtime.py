@@ -44,7 +44,13 @@ class Runtime:
     shutdown_seconds: float = 10.0
 
     async def start_reconcilers(self) -> None:
-        self.status_sync = StatusSync(self.state, self.kube, self.metrics, resync_seconds=self.options.resync_seconds)
+        self.status_sync = StatusSync(
+            self.state,
+            self.kube,
+            self.metrics,
+            resync_seconds=self.options.resync_seconds,
+            report_choice=self.options.report_api,
+        )
         self.leader_tasks.append(asyncio.create_task(self.status_sync.run(), name="modelroute-reconcile"))
         self.metrics.leader.set(1)
 
