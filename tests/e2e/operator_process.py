@@ -138,7 +138,8 @@ class OperatorProcess(RunProcess):
     def _synced(self) -> bool:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.liveness_port}/healthz", timeout=2) as response:
-                return bool(json.loads(response.read() or b"{}").get("synced"))
+                probes = json.loads(response.read() or b"{}")
+                return bool(probes.get("synced") and probes.get("enforced"))
         except OSError:
             return False
 

@@ -1,0 +1,115 @@
+"""Ready means enforced: the moment the operator says it is ready, a new pod is judged and its modelroute.io/
+annotations cannot be changed. The API server loads webhook configurations and ValidatingAdmissionPolicies
+some time after they are written; readiness must not run ahead of it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from kube import apply, eventually, get, pod
+from localcluster import ClusterClient
+from operator_process import CONFIGURATION_NAME, OperatorProcess
+from test_operator import endpoint, workload
+
+READINESS_CONFIGURATION = "modelroute-readiness"
+
+
+class ReadyzOperator(OperatorProcess):
+    """Local mode under its own configuration names, ready when its /readyz says so (what a kubelet reads)."""
+
+    def arguments(self) -> list[str]:
+        args = super().arguments()
+        args[args.index(CONFIGURATION_NAME)] = READINESS_CONFIGURATION
+        return args
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/readyz", timeout=2) as response:
+                return response.status == 200
+        except (OSError, urllib.error.HTTPError):
+            return False
+
+
+REMOVE_EVERY_ANNOTATION = json.dumps([{"op": "remove", "path": "/metadata/annotations"}])
+FORGED_DECISION = json.dumps({"metadata": {"annotations": {"modelroute.io/decision": "forged"}}})
+
+
+def changes(name: str, namespace: str) -> list[tuple[str, list[str]]]:
+    """The three writes that changed a fresh pod's annotations right after readiness, before it waited."""
+    target = ["pod", name, "-n", namespace]
+    return [
+        ("annotate --overwrite", ["annotate", *target, "--overwrite", "modelroute.io/procurement-channel=OpenAI"]),
+        ("JSON patch removing every annotation", ["patch", *target, "--type=json", "-p", REMOVE_EVERY_ANNOTATION]),
+        ("pods/status merge patch", ["patch", *target, "--subresource=status", "--type=merge", "-p", FORGED_DECISION]),
+    ]
+
+
+def test_right_after_ready_a_new_pod_is_judged_and_its_annotations_cannot_be_changed(
+    cluster: ClusterClient, operator_process: OperatorProcess, namespace: str, tmp_path: Path
+) -> None:
+    # this test's operator alone may judge and guard: the session's would hide the window
+    operator_process.stop()
+    apply(cluster, endpoint(f"{namespace}-aoai"), workload("chat", namespace, f"{namespace}-aoai"))
+    canary = pod("canary", namespace, app="nobody")
+    canary["metadata"]["annotations"] = {"modelroute.io/decision": "before"}
+    eventually(lambda: apply(cluster, canary), "a pod admitted with no webhook configured")
+    eventually(
+        lambda: cluster.kubectl(
+            "annotate", "pod", "canary", "-n", namespace, "--overwrite", "modelroute.io/decision=unguarded"
+        ),
+        "no annotation guard in force before the operator starts",
+    )
+
+    process = ReadyzOperator(cluster, tmp_path)
+    process.start()
+    try:
+        apply(cluster, pod("fresh", namespace))
+        admitted = get(cluster, "pod", "fresh", "-n", namespace)["metadata"].get("annotations") or {}
+        assert admitted.get("modelroute.io/procurement-channel") == "Microsoft", admitted
+        assert admitted.get("modelroute.io/workload") == "chat", admitted
+        for what, args in changes("fresh", namespace):
+            result = cluster.kubectl(*args, check=False)
+            assert result.returncode != 0, f"{what} changed the annotations of a pod admitted right after ready"
+            assert "cannot be changed afterwards" in result.stderr, result.stderr
+        assert get(cluster, "pod", "fresh", "-n", namespace)["metadata"]["annotations"] == admitted
+    finally:
+        process.stop()
+        cluster.kubectl("delete", "azureendpoint", f"{namespace}-aoai", "--ignore-not-found", check=False)
+
+
+@pytest.mark.parametrize("guarded", [False, True], ids=["no-operator", "operator-ready"])
+def test_modelroute_verify_says_what_is_not_in_force(
+    cluster: ClusterClient, operator_process: OperatorProcess, guarded: bool
+) -> None:
+    if guarded:
+        if not operator_process.alive:
+            operator_process.start()
+    else:
+        operator_process.stop()
+    guard = f"{CONFIGURATION_NAME}-annotations"
+    args = ["verify", "--kubeconfig", str(cluster.kubeconfig), "--annotation-guard", guard]
+    if guarded:
+        result = modelroute(*args, "--timeout", "30")
+        assert result.returncode == 0, result.stderr
+        assert f"in force: the webhooks, the annotation guard {guard}" in result.stdout
+    else:
+        result = eventually(
+            lambda: (
+                (r := modelroute(*args)).returncode == 1 and "pod in namespace default was admitted" in r.stderr and r
+            ),
+            "modelroute verify failing once the operator is gone",
+        )
+        assert f"not in force: the annotation guard {guard}" in result.stderr
+
+
+def modelroute(*args: str) -> subprocess.CompletedProcess[str]:
+    import subprocess
+
+    command = [str(Path(sys.executable).parent / "modelroute"), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
