@@ -443,6 +443,7 @@ class HostOperator(RunProcess):
         self.webhook_port = free_port()
         self.probe_port = free_port()
         self.certs = generate_serving_files(workdir / "certs", dict.fromkeys([host, "localhost", "127.0.0.1"]))
+        self.probe_namespace = "default"
 
     @property
     def url(self) -> str:
@@ -496,6 +497,10 @@ class HostOperator(RunProcess):
             "--leader-elect",
             "--leader-election-namespace",
             RELEASE_NAMESPACE,
+            # and readiness waits for the chart's guards, with the chart's RBAC for the probes
+            f"--probe-namespace={self.probe_namespace}",
+            f"--annotation-guard={CONFIGURATION}-annotations",
+            f"--owned-objects-guard={RELEASE}-owned-objects",
         ]
 
     def ready(self) -> bool:
@@ -547,6 +552,10 @@ class Release:
             ],
             "routePolicy.name": self.policy,
             "routePolicy.namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": self.namespace}},
+            # no kubelet here to run the chart's hook Jobs (the node suite runs them)
+            "crds.upgrade": False,
+            "enforcementCheck.enabled": False,
+            "enforcementCheck.namespace": self.namespace,
             **overrides,
         }
 
@@ -571,6 +580,7 @@ def release(
         endpoint=f"helm-e2e-{suffix}-aoai",
         policy=f"helm-e2e-{suffix}",
     )
+    operator.probe_namespace = state.namespace
     cluster.kubectl("create", "namespace", state.namespace)
     cluster.kubectl("create", "namespace", state.ignored)
     cluster.kubectl("label", "namespace", state.ignored, "modelroute.io/ignore=true")
