@@ -46,6 +46,8 @@ CONFIGURATION = "modelroute-helm-e2e"
 WEBHOOK_KINDS = ("validatingwebhookconfiguration", "mutatingwebhookconfiguration")
 AZURE_URL = "https://contoso-helm.openai.azure.com"
 DIRECT_OPENAI = {"OPENAI_BASE_URL": "https://api.openai.com/v1"}
+#: no kubelet here to run the chart's hook Jobs, which helm would wait for (the node suite runs them)
+NO_HOOK_JOBS = {"crds.upgrade": False, "enforcementCheck.enabled": False}
 FAKE_CA_BUNDLE = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nnot checked when rendering\n").decode()
 
 
@@ -496,6 +498,7 @@ def test_upgrades_keep_the_generated_certificate_until_it_is_deleted_or_its_vali
             {"key": "kubernetes.io/metadata.name", "operator": "In", "values": [f"{namespace}-nothing"]}
         ],
         "routePolicy.create": False,
+        **NO_HOOK_JOBS,
     }
 
     def helm(command: str, extra: dict[str, Any]) -> None:
@@ -664,9 +667,7 @@ class Release:
             ],
             "routePolicy.name": self.policy,
             "routePolicy.namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": self.namespace}},
-            # no kubelet here to run the chart's hook Jobs (the node suite runs them)
-            "crds.upgrade": False,
-            "enforcementCheck.enabled": False,
+            **NO_HOOK_JOBS,
             "enforcementCheck.namespace": self.namespace,
             **overrides,
         }

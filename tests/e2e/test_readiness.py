@@ -9,10 +9,14 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from kube import apply, eventually, get, pod
+from kube import apply, eventually, pod
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+from kubernetes.config import new_client_from_config
 from localcluster import ClusterClient
 from operator_process import CONFIGURATION_NAME, OperatorProcess
 from test_operator import endpoint, workload
@@ -28,6 +32,8 @@ class ReadyzOperator(OperatorProcess):
         args[args.index(CONFIGURATION_NAME)] = READINESS_CONFIGURATION
         return args
 
+    poll_seconds = 0.02  # a test of the moment readiness is reported must see that moment
+
     def ready(self) -> bool:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/readyz", timeout=2) as response:
@@ -36,18 +42,37 @@ class ReadyzOperator(OperatorProcess):
             return False
 
 
-REMOVE_EVERY_ANNOTATION = json.dumps([{"op": "remove", "path": "/metadata/annotations"}])
-FORGED_DECISION = json.dumps({"metadata": {"annotations": {"modelroute.io/decision": "forged"}}})
+FORGED_CHANNEL = {"metadata": {"annotations": {"modelroute.io/procurement-channel": "OpenAI"}}}
+REMOVE_EVERY_ANNOTATION = [{"op": "remove", "path": "/metadata/annotations"}]
+FORGED_DECISION = {"metadata": {"annotations": {"modelroute.io/decision": "forged"}}}
 
 
-def changes(name: str, namespace: str) -> list[tuple[str, list[str]]]:
-    """The three writes that changed a fresh pod's annotations right after readiness, before it waited."""
-    target = ["pod", name, "-n", namespace]
+def changes(core: client.CoreV1Api, name: str, namespace: str) -> list[tuple[str, Callable[[], object]]]:
+    """The writes that changed a fresh pod's annotations right after readiness, before readiness waited for
+    the guard: what `kubectl annotate --overwrite`, a JSON patch and a pods/status merge patch send."""
+    merge = {"_content_type": "application/merge-patch+json"}
     return [
-        ("annotate --overwrite", ["annotate", *target, "--overwrite", "modelroute.io/procurement-channel=OpenAI"]),
-        ("JSON patch removing every annotation", ["patch", *target, "--type=json", "-p", REMOVE_EVERY_ANNOTATION]),
-        ("pods/status merge patch", ["patch", *target, "--subresource=status", "--type=merge", "-p", FORGED_DECISION]),
+        ("annotate --overwrite", lambda: core.patch_namespaced_pod(name, namespace, FORGED_CHANNEL, **merge)),
+        (
+            "JSON patch removing every annotation",
+            lambda: core.patch_namespaced_pod(
+                name, namespace, REMOVE_EVERY_ANNOTATION, _content_type="application/json-patch+json"
+            ),
+        ),
+        (
+            "pods/status merge patch",
+            lambda: core.patch_namespaced_pod_status(name, namespace, FORGED_DECISION, **merge),
+        ),
     ]
+
+
+def refusal(write: Callable[[], object]) -> str | None:
+    """The API server's message when it refused the write; None when the write went through."""
+    try:
+        write()
+    except ApiException as error:
+        return str(json.loads(error.body or "{}").get("message") or error.reason)
+    return None
 
 
 def test_right_after_ready_a_new_pod_is_judged_and_its_annotations_cannot_be_changed(
@@ -65,19 +90,20 @@ def test_right_after_ready_a_new_pod_is_judged_and_its_annotations_cannot_be_cha
         ),
         "no annotation guard in force before the operator starts",
     )
+    core = client.CoreV1Api(new_client_from_config(config_file=str(cluster.kubeconfig)))
 
     process = ReadyzOperator(cluster, tmp_path)
     process.start()
     try:
-        apply(cluster, pod("fresh", namespace))
-        admitted = get(cluster, "pod", "fresh", "-n", namespace)["metadata"].get("annotations") or {}
+        # at once, as a controller that was waiting for ModelRoute would
+        admitted = core.create_namespaced_pod(namespace, pod("fresh", namespace)).metadata.annotations or {}
+        refused = {what: refusal(write) for what, write in changes(core, "fresh", namespace)}
         assert admitted.get("modelroute.io/procurement-channel") == "Microsoft", admitted
         assert admitted.get("modelroute.io/workload") == "chat", admitted
-        for what, args in changes("fresh", namespace):
-            result = cluster.kubectl(*args, check=False)
-            assert result.returncode != 0, f"{what} changed the annotations of a pod admitted right after ready"
-            assert "cannot be changed afterwards" in result.stderr, result.stderr
-        assert get(cluster, "pod", "fresh", "-n", namespace)["metadata"]["annotations"] == admitted
+        for what, message in refused.items():
+            assert message is not None, f"{what} changed the annotations of a pod admitted right after ready"
+            assert "cannot be changed afterwards" in message, message
+        assert core.read_namespaced_pod("fresh", namespace).metadata.annotations == admitted
     finally:
         process.stop()
         cluster.kubectl("delete", "azureendpoint", f"{namespace}-aoai", "--ignore-not-found", check=False)

@@ -26,7 +26,12 @@ class Answers:
 REFUSED_MARKED = DryRun(False, 403, f'admission webhook "pods.validate.modelroute.io" denied the request: '
                         f"{ann.ENFORCEMENT_PROBE_REFUSAL} (mutated: yes)")  # fmt: skip
 GUARD = "modelroute-annotations"
-GUARD_REFUSAL = DryRun(False, 403, f"ValidatingAdmissionPolicy '{GUARD}' with binding '{GUARD}' denied request: x")
+GUARD_REFUSAL = DryRun(
+    False,
+    403,
+    f"ValidatingAdmissionPolicy '{GUARD}' with binding '{GUARD}' denied request: a Binding cannot set modelroute.io/ "
+    "annotations on a pod",
+)
 
 
 def missing(**answers: DryRun) -> list[str]:
@@ -64,8 +69,14 @@ def test_a_binding_that_reaches_the_pod_lookup_means_the_guard_is_not_loaded() -
 
 
 def test_a_refusal_by_another_policy_does_not_count() -> None:
-    other = DryRun(False, 403, "ValidatingAdmissionPolicy 'someone-else' with binding 'x' denied request")
+    other = DryRun(False, 403, "ValidatingAdmissionPolicy 'someone-else' with binding 'x' denied request: no")
     assert len(missing(Pod=REFUSED_MARKED, Binding=other)) == 1
+
+
+def test_a_refusal_by_an_identical_guard_counts() -> None:
+    # the API server names only the first policy that refuses; another guard with the same rule keeps the promise
+    twin = DryRun(False, 403, GUARD_REFUSAL.message.replace(GUARD, "modelroute-e2e-annotations"))
+    assert missing(Pod=REFUSED_MARKED, Binding=twin) == []
 
 
 def test_the_guard_probe_is_a_binding_carrying_an_owned_annotation_for_a_pod_that_never_exists() -> None:
