@@ -78,6 +78,7 @@ class Stream:
     """Pod creates, one after another, into a governed namespace, each of a pod a ModelWorkload covers."""
 
     node: Node
+    prefix: str
     created: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -86,7 +87,7 @@ class Stream:
     def run(self) -> None:
         while not self.stop.is_set():
             self.n += 1
-            name = f"stream-{self.n}"
+            name = f"{self.prefix}-{self.n}"
             body = pod_body(self.node, name, STREAM_NAMESPACE, labels={"app": "stream"})
             body["spec"]["schedulingGates"] = GATE  # admission is the subject, not the node
             result = self.node.kube.kubectl("create", "-f", "-", input=yaml.safe_dump(body), check=False)
@@ -176,7 +177,7 @@ def test_upgrading_from_the_previous_chart_with_a_crd_change_fails_no_admission(
     node: Node, charts: tuple[Path, Path], previous_release: str
 ) -> None:
     _, upgraded = charts
-    stream = Stream(node)
+    stream = Stream(node, "upgrade")
     images = chart_image_values(node.image("modelroute"))
     started = time.monotonic()
     stream.during(
@@ -210,7 +211,7 @@ def test_upgrading_from_the_previous_chart_with_a_crd_change_fails_no_admission(
 def test_rolling_back_to_the_previous_chart_fails_no_admission_and_keeps_the_newer_crds(
     node: Node, previous_release: str
 ) -> None:
-    stream = Stream(node)
+    stream = Stream(node, "rollback")
     stream.during(lambda: node.kube.helm("rollback", RELEASE, "1", "-n", previous_release, *HELM_TIMEOUT, timeout=330))
     unjudged = stream.unjudged()
     revision = node.kube.helm("history", RELEASE, "-n", previous_release, "-o", "yaml").stdout
