@@ -69,6 +69,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="write one file per CRD into DIR instead of printing (repeatable)",
     )
+    crds.add_argument(
+        "--apply",
+        type=Path,
+        nargs="+",
+        metavar="PATH",
+        help="upgrade the cluster's CRDs to these files (or the files in these directories): each must exist "
+        "already; used by the chart's pre-install/pre-upgrade hook",
+    )
+    crds.add_argument("--kubeconfig", help="with --apply: kubeconfig file (default: $KUBECONFIG or in-cluster)")
 
     run = commands.add_parser(
         "run",
@@ -157,6 +166,20 @@ def _parser() -> argparse.ArgumentParser:
         help="where the audit is written: auto (openreports.io where it is served, else wgpolicyk8s.io), "
         "openreports, wgpolicyk8s, or none (default: %(default)s)",
     )
+    run.add_argument(
+        "--probe-namespace",
+        default=_RUN.probe_namespace,
+        help="readiness sends its dry-run probes here: a namespace the webhooks and the annotation guard cover "
+        "(default: %(default)s)",
+    )
+    run.add_argument(
+        "--annotation-guard",
+        metavar="NAME",
+        help="the annotation guard (ValidatingAdmissionPolicy) readiness waits for; local mode waits for its own",
+    )
+    run.add_argument(
+        "--owned-objects-guard", metavar="NAME", help="the owned-objects guard readiness waits for (the chart's)"
+    )
     run.add_argument("--log-format", choices=("plain", "full", "json"), default="full")
     run.add_argument("-v", "--verbose", action="store_true")
 
@@ -181,6 +204,25 @@ def _parser() -> argparse.ArgumentParser:
         "--operator-namespace",
         default=_RUN.namespace,
         help="the operator's namespace, never governed (default: %(default)s)",
+    )
+
+    verify = commands.add_parser(
+        "verify",
+        help="check that the webhooks and guards are in force (server-side dry runs they must refuse)",
+        description="Send a dry-run pod that the webhooks must mark and refuse, and for each guard named a dry "
+        "run it must refuse; wait until all of them are refused, up to --timeout. Exit 0: in force; 1: not "
+        "in force (each reason printed); 2: usage. The chart's post-install check and `helm test` run it.",
+    )
+    verify.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config or in-cluster)")
+    verify.add_argument("--context", help="kubeconfig context")
+    verify.add_argument(
+        "--probe-namespace",
+        default=_RUN.probe_namespace,
+        help="a namespace the webhooks and the annotation guard cover (default: %(default)s)",
+    )
+    verify.add_argument("--annotation-guard", metavar="NAME", help="also wait for this annotation guard")
+    verify.add_argument(
+        "--timeout", type=float, default=0.0, help="seconds to keep trying (default: %(default)s, one try)"
     )
 
     commands.add_parser("version", help="print the version")
@@ -231,8 +273,57 @@ def _run(args: argparse.Namespace) -> int:
             metrics_bind_address=args.metrics_bind_address,
             rewrite_events=args.rewrite_events,
             report_api=ReportChoice(args.report_api),
+            probe_namespace=args.probe_namespace,
+            annotation_guard=args.annotation_guard,
+            owned_objects_guard=args.owned_objects_guard,
         )
     )
+    return 0
+
+
+def _apply_crds(paths: list[Path], kubeconfig: str | None) -> int:
+    import yaml
+
+    from modelroute.cluster.client import Kube, load_config, replace_crd
+
+    files = sorted(f for p in paths for f in (p.glob("*.y*ml") if p.is_dir() else [p]))
+    bodies = []
+    for file in files:
+        try:
+            documents = [d for d in yaml.safe_load_all(file.read_text()) if d is not None]
+        except (OSError, yaml.YAMLError) as error:
+            raise InputError(f"{file}: {error}") from None
+        for index, body in enumerate(documents, 1):
+            if not isinstance(body, dict) or body.get("kind") != "CustomResourceDefinition":
+                raise InputError(f"{file}: document {index}: not a CustomResourceDefinition")
+            bodies.append(body)
+    if not bodies:
+        raise InputError(f"no CustomResourceDefinitions in {', '.join(str(p) for p in paths)}")
+    kube = Kube(load_config(kubeconfig))
+    for body in bodies:
+        try:
+            changed = replace_crd(kube, body)
+        except LookupError as error:
+            print(f"modelroute: error: {error}", file=sys.stderr)
+            return 1
+        print(f"{'upgraded' if changed else 'unchanged'} customresourcedefinition/{body['metadata']['name']}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from modelroute.cluster.client import Kube, load_config
+    from modelroute.operator import enforcement
+
+    probes = [enforcement.webhooks_probe(args.probe_namespace)]
+    if args.annotation_guard:
+        probes.append(enforcement.annotation_guard_probe(args.annotation_guard, args.probe_namespace))
+    kube = Kube(load_config(args.kubeconfig, args.context))
+    missing = enforcement.wait_until_enforced(kube, probes, timeout=max(args.timeout, 0.0))
+    for line in missing:
+        print(f"not in force: {printable(line)}", file=sys.stderr)
+    if missing:
+        return 1
+    print("in force: " + ", ".join(p.what for p in probes))
     return 0
 
 
@@ -277,6 +368,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "crds":
             from modelroute.api.crd import rendered_crds, write_crds
 
+            if args.apply:
+                return _apply_crds(args.apply, args.kubeconfig)
             if args.write:
                 for directory in args.write:
                     for path in write_crds(directory):
@@ -288,6 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(args)
         if args.command == "run":
             return _run(args)
+        if args.command == "verify":
+            return _verify(args)
         if args.command == "version":
             print(f"modelroute {__version__}")
             return 0

@@ -76,7 +76,10 @@ class HealthServer:
     async def _readyz(self, _: web.Request) -> web.Response:
         if self.ready():
             return web.Response(text="ok\n")
-        return web.Response(status=503, text="not synced: the cluster view is still being read\n")
+        return web.Response(
+            status=503,
+            text="not ready: the cluster view is still being read, or the webhooks and guards are not in force yet\n",
+        )
 
     async def start(self) -> int:
         app = web.Application()

@@ -39,6 +39,9 @@ class RunProcess:
     """One `modelroute run` process: started with the arguments a subclass gives, ready when the subclass
     says so, stopped (never left half-started) when it does not become ready in time."""
 
+    #: seconds between readiness checks while starting
+    poll_seconds = 0.3
+
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.process: subprocess.Popen[bytes] | None = None
@@ -69,7 +72,7 @@ class RunProcess:
                 raise RuntimeError(f"modelroute run exited with {self.process.returncode}:\n{self.log_tail()}")
             if self.ready():
                 return
-            time.sleep(0.3)
+            time.sleep(self.poll_seconds)
         self.stop()  # never leave a half-started operator behind
         raise RuntimeError(f"modelroute run was not ready within {timeout}s:\n{self.log_tail()}")
 
@@ -138,7 +141,8 @@ class OperatorProcess(RunProcess):
     def _synced(self) -> bool:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.liveness_port}/healthz", timeout=2) as response:
-                return bool(json.loads(response.read() or b"{}").get("synced"))
+                probes = json.loads(response.read() or b"{}")
+                return bool(probes.get("synced") and probes.get("enforced"))
         except OSError:
             return False
 

@@ -46,6 +46,8 @@ CONFIGURATION = "modelroute-helm-e2e"
 WEBHOOK_KINDS = ("validatingwebhookconfiguration", "mutatingwebhookconfiguration")
 AZURE_URL = "https://contoso-helm.openai.azure.com"
 DIRECT_OPENAI = {"OPENAI_BASE_URL": "https://api.openai.com/v1"}
+#: no kubelet here to run the chart's hook Jobs, which helm would wait for (the node suite runs them)
+NO_HOOK_JOBS = {"crds.upgrade": False, "enforcementCheck.enabled": False}
 FAKE_CA_BUNDLE = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nnot checked when rendering\n").decode()
 
 
@@ -374,6 +376,118 @@ def test_the_operator_pod_is_hardened_and_wired_to_the_chart(cluster: ClusterCli
         assert {"app.kubernetes.io/managed-by", "app.kubernetes.io/component", "helm.sh/chart"} <= set(labels)
 
 
+def hooks(doc: dict[str, Any]) -> set[str]:
+    return set(doc["metadata"].get("annotations", {}).get("helm.sh/hook", "").split(",")) - {""}
+
+
+def test_the_crds_hook_replaces_exactly_the_charts_crds_before_install_and_upgrade(cluster: ClusterClient) -> None:
+    docs = documents(render(cluster).stdout)
+    files = {p.name: p.read_text() for p in sorted((CHART / "crds").glob("*.yaml"))}
+    config = one(docs, "ConfigMap", f"{RELEASE}-crds")
+    assert config["data"] == files, "the hook ships the chart's crds/ files unchanged"
+    names = {yaml.safe_load(text)["metadata"]["name"] for text in files.values()}
+    (rule,) = one(docs, "ClusterRole", f"{RELEASE}-crds")["rules"]
+    assert (set(rule["resourceNames"]), set(rule["verbs"])) == (names, {"get", "update"})
+    job = one(docs, "Job", f"{RELEASE}-crds")
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["crds", "--apply", "/etc/modelroute/crds"]
+    for kind in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "Job"):
+        assert hooks(one(docs, kind, f"{RELEASE}-crds")) == {"pre-install", "pre-upgrade"}, kind
+    assert not [d for d in documents(render(cluster, {"crds.upgrade": False}).stdout) if "crds" in hooks(d)]
+
+
+def test_the_enforcement_check_runs_after_install_and_upgrade_and_as_helm_test(cluster: ClusterClient) -> None:
+    docs = documents(render(cluster).stdout)
+    name = f"{RELEASE}-enforcement-check"
+    job = one(docs, "Job", name)
+    assert hooks(job) == {"post-install", "post-upgrade"}
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args == ["verify", "--probe-namespace=default", f"--annotation-guard={RELEASE}-annotations", "--timeout=180"]
+    test = one(docs, "Pod", f"{name}-test")
+    assert hooks(test) == {"test"}
+    assert test["spec"]["containers"][0]["args"][:3] == args[:3]
+    role = one(docs, "Role", name)
+    assert role["metadata"]["namespace"] == "default"
+    assert {"resources": ["pods/binding"], "resourceNames": ["modelroute-enforcement-probe"]}.items() <= role["rules"][
+        1
+    ].items()
+    for kind in ("ServiceAccount", "Role", "RoleBinding"):
+        assert hooks(one(docs, kind, name)) == {"post-install", "post-upgrade", "test"}, kind
+    off = documents(render(cluster, {"enforcementCheck.enabled": False}).stdout)
+    assert not [d for d in off if d["metadata"]["name"].startswith(name)]
+
+
+@pytest.mark.parametrize(("version", "guarded"), [("v1.30.0", True), ("v1.29.9", False)])
+def test_the_operator_waits_for_the_guards_the_chart_renders(
+    cluster: ClusterClient, version: str, guarded: bool
+) -> None:
+    rendered = cluster.helm(
+        "template", RELEASE, str(CHART), "--namespace", RELEASE_NAMESPACE, "--kube-version", version
+    ).stdout
+    docs = documents(rendered)
+    args = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    expected = {f"--annotation-guard={RELEASE}-annotations", f"--owned-objects-guard={RELEASE}-owned-objects"}
+    assert "--probe-namespace=default" in args
+    assert (expected <= set(args)) is guarded
+    assert bool([d for d in docs if d["kind"] == "ValidatingAdmissionPolicy"]) is guarded
+    probe_role = [d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == f"{RELEASE}-enforcement-probe"]
+    assert bool(probe_role) is guarded
+
+
+def test_the_chart_refuses_kubernetes_older_than_its_crds_validation_rules(cluster: ClusterClient) -> None:
+    result = cluster.helm("template", RELEASE, str(CHART), "--kube-version", "v1.24.17", check=False)
+    assert result.returncode != 0
+    assert "chart requires kubeVersion: >=1.25.0-0" in result.stderr
+
+
+def test_a_network_policy_admits_only_the_webhook_and_metrics_ports(cluster: ClusterClient) -> None:
+    docs = documents(render(cluster).stdout)
+    policy = one(docs, "NetworkPolicy")
+    selector = one(docs, "Deployment")["spec"]["selector"]["matchLabels"]
+    assert policy["spec"]["podSelector"]["matchLabels"] == selector
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    assert [r["ports"] for r in policy["spec"]["ingress"]] == [
+        [{"port": "webhook", "protocol": "TCP"}],
+        [{"port": "metrics", "protocol": "TCP"}],
+    ]
+    assert all("from" not in r for r in policy["spec"]["ingress"]), "any source by default: the API server's varies"
+    monitoring = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    narrowed = one(documents(render(cluster, {"networkPolicy.metrics.from": monitoring}).stdout), "NetworkPolicy")
+    assert narrowed["spec"]["ingress"][1]["from"] == monitoring
+    assert not [
+        d for d in documents(render(cluster, {"networkPolicy.enabled": False}).stdout) if d["kind"] == "NetworkPolicy"
+    ]
+
+
+def test_the_operator_pods_are_system_cluster_critical_on_linux_nodes(cluster: ClusterClient) -> None:
+    docs = documents(render(cluster).stdout)
+    spec = one(docs, "Deployment")["spec"]["template"]["spec"]
+    assert spec["priorityClassName"] == "system-cluster-critical"
+    assert spec["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    assert "hostNetwork" not in spec
+    assert "dnsPolicy" not in spec
+    quota = one(docs, "ResourceQuota")
+    assert quota["spec"]["scopeSelector"]["matchExpressions"] == [
+        {"scopeName": "PriorityClass", "operator": "In", "values": ["system-cluster-critical"]}
+    ]
+    for name in (f"{RELEASE}-crds", f"{RELEASE}-enforcement-check"):
+        assert one(docs, "Job", name)["spec"]["template"]["spec"]["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    plain = documents(render(cluster, {"priorityClassName": ""}).stdout)
+    assert "priorityClassName" not in one(plain, "Deployment")["spec"]["template"]["spec"]
+    assert not [d for d in plain if d["kind"] == "ResourceQuota"]
+
+
+def test_on_the_host_network_dns_follows_and_replicas_never_share_a_node(cluster: ClusterClient) -> None:
+    spec = one(documents(render(cluster, {"hostNetwork": True}).stdout), "Deployment")["spec"]["template"]["spec"]
+    assert spec["hostNetwork"] is True
+    assert spec["dnsPolicy"] == "ClusterFirstWithHostNet"
+    assert "requiredDuringSchedulingIgnoredDuringExecution" in spec["affinity"]["podAntiAffinity"]
+    chosen = render(cluster, {"hostNetwork": True, "dnsPolicy": "Default"}).stdout
+    assert one(documents(chosen), "Deployment")["spec"]["template"]["spec"]["dnsPolicy"] == "Default"
+    refused = render(cluster, {"dnsPolicy": "Sometimes"}, check=False)
+    assert refused.returncode != 0
+    assert "/dnsPolicy" in refused.stderr
+
+
 def test_a_client_ca_secret_turns_on_mutual_tls(cluster: ClusterClient) -> None:
     docs = documents(render(cluster, {"webhook.clientCA.secretName": "apiserver-clients"}).stdout)
     spec = one(docs, "Deployment")["spec"]["template"]["spec"]
@@ -431,6 +545,7 @@ def test_upgrades_keep_the_generated_certificate_until_it_is_deleted_or_its_vali
             {"key": "kubernetes.io/metadata.name", "operator": "In", "values": [f"{namespace}-nothing"]}
         ],
         "routePolicy.create": False,
+        **NO_HOOK_JOBS,
     }
 
     def helm(command: str, extra: dict[str, Any]) -> None:
@@ -490,6 +605,7 @@ class HostOperator(RunProcess):
         self.webhook_port = free_port()
         self.probe_port = free_port()
         self.certs = generate_serving_files(workdir / "certs", dict.fromkeys([host, "localhost", "127.0.0.1"]))
+        self.probe_namespace = "default"
 
     @property
     def url(self) -> str:
@@ -543,6 +659,10 @@ class HostOperator(RunProcess):
             "--leader-elect",
             "--leader-election-namespace",
             RELEASE_NAMESPACE,
+            # and readiness waits for the chart's guards, with the chart's RBAC for the probes
+            f"--probe-namespace={self.probe_namespace}",
+            f"--annotation-guard={CONFIGURATION}-annotations",
+            f"--owned-objects-guard={RELEASE}-owned-objects",
         ]
 
     def ready(self) -> bool:
@@ -594,6 +714,8 @@ class Release:
             ],
             "routePolicy.name": self.policy,
             "routePolicy.namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": self.namespace}},
+            **NO_HOOK_JOBS,
+            "enforcementCheck.namespace": self.namespace,
             **overrides,
         }
 
@@ -618,6 +740,7 @@ def release(
         endpoint=f"helm-e2e-{suffix}-aoai",
         policy=f"helm-e2e-{suffix}",
     )
+    operator.probe_namespace = state.namespace
     cluster.kubectl("create", "namespace", state.namespace)
     cluster.kubectl("create", "namespace", state.ignored)
     cluster.kubectl("label", "namespace", state.ignored, "modelroute.io/ignore=true")

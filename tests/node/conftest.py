@@ -37,6 +37,7 @@ MODULE_ORDER = (
     "test_node_sdk.py",
     "test_node_egress.py",
     "test_node_availability.py",
+    "test_node_upgrade.py",
     "test_node_teardown.py",
 )
 

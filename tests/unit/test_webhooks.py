@@ -18,6 +18,7 @@ from tests.bench import world
 from modelroute.admission import configurations as cfg
 from modelroute.admission.review import validate
 from modelroute.admission.webhooks import AdmissionService, Reply
+from modelroute.api import annotations
 from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import ClusterState
 from modelroute.engine import audit as audit_module
@@ -359,3 +360,32 @@ def test_a_namespace_read_that_fails_still_gets_an_answer_judged_by_the_name_alo
     answer = harness.response(cfg.VALIDATE_PODS, world.review(world.plain_pod("unseen")))
     assert answer["allowed"] is True  # judged, not refused because the read failed
     assert harness.reads == ["unseen"]
+
+
+def probe_pod() -> dict[str, Any]:
+    pod = world.plain_pod()
+    pod["metadata"]["labels"][annotations.ENFORCEMENT_PROBE] = "readiness"
+    return pod
+
+
+def test_an_enforcement_probe_is_marked_by_the_mutating_webhook_and_refused_by_the_validating_one(
+    harness: Harness,
+) -> None:
+    pod = probe_pod()
+    marked = produced(pod, harness.response(cfg.MUTATE_PODS, world.review(pod)))
+    assert marked["metadata"]["annotations"][annotations.ENFORCEMENT_PROBE] == "mutated"
+    answer = harness.response(cfg.VALIDATE_PODS, world.review(marked))
+    assert answer["allowed"] is False
+    assert answer["status"]["message"] == f"{annotations.ENFORCEMENT_PROBE_REFUSAL} (mutated: yes)"
+
+
+def test_an_enforcement_probe_that_missed_the_mutating_webhook_says_so(harness: Harness) -> None:
+    answer = harness.response(cfg.VALIDATE_PODS, world.review(probe_pod()))
+    assert answer["status"]["message"] == f"{annotations.ENFORCEMENT_PROBE_REFUSAL} (mutated: no)"
+
+
+def test_an_enforcement_probe_is_not_answered_as_one_before_the_cluster_is_read() -> None:
+    harness = Harness(ClusterState(operator_namespace="modelroute-system"))
+    answer = harness.response(cfg.VALIDATE_PODS, world.review(probe_pod()))
+    assert answer["allowed"] is False
+    assert annotations.ENFORCEMENT_PROBE_REFUSAL not in answer["status"]["message"]

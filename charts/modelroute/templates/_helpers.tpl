@@ -148,3 +148,63 @@ Combinations that would install something broken fail the render with a message 
 {{- fail "metrics.serviceMonitor.enabled needs metrics.service.enabled: the ServiceMonitor scrapes that Service" }}
 {{- end }}
 {{- end }}
+
+{{/*
+The guards (ValidatingAdmissionPolicies) are rendered only where the API serves them (1.30+); readiness and
+the post-install check wait for the ones rendered. Each helper prints the guard's name, or nothing.
+*/}}
+{{- define "modelroute.annotationGuardName" -}}
+{{- if and .Values.annotationGuard.enabled (semverCompare ">=1.30-0" .Capabilities.KubeVersion.Version) }}
+{{- printf "%s-annotations" (include "modelroute.configurationName" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "modelroute.ownedObjectsGuardName" -}}
+{{- if and .Values.rbac.create .Values.rbac.ownedObjectsGuard (semverCompare ">=1.30-0" .Capabilities.KubeVersion.Version) }}
+{{- printf "%s-owned-objects" (include "modelroute.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/* The name every enforcement probe is sent with (modelroute.operator.enforcement.PROBE_NAME). */}}
+{{- define "modelroute.probeName" -}}
+modelroute-enforcement-probe
+{{- end }}
+
+{{/*
+The pod settings the chart's hook Jobs and test pod share with the operator: image, security, placement.
+*/}}
+{{- define "modelroute.hookPodSpec" -}}
+restartPolicy: Never
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.podSecurityContext }}
+securityContext:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{- define "modelroute.hookContainer" -}}
+image: {{ include "modelroute.image" . | quote }}
+imagePullPolicy: {{ .Values.image.pullPolicy }}
+{{- with .Values.securityContext }}
+securityContext:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+resources:
+  requests:
+    cpu: 10m
+    memory: 64Mi
+  limits:
+    cpu: 500m
+    memory: 256Mi
+{{- end }}

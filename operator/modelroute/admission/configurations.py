@@ -168,11 +168,15 @@ GUARDED_POD_RESOURCES = ("pods", "pods/*")
 BINDING_SUBRESOURCE = "pods/binding"
 
 
+def annotation_guard_name(configuration_name: str) -> str:
+    return f"{configuration_name}-annotations"
+
+
 def annotation_guard(options: WebhookOptions) -> tuple[dict[str, Any], dict[str, Any]]:
     """A ValidatingAdmissionPolicy (CEL in the API server, no webhook to be down) and its binding that keep
     the modelroute.io/ annotations of a pod as admission wrote them: no later UPDATE of the pod or of any
     of its subresources may change them, and no Binding may carry them."""
-    name = f"{options.name}-annotations"
+    name = annotation_guard_name(options.name)
     labels = {ann.APP_NAME_LABEL: ann.APP_NAME}
     policy = {
         "apiVersion": "admissionregistration.k8s.io/v1",

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelroute.api import annotations as ann
 from modelroute.engine.context import PolicyContext
 from modelroute.engine.evaluate import evaluate, evaluate_produced
 from modelroute.engine.podspec import NotAPodError, pod_shape
@@ -85,3 +86,36 @@ def template_unchanged(old: Mapping[str, Any] | None, new: Mapping[str, Any]) ->
 
 def needs_event(decision: Decision | None) -> bool:
     return decision is not None and decision.outcome in (Outcome.DENIED, Outcome.WARNED, Outcome.REWRITTEN)
+
+
+def is_enforcement_probe(obj: Mapping[str, Any]) -> bool:
+    labels = (obj.get("metadata") or {}).get("labels")
+    return isinstance(labels, Mapping) and ann.ENFORCEMENT_PROBE in labels
+
+
+def probe_mutation(obj: Mapping[str, Any]) -> Answer:
+    """The mutating webhook's answer to an enforcement probe: a mark the validating webhook looks for."""
+    annotations = (obj.get("metadata") or {}).get("annotations")
+    key = ann.ENFORCEMENT_PROBE.replace("~", "~0").replace("/", "~1")
+    patch: JSONPatch
+    if isinstance(annotations, Mapping):
+        patch = [{"op": "add", "path": f"/metadata/annotations/{key}", "value": ann.ENFORCEMENT_PROBE_MUTATED}]
+    else:
+        patch = [
+            {
+                "op": "add",
+                "path": "/metadata/annotations",
+                "value": {ann.ENFORCEMENT_PROBE: ann.ENFORCEMENT_PROBE_MUTATED},
+            }
+        ]
+    return Answer(allowed=True, patch=patch)
+
+
+def probe_validation(obj: Mapping[str, Any]) -> Answer:
+    """The validating webhook always refuses an enforcement probe, and says whether the mutating webhook marked
+    it: one dry-run create shows that the API server calls both, and that they can judge."""
+    annotations = (obj.get("metadata") or {}).get("annotations")
+    marked = (
+        isinstance(annotations, Mapping) and annotations.get(ann.ENFORCEMENT_PROBE) == ann.ENFORCEMENT_PROBE_MUTATED
+    )
+    return Answer(allowed=False, message=f"{ann.ENFORCEMENT_PROBE_REFUSAL} (mutated: {'yes' if marked else 'no'})")

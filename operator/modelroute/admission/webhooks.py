@@ -23,8 +23,11 @@ from modelroute.admission.resources import validate_resource
 from modelroute.admission.review import (
     NOT_SYNCED,
     Answer,
+    is_enforcement_probe,
     mutate,
     needs_event,
+    probe_mutation,
+    probe_validation,
     template_unchanged,
     validate,
     validate_produced,
@@ -233,6 +236,9 @@ class AdmissionService:
             if path == cfg.MUTATE_PODS:
                 return Answer(True)
             return Answer(False, message=NOT_SYNCED, code=503)
+        if path != cfg.VALIDATE_CONTROLLERS and not request.get("subResource") and is_enforcement_probe(obj):
+            self._count(path, "probe")
+            return probe_mutation(obj) if path == cfg.MUTATE_PODS else probe_validation(obj)
         started = time.perf_counter()
         context = self.state.context()
         self.cache.bind(context)

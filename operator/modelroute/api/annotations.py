@@ -24,6 +24,13 @@ OWNED_POD_ANNOTATIONS = (
     DECISION,
 )
 
+#: A pod label that asks the webhooks to show they are in force: the mutating webhook marks such a pod with
+#: the annotation of the same key, the validating webhook always refuses it (saying whether it arrived
+#: marked). `modelroute verify` and the operator's readiness send one as a server-side dry run.
+ENFORCEMENT_PROBE = PREFIX + "enforcement-probe"
+ENFORCEMENT_PROBE_MUTATED = "mutated"
+ENFORCEMENT_PROBE_REFUSAL = "ModelRoute enforcement probe: refused"
+
 #: A namespace or object label that takes it out of the webhooks' scope (the chart's selectors).
 IGNORE_LABEL = PREFIX + "ignore"
 

@@ -7,7 +7,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 from kubernetes import client, config
@@ -316,3 +316,63 @@ class Kube:
                 group, version, plural, name, _request_timeout=SHUTDOWN_REQUEST_TIMEOUT
             )
         )
+
+    # Server-side dry runs: what the API server's admission chain answers, without a write.
+
+    def dry_run(self, kind: str, namespace: str, body: dict[str, Any]) -> DryRun:
+        """Send `body` (a Pod, a pod Binding or a NetworkPolicy) as a dry-run create and report the answer."""
+        call: Callable[[], object]
+        if kind == "Pod":
+            call = lambda: self.core.create_namespaced_pod(namespace, body, dry_run="All")  # noqa: E731
+        elif kind == "Binding":
+            pod = body["metadata"]["name"]
+            call = lambda: self.core.create_namespaced_pod_binding(pod, namespace, body, dry_run="All")  # noqa: E731
+        elif kind == "NetworkPolicy":
+            networking = client.NetworkingV1Api(self.api)
+            call = lambda: networking.create_namespaced_network_policy(namespace, body, dry_run="All")  # noqa: E731
+        else:
+            raise ValueError(f"no dry run for {kind}")
+        try:
+            call()
+        except ApiException as error:
+            return DryRun(allowed=False, status=int(error.status or 0), message=_status_message(error))
+        return DryRun(allowed=True, status=201, message="")
+
+
+def _status_message(error: ApiException) -> str:
+    try:
+        status = orjson.loads(error.body or b"{}")
+    except orjson.JSONDecodeError:
+        return str(error.body or error.reason or "")
+    return str(status.get("message") or error.reason or "") if isinstance(status, dict) else str(status)
+
+
+class DryRun(NamedTuple):
+    """What the API server answered a dry-run create: admitted, or refused with a status code and message."""
+
+    allowed: bool
+    status: int
+    message: str
+
+
+def replace_crd(kube: Kube, body: dict[str, Any]) -> bool:
+    """Make an existing CustomResourceDefinition `body` (a full replace, at the version read); True when it
+    changed. A missing one is an error: the chart's crds/ directory creates them, this only upgrades them, so
+    its ServiceAccount may update the three by name but create nothing."""
+    name = body["metadata"]["name"]
+    current = unless_absent(
+        lambda: kube.api.sanitize_for_serialization(kube.extensions.read_custom_resource_definition(name))
+    )
+    if current is None:
+        raise LookupError(
+            f"CustomResourceDefinition {name} does not exist: install the chart without --skip-crds, or apply "
+            "its crds/ directory first"
+        )
+    meta = current.get("metadata") or {}
+    if _pruned(current.get("spec")) == _pruned(body.get("spec")) and all(
+        (meta.get(k) or {}) == (body["metadata"].get(k) or {}) for k in ("labels", "annotations")
+    ):
+        return False
+    replaced = {**body, "metadata": {**body["metadata"], "resourceVersion": meta.get("resourceVersion")}}
+    kube.extensions.replace_custom_resource_definition(name, replaced)
+    return True

@@ -56,5 +56,5 @@ def unregister(runtime: Runtime) -> None:
     for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
         runtime.kube.delete_webhook_configuration(kind, name)
     for plural in _GUARD_PLURALS:
-        runtime.kube.delete_cluster_object(*_ADMISSION_API, plural, f"{name}-annotations")
+        runtime.kube.delete_cluster_object(*_ADMISSION_API, plural, cfg.annotation_guard_name(name))
     log.info("removed webhook configurations %r", name)

@@ -9,6 +9,7 @@ from pathlib import Path
 from modelroute.admission import configurations as cfg
 from modelroute.api.meta import DEFAULT_OPERATOR_NAMESPACE
 from modelroute.engine.reports import ReportChoice
+from modelroute.operator import enforcement
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,12 @@ class RunOptions:
     rewrite_events: bool = False
     #: the policy report API the audit writes; auto: openreports.io where served, else wgpolicyk8s.io
     report_api: ReportChoice = ReportChoice.AUTO
+    #: where the readiness probes go: a namespace the webhooks and the annotation guard cover
+    probe_namespace: str = "default"
+    #: the chart's guards (ValidatingAdmissionPolicies) that readiness waits for; in local mode the operator's
+    #: own annotation guard is always among them
+    annotation_guard: str | None = None
+    owned_objects_guard: str | None = None
 
     def webhook_options(self) -> cfg.WebhookOptions:
         """What the registered webhook configurations are made from."""
@@ -48,3 +55,18 @@ class RunOptions:
             timeout_seconds=self.webhook_timeout_seconds,
             name=self.webhook_configuration_name,
         )
+
+    def enforcement_probes(self) -> list[enforcement.Probe]:
+        """What readiness waits for. The webhooks are probed only in local mode, where the API server calls this
+        process directly: in a cluster it calls the Service, whose endpoints are the pods that are already
+        ready, so the chart's post-install check (`modelroute verify`) probes them instead."""
+        probes = []
+        annotation_guard = self.annotation_guard
+        if self.register_webhooks:
+            probes.append(enforcement.webhooks_probe(self.probe_namespace))
+            annotation_guard = annotation_guard or cfg.annotation_guard_name(self.webhook_configuration_name)
+        if annotation_guard:
+            probes.append(enforcement.annotation_guard_probe(annotation_guard, self.probe_namespace))
+        if self.owned_objects_guard:
+            probes.append(enforcement.owned_objects_guard_probe(self.owned_objects_guard, self.namespace))
+        return probes

@@ -42,6 +42,12 @@ class Runtime:
     webhook: WebhookServer | None = None
     watches: list[KindWatch] = field(default_factory=list)
     shutdown_seconds: float = 10.0
+    #: every probe of operator/enforcement.py was refused as it must be (set once, at start-up)
+    enforced: bool = False
+
+    def ready(self) -> bool:
+        """/readyz: the cluster has been read and the webhooks and guards are in force."""
+        return self.state.ready and self.enforced
 
     async def start_reconcilers(self) -> None:
         self.status_sync = StatusSync(

@@ -25,6 +25,7 @@ from modelroute.cluster.state import WATCHED, ClusterState
 from modelroute.cluster.watch import KindWatch, RetryBackoffs
 from modelroute.controllers.leader import LeaderElector, LeaseTerms
 from modelroute.observability import HealthServer
+from modelroute.operator.enforcement import establish
 from modelroute.operator.local import register_when_serving, unregister
 from modelroute.operator.options import RunOptions
 from modelroute.operator.runtime import Runtime, serving_files
@@ -108,7 +109,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         runtime.recorder = EventRecorder(runtime.kube)
         runtime.tasks.append(asyncio.create_task(runtime.recorder.run(), name="modelroute-events"))
         if options.metrics_bind_address:
-            runtime.health = HealthServer(runtime.metrics, lambda: state.ready, options.metrics_bind_address)
+            runtime.health = HealthServer(runtime.metrics, runtime.ready, options.metrics_bind_address)
             await runtime.health.start()
         state.on_change(runtime.poke)
         if options.reconcile and options.leader_elect:
@@ -124,8 +125,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
         elif options.reconcile:
             await runtime.start_reconcilers()
         runtime.tasks.append(asyncio.create_task(_relist_forever(runtime), name="modelroute-relist"))
-        if options.register_webhooks:
-            runtime.tasks.append(asyncio.create_task(register_when_serving(runtime), name="modelroute-webhooks"))
+        runtime.tasks.append(asyncio.create_task(_establish_enforcement(runtime), name="modelroute-enforcement"))
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:
@@ -166,6 +166,10 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     def synced(**_: Any) -> bool:
         return state.ready
 
+    @kopf.on.probe(id="enforced", registry=registry)
+    def enforced(**_: Any) -> bool:
+        return runtime.enforced
+
     return registry
 
 
@@ -181,6 +185,19 @@ class NoDiffBase(kopf.DiffBaseStorage):
 
     def store(self, *, body: Any, patch: Any, essence: Any) -> None:
         return None
+
+
+async def _establish_enforcement(runtime: Runtime) -> None:
+    """Ready means enforced: local mode registers its configurations, then (in every mode) readiness waits until
+    the API server refuses the probes of everything that must be in force (operator/enforcement.py)."""
+    if runtime.options.register_webhooks:
+        await register_when_serving(runtime)
+    while not runtime.state.ready:
+        await asyncio.sleep(0.1)
+    probes = runtime.options.enforcement_probes()
+    if probes:
+        await establish(runtime.kube, probes)
+    runtime.enforced = True
 
 
 async def _relist_forever(runtime: Runtime) -> None:
