@@ -12,7 +12,7 @@ import argparse
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from modelroute.api import kinds
 from modelroute.cli.manifests import Document, InputError, is_context_object
@@ -179,11 +179,17 @@ def _mappings(value: Any) -> Iterator[Mapping[str, Any]]:
         yield from (item for item in value if isinstance(item, Mapping))
 
 
+class ReadsCluster(Protocol):
+    def list_all(self, plural: str) -> list[dict[str, Any]]: ...
+
+    def config_map(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+
 @dataclass
 class ClusterContext:
     """`check --cluster`: the cluster's policy context, merged under the input's."""
 
-    reader: ClusterReader
+    reader: ReadsCluster
 
     def documents(self, local: list[Document], judged: Iterable[Document], default_namespace: str) -> list[Document]:
         """The context documents to judge with: the cluster's objects (and the ConfigMaps the judged
