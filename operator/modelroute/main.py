@@ -12,6 +12,7 @@ from pathlib import Path
 from modelroute import __version__
 from modelroute.cli.live import add_cluster_arguments
 from modelroute.cli.manifests import EXIT_BAD_INPUT, EXIT_INTERNAL, InputError
+from modelroute.cli.policy_tests import add_test_parser
 from modelroute.cli.text import printable
 from modelroute.operator.options import RunOptions
 
@@ -184,6 +185,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the operator's namespace, never governed (default: %(default)s)",
     )
 
+    add_test_parser(commands)
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -278,6 +280,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "report":
             return _report(args)
+        if args.command == "test":
+            from modelroute.cli.policy_tests import run_tests
+
+            return run_tests(args.paths, args.output, sys.stdout)
         if args.command == "run":
             return _run(args)
         if args.command == "version":
