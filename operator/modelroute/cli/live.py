@@ -39,8 +39,8 @@ def add_cluster_arguments(parser: argparse.ArgumentParser, *, switch: bool) -> N
     parser.add_argument("--context", help="kubeconfig context (default: its current context)")
 
 
-def _hint(using: str) -> str:
-    return f"; point at a cluster with --kubeconfig PATH or --context NAME{using}"
+def _hint(alternative: str) -> str:
+    return f"; point at a cluster with --kubeconfig PATH or --context NAME{alternative}"
 
 
 class ClusterReader:

@@ -284,14 +284,7 @@ def _from_manifests(
             pods_created(doc.obj)
         except NotAPodError as error:
             raise InputError(f"{doc.where}: {doc.kind} {doc.name!r}: {error}") from error
-    return workloads, context, [_namespaced(d.obj) for d in judged]
-
-
-def _namespaced(obj: dict[str, Any]) -> dict[str, Any]:
-    metadata = obj.get("metadata") or {}
-    if metadata.get("namespace"):
-        return obj
-    return {**obj, "metadata": {**metadata, "namespace": "default"}}
+    return workloads, context, [d.obj for d in judged]
 
 
 def _from_cluster(
