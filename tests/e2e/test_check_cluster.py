@@ -150,3 +150,10 @@ def test_the_documented_read_only_role_is_all_check_cluster_needs(
     as_reader = _check(manifests, "--cluster", "--kubeconfig", str(kubeconfig))
     as_admin = _check(manifests, "--cluster", "--kubeconfig", str(cluster.kubeconfig))
     assert {k: r["allowed"] for k, r in as_reader.items()} == {k: r["allowed"] for k, r in as_admin.items()}
+
+    # report lists every ConfigMap and Pod, which this role does not grant: exit 2 saying so, not a traceback
+    report = subprocess.run(
+        [SCRIPT, "report", "--kubeconfig", str(kubeconfig)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert report.returncode == 2, report.stderr
+    assert "refused to list configmaps (forbidden)" in report.stderr
