@@ -157,3 +157,29 @@ def test_the_documented_read_only_role_is_all_check_cluster_needs(
     )
     assert report.returncode == 2, report.stderr
     assert "refused to list configmaps (forbidden)" in report.stderr
+
+
+def _report(*args: str) -> dict[tuple[str, str], dict[str, Any]]:
+    result = subprocess.run(
+        [SCRIPT, "report", "-o", "json", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return {(r["namespace"], r["workload"]): r for r in json.loads(result.stdout)["workloads"]}
+
+
+def test_report_from_manifests_counts_the_pods_the_controllers_really_create(
+    cluster: ClusterClient, examples_context: list[dict[str, Any]]
+) -> None:
+    """examples/ applied for real: kube-controller-manager creates the pods of what admission lets in, and
+    the cluster's report counts them as `report --from` predicted from the files."""
+    predicted = _report("--from", str(ROOT / "examples"))
+    for path in sorted((ROOT / "examples").glob("*.yaml")):
+        cluster.kubectl("apply", "-f", str(path), check=False)  # the refused objects fail, as they must
+    rows = [key for key, row in predicted.items() if row["pods"]]
+    assert predicted[("rag", "rag-worker")]["pods"] == 2  # a Deployment with replicas: 2
+
+    def counted() -> bool:
+        running = _report("--kubeconfig", str(cluster.kubeconfig))
+        return all(running.get(key, {}).get("pods") == predicted[key]["pods"] for key in rows)
+
+    eventually(counted, "the cluster's pods are the ones report --from predicted", timeout=90)
