@@ -167,3 +167,17 @@ def test_check_cluster_without_a_reachable_cluster_is_exit_2_with_what_to_do(tmp
     assert result.returncode == 2
     assert "internal error" not in result.stderr
     assert "--kubeconfig" in result.stderr
+
+
+def test_an_invalid_cluster_object_is_left_out_as_the_webhook_leaves_it_out(tmp_path: Path) -> None:
+    broken = {**WORKLOAD, "metadata": {"name": "broken", "namespace": "apps"}, "spec": {"selector": {}}}
+    covered = pod("covered", "chat", {})
+    path = write(tmp_path, "input.yaml", json.dumps(covered))
+    out, notes = io.StringIO(), io.StringIO()
+    code = run_check(
+        [str(path)], "json", "default", None, out, 1, ClusterContext(StandIn([ENDPOINT, WORKLOAD, broken], {}), notes)
+    )
+    assert code == 0
+    (result,) = json.loads(out.getvalue())["results"]
+    assert result["workload"] == "chat"
+    assert "the cluster's ModelWorkload apps/broken is invalid and left out" in notes.getvalue()

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TextIO, TypeVar
+
+from pydantic import ValidationError
 
 from modelroute.api import kinds
+from modelroute.api.meta import explain
 from modelroute.cli.manifests import Document, InputError, is_context_object
 from modelroute.engine.podspec import POD_TEMPLATE_PATHS
 
@@ -185,18 +189,38 @@ class ReadsCluster(Protocol):
     def config_map(self, namespace: str, name: str) -> dict[str, Any] | None: ...
 
 
+def _valid(body: dict[str, Any], notes: TextIO) -> bool:
+    """Whether a cluster object is one the operator's view would use. One its API model refuses is left out,
+    as the webhook leaves it out (and reports it in the object's status), and said on stderr."""
+    model = kinds.MODELS_BY_KIND.get(str(body.get("kind")))
+    if model is None:
+        return True
+    try:
+        model.model_validate(body)
+    except ValidationError as error:
+        metadata = body.get("metadata") or {}
+        name = "/".join(str(p) for p in (metadata.get("namespace"), metadata.get("name")) if p)
+        notes.write(
+            f"modelroute: note: the cluster's {body.get('kind')} {name} is invalid and left out, as the "
+            f"webhook leaves it out: {explain(error)}\n"
+        )
+        return False
+    return True
+
+
 @dataclass
 class ClusterContext:
     """`check --cluster`: the cluster's policy context, merged under the input's."""
 
     reader: ReadsCluster
+    notes: TextIO = sys.stderr
 
     def documents(self, local: list[Document], judged: Iterable[Document], default_namespace: str) -> list[Document]:
         """The context documents to judge with: the cluster's objects (and the ConfigMaps the judged
         manifests reference that the input does not hold), then the input's on top."""
         found: list[dict[str, Any]] = []
         for plural in CLUSTER_CONTEXT_PLURALS:
-            found.extend(self.reader.list_all(plural))
+            found.extend(body for body in self.reader.list_all(plural) if _valid(body, self.notes))
         given = {identity(doc, default_namespace) for doc in local if is_context_object(doc)}
         wanted: dict[tuple[str, str], None] = {}
         for doc in judged:
