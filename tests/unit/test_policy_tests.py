@@ -173,3 +173,12 @@ def test_input_text_is_escaped_in_the_table(tmp_path: Path) -> None:
     assert run.returncode == 0
     assert "\x1b" not in run.stdout
     assert "evil\\x1b[2J" in run.stdout
+
+
+def test_the_test_api_version_is_declared_once() -> None:
+    from typing import get_args
+
+    from modelroute.cli.policy_tests import TEST_API_VERSION, PolicyTest
+
+    assert get_args(PolicyTest.model_fields["api_version"].annotation) == (TEST_API_VERSION,)
+    assert TEST_API_VERSION == "cli.modelroute.io/v1alpha1"

@@ -21,7 +21,7 @@ import jsonpatch
 import orjson
 from pydantic import Field, ValidationError
 
-from modelroute.api.meta import DEFAULT_OPERATOR_NAMESPACE, WireModel
+from modelroute.api.meta import CLI_GROUP, DEFAULT_OPERATOR_NAMESPACE, WireModel
 from modelroute.cli.check import Judged, is_judged, judge
 from modelroute.cli.manifests import (
     EXIT_DENIED,
@@ -43,8 +43,7 @@ from modelroute.engine.verdict import Code, Outcome
 
 #: Test files are read by the command line only, never served by an API server: their own group, as
 #: Kyverno's `cli.kyverno.io`, keeps them apart from the cluster kinds of `modelroute.io`.
-TEST_GROUP = "cli.modelroute.io"
-TEST_API_VERSION = f"{TEST_GROUP}/v1alpha1"
+TEST_API_VERSION = f"{CLI_GROUP}/v1alpha1"
 TEST_KIND = "Test"
 #: What `modelroute test DIR` looks for in a directory (recursively), as `kyverno test` looks for kyverno-test.yaml.
 TEST_FILE_NAMES = ("modelroute-test.yaml", "modelroute-test.yml")
