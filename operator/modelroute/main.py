@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from modelroute import __version__
+from modelroute.cli.live import add_cluster_arguments
 from modelroute.cli.manifests import EXIT_BAD_INPUT, EXIT_INTERNAL, InputError
+from modelroute.cli.policy_tests import add_test_parser
 from modelroute.cli.text import printable
 from modelroute.engine.reports import ReportChoice
 from modelroute.operator.options import RunOptions
@@ -57,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="judge this many files at once (default: one per CPU); the output keeps the input's order",
     )
+    add_cluster_arguments(check, switch=True)
 
     mutate = commands.add_parser("mutate", help="print manifests as the mutating webhook would admit them")
     add_input(mutate)
@@ -201,6 +204,13 @@ def _parser() -> argparse.ArgumentParser:
         help="report on manifests (files, directories or -) instead of a cluster",
     )
     report.add_argument(
+        "--fail-on",
+        action="append",
+        choices=("undeclared", "violating"),
+        help="exit 1 (after the report) when there is OpenAI traffic no ModelWorkload declares (undeclared), "
+        "or a workload with violating or refused pods or one that cannot be satisfied (violating); repeatable",
+    )
+    report.add_argument(
         "--operator-namespace",
         default=_RUN.namespace,
         help="the operator's namespace, never governed (default: %(default)s)",
@@ -225,6 +235,7 @@ def _parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=0.0, help="seconds to keep trying (default: %(default)s, one try)"
     )
 
+    add_test_parser(commands)
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -328,29 +339,17 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from modelroute.cli.report import inventory, render
+    from modelroute.cli.report import run_report
 
-    if args.paths:
-        from modelroute.cli.manifests import build_context, read_documents
-
-        documents = read_documents(args.paths)
-        context = build_context(documents, "default", args.operator_namespace)
-        workloads = [w for ws in context.workloads.values() for w in (c.workload for c in ws)]
-        pods = [d.obj for d in documents if d.kind == "Pod"]
-    else:
-        from modelroute.cluster.client import Kube, load_config
-        from modelroute.cluster.state import WATCHED, ClusterState
-
-        kube = Kube(load_config(args.kubeconfig, args.context))
-        state = ClusterState(operator_namespace=args.operator_namespace)
-        for plural in WATCHED:
-            state.replace_all(plural, kube.list_all(plural))
-        context = state.context()
-        workloads = state.parsed("modelworkloads")
-        pods = list(state.raw["pods"].values())
-    # manifests are judged as they would be admitted; a cluster's pods as they run
-    render(inventory(workloads, context, pods, as_admitted=bool(args.paths)), args.output, sys.stdout)
-    return 0
+    return run_report(
+        args.paths,
+        args.output,
+        sys.stdout,
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        operator_namespace=args.operator_namespace,
+        fail_on=args.fail_on or (),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -358,9 +357,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             from modelroute.cli.check import default_jobs, run_check
+            from modelroute.cli.live import cluster_context
 
             jobs = args.jobs if args.jobs > 0 else default_jobs()
-            return run_check(args.paths, args.output, args.namespace, args.operator_namespace, sys.stdout, jobs)
+            cluster = cluster_context(args)
+            return run_check(
+                args.paths, args.output, args.namespace, args.operator_namespace, sys.stdout, jobs, cluster
+            )
         if args.command == "mutate":
             from modelroute.cli.check import run_mutate
 
@@ -379,6 +382,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "report":
             return _report(args)
+        if args.command == "test":
+            from modelroute.cli.policy_tests import run_tests
+
+            return run_tests(args.paths, args.output, sys.stdout)
         if args.command == "run":
             return _run(args)
         if args.command == "verify":

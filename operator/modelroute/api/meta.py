@@ -11,6 +11,8 @@ from pydantic.alias_generators import to_camel
 GROUP = "modelroute.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
+#: The group of what only the command line reads (`modelroute test`'s Test files), never an API server.
+CLI_GROUP = f"cli.{GROUP}"
 #: where the operator runs unless told otherwise; never governed
 DEFAULT_OPERATOR_NAMESPACE = "modelroute-system"
 

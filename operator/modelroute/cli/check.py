@@ -21,6 +21,7 @@ import orjson
 import yaml
 
 from modelroute.api import annotations as ann
+from modelroute.cli.live import ClusterContext
 from modelroute.cli.manifests import (
     EXIT_DENIED,
     EXIT_OK,
@@ -92,7 +93,10 @@ def judge_documents(documents: list[Document], context: PolicyContext, default_n
 
 
 def _read_context(
-    sources: list[Source], default_namespace: str, operator_namespace: str | None
+    sources: list[Source],
+    default_namespace: str,
+    operator_namespace: str | None,
+    cluster: ClusterContext | None = None,
 ) -> tuple[PolicyContext, int]:
     """First pass: the policy context, plus a count of the objects neither judged nor context.
 
@@ -109,6 +113,9 @@ def _read_context(
             found.append(doc)
         elif doc.kind not in POD_TEMPLATE_PATHS:
             ignored += 1
+    if cluster is not None:  # the cluster's context under the input's; a third pass finds the ConfigMaps read
+        judged = (doc for doc in iter_documents(sources, _might_be_judged) if is_judged(doc))
+        found = cluster.documents(found, judged, default_namespace)
     return build_context(found, default_namespace, operator_namespace), ignored
 
 
@@ -248,10 +255,11 @@ def run_check(
     operator_namespace: str | None,
     out: TextIO,
     jobs: int = 1,
+    cluster: ClusterContext | None = None,
 ) -> int:
     global _JOB
     with open_sources(paths) as sources:
-        context, ignored = _read_context(sources, default_namespace, operator_namespace)
+        context, ignored = _read_context(sources, default_namespace, operator_namespace, cluster)
         counts = Counts(ignored)
         _JOB = _Job(context, default_namespace, output)
         try:

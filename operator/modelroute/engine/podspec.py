@@ -173,3 +173,49 @@ def _check_exec_commands(container: Mapping[str, Any], where: str) -> None:
             _check_exec_command(lifecycle.get(hook), f"{where}.lifecycle.{hook}")
     for probe in sorted(_PROBES):
         _check_exec_command(container.get(probe), f"{where}.{probe}")
+
+
+def _count(obj: Mapping[str, Any], path: tuple[str, ...], default: int) -> int:
+    node: Any = obj
+    for step in path:
+        node = node.get(step) if isinstance(node, Mapping) else None
+    if node is None:
+        return default
+    if isinstance(node, bool) or not isinstance(node, int) or node < 0:
+        raise _fail(".".join(path), "a whole number of at least 0", node)
+    return node
+
+
+def _suspended(obj: Mapping[str, Any], path: tuple[str, ...]) -> bool:
+    node: Any = obj
+    for step in path:
+        node = node.get(step) if isinstance(node, Mapping) else None
+    return node is True
+
+
+def _job_pods(obj: Mapping[str, Any], spec: tuple[str, ...]) -> int:
+    if _suspended(obj, (*spec, "suspend")):
+        return 0
+    parallelism = _count(obj, (*spec, "parallelism"), 1)
+    completions = _count(obj, (*spec, "completions"), parallelism)
+    return min(parallelism, completions)
+
+
+def pods_created(obj: Mapping[str, Any]) -> int:
+    """How many pods an object's controller keeps running at once, as its manifest says: a Pod is one;
+    `replicas` (default 1) of a Deployment, StatefulSet, ReplicaSet or ReplicationController; for a Job,
+    `parallelism` (default 1) capped by `completions`, none while suspended; a CronJob, one run of its
+    job template (none while suspended); a DaemonSet one per node, counted as one (the nodes are not in the
+    manifests); a PodTemplate creates none. Raises NotAPodError for a count that is not a whole number."""
+    kind = obj.get("kind")
+    if kind == "Pod":
+        return 1
+    if kind in ("Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"):
+        return _count(obj, ("spec", "replicas"), 1)
+    if kind == "Job":
+        return _job_pods(obj, ("spec",))
+    if kind == "CronJob":
+        return 0 if _suspended(obj, ("spec", "suspend")) else _job_pods(obj, ("spec", "jobTemplate", "spec"))
+    if kind == "DaemonSet":
+        return 1
+    return 0
