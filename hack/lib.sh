@@ -44,6 +44,6 @@ lint() {
   step "ruff format" ruff format --check operator tests hack
   step "mypy --strict" mypy
   step "mypy --strict (node)" env MYPYPATH=hack:tests/e2e:tests/node \
-    mypy --strict --explicit-package-bases hack/localnode.py tests/node
+    mypy --strict --explicit-package-bases hack/localnode.py hack/registry.py hack/lockfile.py tests/node
   step "import contracts" lint-imports --no-cache
 }
