@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -98,8 +99,12 @@ class LocalRegistry:
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
                 start_new_session=True,
-                # Distribution reads REGISTRY_* variables as configuration overrides: none from outside.
-                env={k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")},
+                # Distribution reads REGISTRY_* variables as configuration overrides (none from outside),
+                # and would export OpenTelemetry traces to localhost:4318 unless told not to.
+                env={
+                    **{k: v for k, v in os.environ.items() if not k.startswith(("REGISTRY_", "OTEL_"))},
+                    "OTEL_TRACES_EXPORTER": "none",
+                },
                 preexec_fn=None if self.detached else lc._parent_death_hook(),
             )
         self.pid_file.write_text(json.dumps({"pid": proc.pid}) + "\n")
@@ -155,12 +160,14 @@ class LocalRegistry:
             },
             "http": {
                 "addr": self.host,
+                # Signs upload state between requests; one process, so a fresh one per start will do.
+                "secret": secrets.token_hex(32),
                 "tls": {"certificate": str(self.workdir / "tls.crt"), "key": str(self.workdir / "tls.key")},
                 "debug": {"addr": ""},
             },
         }
         # JSON is YAML: no serialiser beyond the standard library is needed for this file.
-        (self.workdir / "config.yml").write_text(json.dumps(config, indent=2) + "\n")
+        lc._write_private(self.workdir / "config.yml", (json.dumps(config, indent=2) + "\n").encode())
 
 
 def _cmd_up(args: argparse.Namespace) -> int:

@@ -14,18 +14,19 @@
 # started in .release/registry on 127.0.0.1:${RELEASE_REGISTRY_PORT:-5000} and stopped after the push
 # unless --keep is given; its storage stays, so a later start serves the same release.
 #
-# Usage: hack/release.sh [--push HOST:PORT --ca-file CA_FILE] [--keep]
+# Usage: hack/release.sh [--push HOST:PORT --ca-file CA_FILE] [--keep] [--dist DIR]   (DIR: default dist/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib.sh
 
-push="" ca_file="" keep=0
+push="" ca_file="" keep=0 dist="$PWD/dist"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --push) push="$2"; shift 2 ;;
     --ca-file) ca_file="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
-    *) echo "usage: hack/release.sh [--push HOST:PORT --ca-file CA_FILE] [--keep]" >&2; exit 2 ;;
+    --dist) dist=$(realpath -m "$2"); shift 2 ;;
+    *) echo "usage: hack/release.sh [--push HOST:PORT --ca-file CA_FILE] [--keep] [--dist DIR]" >&2; exit 2 ;;
   esac
 done
 if [[ -n $push && -z $ca_file ]]; then
@@ -36,11 +37,10 @@ fi
 start=$SECONDS
 ensure_venv
 version=$(python -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])')
-dist="$PWD/dist"
 work="$PWD/.release"
 mkdir -p "$work"
-rm -rf "$dist"
 mkdir -p "$dist"
+rm -f "$dist"/modelroute-* "$dist/image-packages.json" "$dist/release.json"
 
 step "sdist and wheel" python -m build --sdist --wheel --outdir "$dist" . >/dev/null
 step "twine check" twine check --strict "$dist/modelroute-$version.tar.gz" "$dist/modelroute-$version-py3-none-any.whl"
