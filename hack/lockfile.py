@@ -11,6 +11,7 @@ Command line::
 
     python hack/lockfile.py check                      # the lock against pyproject.toml
     python hack/lockfile.py image PIP_LIST_JSON        # an image's `pip list --format json` against the lock
+    python hack/lockfile.py sbom CYCLONEDX_JSON        # an SBOM's components against the lock
 """
 
 from __future__ import annotations
@@ -149,12 +150,32 @@ def image_problems(pins: dict[str, Pin], installed: list[dict[str, str]], versio
     return problems
 
 
+def sbom_problems(pins: dict[str, Pin], bom: dict[str, object]) -> list[str]:
+    """How a CycloneDX SBOM's components (name and version) differ from the lock."""
+    components = bom.get("components")
+    if not isinstance(components, list):
+        return ["the SBOM has no components list"]
+    found = {canonicalize_name(str(c.get("name"))): c for c in components if isinstance(c, dict)}
+    problems = [
+        f"{name}=={pin.version} is locked but not in the SBOM" for name, pin in pins.items() if name not in found
+    ]
+    for name, component in found.items():
+        pin = pins.get(name)
+        if pin is None:
+            problems.append(f"{name} is in the SBOM but not in the lock")
+        elif component.get("version") != pin.version:
+            problems.append(f"{name}: the SBOM says {component.get('version')}, the lock pins {pin.version}")
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lockfile.py", description=__doc__.splitlines()[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("check")
     image = sub.add_parser("image")
     image.add_argument("pip_list", type=Path)
+    sbom = sub.add_parser("sbom")
+    sbom.add_argument("bom", type=Path)
     args = parser.parse_args(argv)
     try:
         pins = read_lock(LOCK.read_text())
@@ -163,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.command == "check":
         problems = sync_problems(pins, runtime_requirements())
+    elif args.command == "sbom":
+        problems = sbom_problems(pins, json.loads(args.bom.read_text()))
     else:
         version = tomllib.loads(PYPROJECT.read_text())["project"]["version"]
         problems = image_problems(pins, json.loads(args.pip_list.read_text()), version)

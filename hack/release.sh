@@ -45,8 +45,10 @@ rm -f "$dist"/modelroute-* "$dist/image-packages.json" "$dist/release.json"
 step "sdist and wheel" python -m build --sdist --wheel --outdir "$dist" . >/dev/null
 step "twine check" twine check --strict "$dist/modelroute-$version.tar.gz" "$dist/modelroute-$version-py3-none-any.whl"
 step "lock in sync with pyproject.toml" python hack/lockfile.py check
-step "SBOM" cyclonedx-py requirements requirements/runtime.lock --pyproject pyproject.toml --output-reproducible \
+# The root component's dependency graph is not in a requirements file; cyclonedx-py warns about that.
+step "SBOM" python -W ignore::UserWarning -m cyclonedx_py requirements requirements/runtime.lock --pyproject pyproject.toml --output-reproducible \
   --output-format JSON --output-file "$dist/modelroute-$version.cdx.json"
+step "SBOM lists every locked package" python hack/lockfile.py sbom "$dist/modelroute-$version.cdx.json"
 
 bin_dir=$(ensure_control_plane)
 helm_env=(env HELM_CACHE_HOME="$work/helm/cache" HELM_CONFIG_HOME="$work/helm/config" HELM_DATA_HOME="$work/helm/data")

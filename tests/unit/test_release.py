@@ -190,3 +190,18 @@ def test_the_artifact_hub_changes_are_this_versions_changelog_entries() -> None:
     changes = yaml.safe_load(chart()["annotations"]["artifacthub.io/changes"])
     assert changes == changelog_sections()[chart()["appVersion"]]
     assert all(c["kind"] in CHANGE_KINDS.values() for c in changes)
+
+
+def test_an_sbom_that_differs_from_the_lock_is_reported() -> None:
+    pins = lockfile.read_lock(lockfile.LOCK.read_text())
+    components = [{"type": "library", "name": name, "version": pin.version} for name, pin in pins.items()]
+    assert lockfile.sbom_problems(pins, {"components": components}) == []
+    first, second = components[0]["name"], components[1]["name"]
+    components[1]["version"] = "0.0.1"
+    components.append({"type": "library", "name": "left-pad", "version": "1.0"})
+    assert lockfile.sbom_problems(pins, {"components": components[1:]}) == [
+        f"{first}=={pins[first].version} is locked but not in the SBOM",
+        f"{second}: the SBOM says 0.0.1, the lock pins {pins[second].version}",
+        "left-pad is in the SBOM but not in the lock",
+    ]
+    assert lockfile.sbom_problems(pins, {}) == ["the SBOM has no components list"]
