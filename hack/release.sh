@@ -91,7 +91,7 @@ log "image $image from $archive"
 id=$("${B[@]}" pull --quiet "docker-archive:$archive")
 "${B[@]}" tag "$id" "$image"
 c=$("${B[@]}" from --pull=never "$image")
-"${B[@]}" run --isolation chroot --network none "$c" -- python -m pip list --format json --disable-pip-version-check \
+"${B[@]}" run --isolation chroot "$c" -- python -m pip list --format json --disable-pip-version-check \
   > "$dist/image-packages.json"
 "${B[@]}" rm "$c" >/dev/null
 step "image packages are the lock's" python hack/lockfile.py image "$dist/image-packages.json"
@@ -114,4 +114,6 @@ PY
 log "released $version in $((SECONDS - start))s: $(cd "$dist" && ls | tr '\n' ' ')"
 log "image $image@$digest; chart $chart --version $chart_version"
 log "install: helm install modelroute $chart --version $chart_version --namespace modelroute-system --create-namespace --set image.repository=$registry/modelroute/modelroute --ca-file $ca_file --wait"
-[[ $stop_registry -eq 1 ]] || log "the registry keeps serving on $registry: python hack/registry.py down --workdir .release/registry"
+if [[ -z $push && $stop_registry -eq 0 ]]; then
+  log "the registry keeps serving on $registry: python hack/registry.py down --workdir .release/registry"
+fi

@@ -1,5 +1,6 @@
-"""What the node checks build with: governed namespaces, pods that run the local images (never pulled),
-an in-cluster HTTPS endpoint at a fixed ClusterIP, and waiting for pods to run or finish."""
+"""What the node checks build with: what the release published, governed namespaces, pods that run the
+local images (never pulled), an in-cluster HTTPS endpoint at a fixed ClusterIP, and waiting for pods
+to run or finish."""
 
 from __future__ import annotations
 
