@@ -1,5 +1,5 @@
 # The two commands most people need: `make demo` and `make test`.
-.PHONY: demo demo-node demo-down test unit e2e node lint crds bench clean
+.PHONY: demo demo-node demo-down test unit e2e node lint crds lock release bench clean
 
 demo:  ## start a local control plane with the operator, the CRDs and the examples
 	bash hack/demo.sh $(if $(KEEP),--keep)
@@ -27,6 +27,12 @@ node:  ## only the node suite (needs root; installs the node's host packages)
 
 crds:  ## regenerate crds/ and the chart's crds/ from the API models
 	bash hack/make.sh crds
+
+lock:  ## regenerate requirements/runtime.lock, the image's hash-locked runtime dependencies, from pyproject.toml
+	bash hack/make.sh lock
+
+release:  ## wheel, sdist, image, SBOM and chart package in dist/, image and chart pushed to a registry on 127.0.0.1 (KEEP=1 leaves it serving)
+	bash hack/release.sh $(if $(KEEP),--keep)
 
 bench:  ## the benchmarks, each printing ratios to a baseline measured in the same run (see README, Performance)
 	bash hack/make.sh bench

@@ -19,13 +19,15 @@ ensure_control_plane() {
   bash hack/build-control-plane.sh | tail -n 1
 }
 
-# The real node's prerequisites: host packages (apt, root), node binaries (Go, cached) and images
-# (buildah, cached by content). Prints the node binaries' directory.
+# The real node's prerequisites: host packages (apt, root), node binaries and the registry the node
+# pulls the operator image from (Go, cached) and images (buildah, cached by content). Prints the node
+# binaries' directory.
 ensure_node() {
   local start=$SECONDS
   bash hack/node-host-packages.sh
   local bin_dir
   bin_dir=$(bash hack/build-node.sh | tail -n 1)
+  bash hack/build-registry.sh >/dev/null
   bash hack/node-images.sh >/dev/null
   log "node prerequisites ready in $((SECONDS - start))s"
   echo "$bin_dir"
@@ -44,6 +46,6 @@ lint() {
   step "ruff format" ruff format --check operator tests hack
   step "mypy --strict" mypy
   step "mypy --strict (node)" env MYPYPATH=hack:tests/e2e:tests/node \
-    mypy --strict --explicit-package-bases hack/localnode.py tests/node
+    mypy --strict --explicit-package-bases hack/localnode.py hack/registry.py hack/lockfile.py tests/node
   step "import contracts" lint-imports --no-cache
 }

@@ -1,9 +1,10 @@
 """A real single-node Kubernetes cluster on this machine: hack/localcluster.py's control plane plus a node.
 
 The node is containerd (CRI) + runc + the CNI bridge plugin, kubelet, kube-proxy (iptables),
-kube-scheduler and kube-router as the NetworkPolicy firewall. Nothing is pulled: images are built
-locally (hack/node-images.sh) and imported into containerd, whose registry configuration points every
-image reference at a closed port on loopback, so an image that was not imported fails at once.
+kube-scheduler and kube-router as the NetworkPolicy firewall. Images are built locally
+(hack/node-images.sh) and either imported into containerd or pulled from a registry on loopback
+that the node is told to trust (`registries`: host -> CA file, e.g. hack/registry.py's); every other
+image reference points at a closed port on loopback, so an image from anywhere else fails at once.
 
 Nothing leaves the machine: the node IP lives on an empty bridge made here (not on the real
 interface), the Service range is routed to that bridge, pods may only talk to the pod bridge, and
@@ -11,8 +12,8 @@ the apiserver and kubelet answer only on loopback and the node's bridges.
 
 Library use::
 
-    node = LocalNode(workdir, cp_bin_dir, node_bin_dir)
-    node.start(images)          # control plane, containerd, kubelet, ... ; node Ready
+    node = LocalNode(workdir, cp_bin_dir, node_bin_dir, registries={"127.0.0.1:5000": ca_file})
+    node.start(images)          # control plane, containerd, kubelet, ... ; node Ready; images imported
     ...
     node.stop()                 # everything undone, host state restored
     assert node.host_changes() == []
@@ -342,11 +343,20 @@ class LocalNode:
     node-pids, containerd/, kubelet/, cni/, host-state.json (the host before start) and one log per
     component."""
 
-    def __init__(self, workdir: Path, cp_bin_dir: Path, node_bin_dir: Path, *, detached: bool = False) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        cp_bin_dir: Path,
+        node_bin_dir: Path,
+        *,
+        detached: bool = False,
+        registries: Mapping[str, Path] | None = None,
+    ) -> None:
         self.workdir = Path(workdir).resolve()
         self.cp_bin_dir = Path(cp_bin_dir).resolve()
         self.node_bin_dir = Path(node_bin_dir).resolve()
         self.detached = detached
+        self.registries = {host: Path(ca).resolve() for host, ca in (registries or {}).items()}
         self.control_plane = NodeControlPlane(self.workdir, self.cp_bin_dir, detached=detached)
         self.timings: dict[str, float] = {}
 
@@ -388,6 +398,10 @@ class LocalNode:
     def import_images(self, archives: list[Path]) -> None:
         for archive in archives:
             self.ctr("images", "import", str(archive), timeout=300)
+
+    def has_image(self, ref: str) -> bool:
+        """Whether containerd holds the image `ref` (imported or pulled)."""
+        return ref in self.ctr("images", "list", "--quiet").stdout.split()
 
     def stop(self) -> None:
         """Stop every process this node started and restore the host (see host_changes)."""
@@ -595,6 +609,13 @@ class LocalNode:
         (c / "certs.d/_default/hosts.toml").write_text(
             f'server = "{CLOSED_REGISTRY}"\n\n[host."{CLOSED_REGISTRY}"]\n  capabilities = ["pull", "resolve"]\n'
         )
+        # Except the trusted registries on loopback, over HTTPS verified against their own CA.
+        for host, ca in self.registries.items():
+            (c / "certs.d" / host).mkdir(parents=True, exist_ok=True)
+            (c / "certs.d" / host / "hosts.toml").write_text(
+                f'server = "https://{host}"\n\n[host."https://{host}"]\n'
+                f'  capabilities = ["pull", "resolve"]\n  ca = "{ca}"\n'
+            )
         pki = self.control_plane._pki
         kubelet = {
             "apiVersion": "kubelet.config.k8s.io/v1beta1",

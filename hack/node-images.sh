@@ -45,7 +45,7 @@ busybox_key=$(printf 'busybox-static %s\n' "$busybox_version" | sha)
 base_key=$(printf '%s\n' "$PYTHON_BASE" "$PYTHON_BASE_PACKAGES" "$SUITE" "no-pep668" "host-ca" | sha)
 context_key=$(
   {
-    cat Dockerfile .dockerignore pyproject.toml README.md
+    cat Dockerfile .dockerignore pyproject.toml README.md LICENSE requirements/runtime.lock
     find operator -type f ! -path '*/__pycache__/*' ! -name '*.pyc' ! -path '*.egg-info/*' -print0 \
       | sort -z | xargs -0 sha256sum
   } | sha

@@ -1,15 +1,20 @@
 """Node-level fixtures: a real single-node cluster (hack/localnode.py) and the chart installed on it.
 
-The session starts the control plane and a node (containerd, runc, CNI bridge, kubelet, kube-proxy,
-kube-scheduler, kube-router), imports the locally built images, and installs charts/modelroute with
-the operator image built from the Dockerfile. The modules run in the order of MODULE_ORDER: the
-chart's release is installed once, used, upgraded, uninstalled, and the node's teardown is itself the
-last test. If the node cannot start, every test fails with the reason; nothing is skipped.
+The session starts an OCI registry on loopback (hack/registry.py) and publishes a release to it
+(hack/release.sh: the image built from the Dockerfile and the packaged chart), then the control plane
+and a node (containerd, runc, CNI bridge, kubelet, kube-proxy, kube-scheduler, kube-router) that
+trusts that registry; the other locally built images are imported. The chart is installed from the
+registry (`helm install oci://...`) and the node pulls the operator image from it. The modules run
+in the order of MODULE_ORDER: the chart's release is installed once, used, upgraded, uninstalled, and
+the node's teardown is itself the last test. If the node cannot start, every test fails with the
+reason; nothing is skipped.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,13 +29,16 @@ for extra in (REPO_ROOT / "hack", REPO_ROOT / "tests" / "e2e", NODE_DIR):
 
 import localcluster  # noqa: E402
 import localnode  # noqa: E402
+import registry as oci  # noqa: E402
 from localcluster import ClusterClient  # noqa: E402
-from node_kit import CHART, RELEASE, RELEASE_NAMESPACE, Node, chart_image_values  # noqa: E402
+from node_kit import RELEASE, RELEASE_NAMESPACE, Node, Published  # noqa: E402
 
 # Set by hack/test.sh, which has already built the binaries and the images.
 CP_BIN_DIR_ENV = "MODELROUTE_BIN_DIR"
 NODE_BIN_DIR_ENV = "MODELROUTE_NODE_BIN_DIR"
 START_TIMEOUT_SECONDS = 300
+RELEASE_SCRIPT = REPO_ROOT / "hack" / "release.sh"
+RELEASE_TIMEOUT_SECONDS = 900
 MODULE_ORDER = (
     "test_node_chart.py",
     "test_node_examples.py",
@@ -53,9 +61,37 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[oci.LocalRegistry]:
+    """CNCF Distribution on 127.0.0.1, over HTTPS with a CA of its own."""
+    try:
+        local = oci.LocalRegistry(tmp_path_factory.mktemp("registry"), oci.build_registry())
+        local.start()
+    except oci.LocalRegistryError as e:
+        pytest.fail(f"cannot start the registry: {e}", pytrace=False)
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+@pytest.fixture(scope="session")
+def published(registry: oci.LocalRegistry, tmp_path_factory: pytest.TempPathFactory) -> Published:
+    """`make release`'s script, pushing to the registry: what it published."""
+    dist = tmp_path_factory.mktemp("dist")
+    target = ["--push", registry.host, "--ca-file", str(registry.ca_file)]
+    cmd = ["bash", str(RELEASE_SCRIPT), *target, "--dist", str(dist)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=RELEASE_TIMEOUT_SECONDS)
+    if proc.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} exited with {proc.returncode}:\n{proc.stderr[-4000:]}", pytrace=False)
+    out = json.loads((dist / "release.json").read_text())
+    print(f"\nreleased: {sorted(p.name for p in dist.iterdir())}\n{json.dumps(out, indent=2)}", file=sys.stderr)
+    return Published(out["image"], out["digest"], out["chart"], out["chart_version"], Path(out["ca_file"]))
+
+
+@pytest.fixture(scope="session")
+def node(tmp_path_factory: pytest.TempPathFactory, registry: oci.LocalRegistry, published: Published) -> Iterator[Node]:
     workdir = tmp_path_factory.mktemp("node")
-    started = _start_node(workdir)
+    started = _start_node(workdir, registry, published)
     # Failing rather than skipping: a node that cannot start must not pass as a green run.
     if isinstance(started, str):
         pytest.fail(started, pytrace=False)
@@ -65,7 +101,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
         started.local.stop()
 
 
-def _start_node(workdir: Path) -> Node | str:
+def _start_node(workdir: Path, registry: oci.LocalRegistry, published: Published) -> Node | str:
     """The running node, or why there is none (returned, so the failure is reported once)."""
     problems = localnode.host_problems()
     if problems:
@@ -76,29 +112,44 @@ def _start_node(workdir: Path) -> Node | str:
         images = localnode.build_images()
     except (localcluster.LocalClusterError, localnode.LocalNodeError) as e:
         return f"cannot build the node: {e}"
-    local = localnode.LocalNode(workdir, cp_bin, node_bin)
+    # The operator image is the registry's, pulled when the chart's pods start; the others are imported.
+    operator = images.pop("modelroute")
+    local = localnode.LocalNode(workdir, cp_bin, node_bin, registries={registry.host: registry.ca_file})
     try:
         local.start(images, timeout=START_TIMEOUT_SECONDS)
     except (localcluster.LocalClusterError, localnode.LocalNodeError) as e:
         return f"cannot start the node (logs in {workdir}): {e}"
     print(f"\nnode {localnode.NODE_NAME} Ready; seconds: {local.timings}", file=sys.stderr)
+    images["modelroute"] = localnode.Image(published.image, operator.archive)
     return Node(local, ClusterClient(local.kubeconfig, cp_bin, workdir, local.control_plane), images)
 
 
 @pytest.fixture(scope="session")
-def release(node: Node) -> Iterator[str]:
-    """The chart installed with the operator image built from the Dockerfile; its namespace.
+def operator_image_before_install(node: Node) -> bool:
+    """Whether containerd held the operator image before the chart was installed (it must not)."""
+    return node.local.has_image(node.image("modelroute"))
+
+
+@pytest.fixture(scope="session")
+def release(node: Node, published: Published, operator_image_before_install: bool) -> Iterator[str]:
+    """The published chart installed from the registry, as a platform team installs it; its namespace.
+    Only the image repository is set: the tag is the chart's appVersion.
 
     No RoutePolicy from the chart here, so the examples' own policies decide their verdicts; the
     availability checks upgrade it in."""
     node.kube.helm(
         "install",
         RELEASE,
-        str(CHART),
+        published.chart,
+        "--version",
+        published.chart_version,
+        "--ca-file",
+        str(published.ca_file),
         "--namespace",
         RELEASE_NAMESPACE,
         "--create-namespace",
-        *chart_image_values(node.image("modelroute")),
+        "--set",
+        f"image.repository={published.image_repository}",
         "--set",
         "routePolicy.create=false",
         "--wait",

@@ -1,5 +1,6 @@
-"""What the node checks build with: governed namespaces, pods that run the local images (never pulled),
-an in-cluster HTTPS endpoint at a fixed ClusterIP, and waiting for pods to run or finish."""
+"""What the node checks build with: what the release published, governed namespaces, pods that run the
+local images (never pulled), an in-cluster HTTPS endpoint at a fixed ClusterIP, and waiting for pods
+to run or finish."""
 
 from __future__ import annotations
 
@@ -27,8 +28,26 @@ SCRIPTS_CONFIGMAP = "node-check-scripts"
 
 
 @dataclass(frozen=True)
+class Published:
+    """What hack/release.sh pushed to the registry on loopback (its dist/release.json)."""
+
+    image: str
+    """REGISTRY/modelroute/modelroute:VERSION"""
+    digest: str
+    chart: str
+    """oci://REGISTRY/charts/modelroute"""
+    chart_version: str
+    ca_file: Path
+
+    @property
+    def image_repository(self) -> str:
+        return self.image.rpartition(":")[0]
+
+
+@dataclass(frozen=True)
 class Node:
-    """The running node, kubectl and helm bound to it, and the images imported into it."""
+    """The running node, kubectl and helm bound to it, and its images: the operator's in the registry
+    on loopback (pulled by the node), the others imported into it."""
 
     local: localnode.LocalNode
     kube: ClusterClient
@@ -39,9 +58,9 @@ class Node:
 
 
 def chart_image_values(ref: str) -> list[str]:
-    """helm arguments that run the operator image `ref`, which is on the node and never pulled."""
+    """helm arguments that run the operator image `ref` (REPOSITORY:TAG), pulled by the node if absent."""
     repository, _, tag = ref.rpartition(":")
-    return ["--set", f"image.repository={repository}", "--set", f"image.tag={tag}", "--set", "image.pullPolicy=Never"]
+    return ["--set", f"image.repository={repository}", "--set", f"image.tag={tag}"]
 
 
 def governed_namespace(

@@ -1,10 +1,12 @@
-"""`helm install` of charts/modelroute on a real node, with the operator image built from the Dockerfile:
-both replicas run and are Ready, the PodDisruptionBudget and the leader Lease exist, and the webhooks
-are served through the chart's Service with the chart's generated certificates."""
+"""`helm install oci://...` of the released chart on a real node: the chart comes from the registry on
+loopback and the node pulls the operator image from it; both replicas run and are Ready, the
+PodDisruptionBudget and the leader Lease exist, and the webhooks are served through the chart's
+Service with the chart's generated certificates."""
 
 from __future__ import annotations
 
 import base64
+import json
 import socket
 import ssl
 import tempfile
@@ -12,7 +14,30 @@ from pathlib import Path
 from typing import Any
 
 from kube import eventually, get
-from node_kit import INSTANCE_SELECTOR, LEASE, Node, governed_namespace, plain_pod
+from node_kit import INSTANCE_SELECTOR, LEASE, RELEASE, Node, Published, governed_namespace, plain_pod
+
+
+def test_the_release_is_installed_from_the_registry_and_the_node_pulled_the_operator_image(
+    node: Node, published: Published, operator_image_before_install: bool, release: str
+) -> None:
+    image = node.image("modelroute")
+    assert image == published.image
+    assert operator_image_before_install is False, f"{image} was on the node before the install"
+    listed = get(node.kube, "pods", "-n", release, "-l", INSTANCE_SELECTOR)["items"]
+    assert {c["image"] for p in listed for c in p["spec"]["containers"]} == {image}
+    pulled = [
+        e["message"]
+        for e in get(node.kube, "events", "-n", release, "--field-selector", "reason=Pulled")["items"]
+        if e["involvedObject"]["name"] in {p["metadata"]["name"] for p in listed}
+    ]
+    print(f"\nchart {published.chart} {published.chart_version}; image {image}@{published.digest}", *pulled, sep="\n  ")
+    assert any(m.startswith(f'Successfully pulled image "{image}"') for m in pulled)
+    assert node.local.has_image(image)
+    # What the node holds is what the release pushed, by digest.
+    status = json.loads(node.local.crictl("inspecti", "-o", "json", image).stdout)["status"]
+    assert f"{published.image_repository}@{published.digest}" in status["repoDigests"]
+    chart = get(node.kube, "secrets", "-n", release, "-l", f"owner=helm,name={RELEASE}")["items"]
+    assert chart, "helm recorded no release"
 
 
 def test_both_operator_replicas_run_the_built_image_and_are_ready(node: Node, release: str) -> None:
