@@ -8,7 +8,7 @@ source hack/lib.sh
 ensure_venv
 case "${1:-}" in
   lint) lint ;;
-  crds) modelroute crds --write crds --write charts/modelroute/crds ;;
+  crds) modelroute crds --write crds --write charts/modelroute/crds && python -m modelroute.cli.kubefields --write ;;
   bench)
     python -m tests.bench.bench_check
     python -m tests.bench.bench_webhook
