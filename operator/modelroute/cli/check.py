@@ -197,22 +197,23 @@ def _describe(j: Judged) -> str:
         route = d.endpoint or "no endpoint"
         host = annotations.get(ann.ENDPOINT_HOST)
         head += f"  workload={d.workload} channel={channel} endpoint={route}" + (f" ({host})" if host else "")
-    at = f", line {j.line}" if j.line else ""
-    head += f"  ({j.doc.where}{at})"
     return head
 
 
 def render_one(j: Judged, out: TextIO) -> None:
-    """One result as text; every piece that came from the input is escaped (no control characters)."""
-    lines = [_describe(j)]
+    """One result as text; every piece that came from the input is escaped (no control characters).
+    Messages are redacted before positions are added to them: the redaction cache holds messages,
+    which repeat across pods, not lines, which do not."""
+    at = f", line {j.line}" if j.line else ""
+    lines = [printable(redact_text(_describe(j))) + printable(f"  ({j.doc.where}{at})")]
     marker = "x" if not j.decision.allowed else "~"
     echoed = set()
     for v, line in zip(j.decision.violations, j.violation_lines, strict=True):
         where = (f" at {v.field}" if v.field else "") + (f" (line {line})" if line else "")
-        lines.append(f"    {marker} {v.code}{where}: {v.message}")
+        lines.append(printable(f"    {marker} {v.code}{where}: ") + printable(redact_text(v.message)))
         echoed.add(f"[{v.code}] {v.message}")
-    lines.extend(f"    ! {w}" for w in j.decision.warnings if w not in echoed)
-    out.write("".join(printable(redact_text(line)) + "\n" for line in lines))
+    lines.extend(printable(redact_text(f"    ! {w}")) for w in j.decision.warnings if w not in echoed)
+    out.write("".join(line + "\n" for line in lines))
 
 
 def render_summary(counts: Counts, out: TextIO) -> None:

@@ -183,9 +183,12 @@ def _files(path_text: str) -> Iterator[Path]:
 
 @contextmanager
 def open_sources(paths: list[str]) -> Iterator[list[Source]]:
-    """The sources named on the command line, in order; standard input is spooled so it can be read twice."""
+    """The sources named on the command line, in order; standard input is spooled so it can be read twice.
+    A file named twice (itself and in its directory, as a pre-commit hook with a context directory names
+    it) is read once: read twice, its ModelWorkloads would select their pods twice."""
     with tempfile.TemporaryDirectory(prefix="modelroute-") as spool:
         sources: list[Source] = []
+        read: set[tuple[int, int]] = set()
         for path_text in paths:
             if path_text == STDIN:
                 spooled = Path(spool) / f"stdin-{len(sources)}.yaml"
@@ -193,7 +196,11 @@ def open_sources(paths: list[str]) -> Iterator[list[Source]]:
                     shutil.copyfileobj(sys.stdin.buffer, out)
                 sources.append(Source(STDIN, spooled, is_json=False))
             else:
-                sources.extend(Source(str(f), f, f.suffix.lower() == ".json") for f in _files(path_text))
+                for found in _files(path_text):
+                    key = _stat_key(found)
+                    if key not in read:
+                        read.add(key)
+                        sources.append(Source(str(found), found, found.suffix.lower() == ".json"))
         yield sources
 
 
@@ -284,6 +291,15 @@ def _yaml_error(source: Source, chunk: Chunk, error: Exception) -> InputError:
         )
     at = _YAML_ERROR_AT.search(first)
     where = f" at line {chunk.first_line + int(at.group(1)) - 1}" if at else ""
+    if "duplicate mapping key" in text:
+        try:
+            found = Positions(chunk.text, chunk.first_line).first_duplicate()
+        except RecursionError:
+            found = None
+        if found:
+            return InputError(
+                f"{source.name}: document {chunk.number}, line {found[1]}: duplicate field {render_field(found[0])}"
+            )
     problem = reason if reason and reason != first and not reason.lstrip().startswith(("|", "^")) else first
     problem = _YAML_ERROR_AT.sub("", problem).replace("YAML parse error", "").strip(" ,:") or "malformed"
     return InputError(f"{source.name}: document {chunk.number}: invalid YAML{where}: {problem}")
