@@ -8,7 +8,7 @@ source hack/lib.sh
 ensure_venv
 case "${1:-}" in
   lint) lint ;;
-  crds) modelroute crds --write crds --write charts/modelroute/crds ;;
+  crds) modelroute crds --write crds --write charts/modelroute/crds && python -m modelroute.cli.kubefields --write ;;
   lock)
     # The image's runtime dependencies, resolved for its interpreter (CPython 3.11 on x86-64 Linux),
     # every artifact's hash recorded; the Dockerfile installs them with --require-hashes.

@@ -6,12 +6,16 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TextIO, cast
+
+import shtab
 
 from modelroute import __version__
 from modelroute.cli.live import add_cluster_arguments
-from modelroute.cli.manifests import EXIT_BAD_INPUT, EXIT_INTERNAL, InputError
+from modelroute.cli.manifests import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_INTERNAL, EXIT_OK, InputError
+from modelroute.cli.pipe import ClosedPipeGuard
 from modelroute.cli.policy_tests import add_test_parser
 from modelroute.cli.text import printable
 from modelroute.engine.reports import ReportChoice
@@ -19,21 +23,71 @@ from modelroute.operator.options import RunOptions
 
 _RUN = RunOptions()  # the one declaration of the run defaults
 
+#: What every command's exit codes mean, shown at the end of its --help.
+_USAGE_EXIT = {EXIT_BAD_INPUT: "usage error (an unknown option, a missing argument)"}
+_INTERNAL_EXIT = {EXIT_INTERNAL: "internal error (a bug): one line on stderr, never a traceback"}
+_GATE_EXITS: Mapping[int, str] = {
+    EXIT_OK: "nothing denied (with --fail-on warn: nothing warned either)",
+    EXIT_DENIED: "something denied (with --fail-on warn: or admitted with a warning)",
+    EXIT_BAD_INPUT: "bad input or usage: the message names the file, the document and, where known, the line and "
+    "field (invalid YAML/JSON, an unknown or duplicate field, a look-alike of a ModelRoute group or kind, "
+    "nothing to judge without --allow-empty)",
+    **_INTERNAL_EXIT,
+}
+_MARKERS = """result lines:
+  ALLOW / DENY  the verdict on one object, its outcome, the ModelWorkload and endpoint that cover it,
+                and where it is (file: document N, line L)
+    x CODE ...  a violation that denies the object (its field and line when known)
+    ~ CODE ...  a violation that does not deny it: softened by a Warn or Audit RoutePolicy
+    ! ...       an admission warning the API server would show (kubectl prints it)"""
+
+
+def _epilog(examples: Sequence[str], exits: Mapping[int, str], notes: str = "") -> str:
+    lines = [notes, ""] if notes else []
+    lines += ["examples:", *(f"  {example}" for example in examples), "", "exit codes:"]
+    lines += [f"  {code}  {meaning}" for code, meaning in sorted(exits.items())]
+    return "\n".join(lines)
+
+
+def _command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    description: str,
+    examples: Sequence[str],
+    exits: Mapping[int, str],
+    notes: str = "",
+) -> argparse.ArgumentParser:
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=_epilog(examples, exits, notes),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="modelroute",
         description="Keep stateless OpenAI API traffic on approved Azure endpoints.",
+        epilog=_epilog(
+            ["modelroute check deploy/", "modelroute COMMAND --help"],
+            {EXIT_OK: "success", **_USAGE_EXIT, 1: "see each command's --help"},
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"modelroute {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add_input(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument(
+        paths = sub.add_argument(
             "paths",
             nargs="+",
             metavar="PATH",
             help="a file, a directory (recursive: *.yaml, *.yml, *.json) or - for stdin",
         )
+        paths.complete = shtab.FILE  # type: ignore[attr-defined]
         sub.add_argument(
             "-n", "--namespace", default="default", help="namespace for objects that name none (default: %(default)s)"
         )
@@ -43,15 +97,44 @@ def _parser() -> argparse.ArgumentParser:
             help="the operator's namespace, which is never governed (default: %(default)s)",
         )
 
-    check = commands.add_parser(
+    check = _command(
+        commands,
         "check",
-        help="judge manifests offline with the webhook's engine",
-        description="Judge Pods and pod controllers offline. AzureEndpoints, ModelWorkloads, RoutePolicies, "
-        "ConfigMaps and Namespaces in the input are the policy context. Exit 0: nothing denied; "
-        "1: something denied; 2: bad input or usage (the file and document are named); 3: internal error.",
+        "judge manifests offline with the webhook's engine",
+        "Judge Pods and pod controllers offline with the webhook's engine. AzureEndpoints, ModelWorkloads, "
+        "RoutePolicies, ConfigMaps and Namespaces in the input are the policy context; Pods, Deployments, "
+        "StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, Jobs, CronJobs and PodTemplates are "
+        "judged. The gate fails closed: what it cannot read or does not understand is exit 2, never a pass.",
+        [
+            "modelroute check examples/",
+            "modelroute check deploy/ -o sarif > modelroute.sarif   # GitHub / GitLab code scanning",
+            "modelroute check deploy/ -o junit > modelroute.xml     # CI test reports",
+            "helm template charts/app | modelroute check policies/ -",
+            "modelroute check deploy/ --fail-on warn",
+        ],
+        _GATE_EXITS,
+        _MARKERS,
     )
     add_input(check)
-    check.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
+    check.add_argument(
+        "-o",
+        "--output",
+        choices=("text", "json", "yaml", "sarif", "junit"),
+        default="text",
+        help="text (default); json or yaml (one result per judged object, with schemaVersion and line numbers); "
+        "sarif (SARIF 2.1.0 for code scanning); junit (JUnit XML, one test case per judged object)",
+    )
+    check.add_argument(
+        "--fail-on",
+        choices=("deny", "warn"),
+        default="deny",
+        help="deny (default): exit 1 when something is denied; warn: also when something is admitted with a warning",
+    )
+    check.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="exit 0 when the input holds nothing to judge (by default that is exit 2: a mis-pointed path)",
+    )
     check.add_argument(
         "-j",
         "--jobs",
@@ -61,10 +144,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_cluster_arguments(check, switch=True)
 
-    mutate = commands.add_parser("mutate", help="print manifests as the mutating webhook would admit them")
+    mutate = _command(
+        commands,
+        "mutate",
+        "print manifests as the mutating webhook would admit them",
+        "Print the input manifests as the mutating webhook would admit them: Pods with the approved endpoint "
+        "settings, key references and annotations; everything else unchanged (pod controllers are never "
+        "mutated). The input is read and checked as `check` reads it.",
+        ["modelroute mutate examples/", "modelroute mutate policies/ pod.yaml | kubectl apply -f -"],
+        {
+            EXIT_OK: "printed",
+            EXIT_BAD_INPUT: "bad input or usage, named as `check` names it (nothing to mutate without --allow-empty)",
+            **_INTERNAL_EXIT,
+        },
+    )
     add_input(mutate)
+    mutate.add_argument(
+        "--allow-empty", action="store_true", help="exit 0 when the input holds no Pods or pod controllers"
+    )
 
-    crds = commands.add_parser("crds", help="print (or --write) the CustomResourceDefinitions")
+    crds = _command(
+        commands,
+        "crds",
+        "print (or --write) the CustomResourceDefinitions",
+        "Print the CustomResourceDefinitions of AzureEndpoint, ModelWorkload and RoutePolicy, generated from "
+        "the API models, or write one file per CRD.",
+        ["modelroute crds | kubectl apply -f -", "modelroute crds --write crds/"],
+        {EXIT_OK: "printed or written", **_USAGE_EXIT, **_INTERNAL_EXIT},
+    )
     crds.add_argument(
         "--write",
         type=Path,
@@ -82,11 +189,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     crds.add_argument("--kubeconfig", help="with --apply: kubeconfig file (default: $KUBECONFIG or in-cluster)")
 
-    run = commands.add_parser(
+    run = _command(
+        commands,
         "run",
-        help="run the operator and its webhook server",
-        description="Run the operator: admission webhooks, the cluster view they read, and the status "
+        "run the operator and its webhook server",
+        "Run the operator: admission webhooks, the cluster view they read, and the status "
         "reconcilers. Uses the current kubeconfig, or the in-cluster configuration inside a pod.",
+        [
+            "modelroute run --register-webhooks --webhook-host 127.0.0.1   # local mode, against ~/.kube/config",
+            "modelroute run --tls-cert-file /tls/tls.crt --tls-key-file /tls/tls.key   # in a pod (the Helm chart)",
+        ],
+        {
+            EXIT_OK: "stopped (SIGTERM or SIGINT) after a clean shutdown",
+            **_USAGE_EXIT,
+            1: "the operator could not start or stopped on an error (logged)",
+        },
     )
     run.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config or in-cluster)")
     run.add_argument("--context", help="kubeconfig context")
@@ -186,12 +303,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--log-format", choices=("plain", "full", "json"), default="full")
     run.add_argument("-v", "--verbose", action="store_true")
 
-    report = commands.add_parser(
+    report = _command(
+        commands,
         "report",
-        help="the inventory of model-backed workloads",
-        description="List every ModelWorkload with its pods, procurement channel, endpoint, API mode and "
+        "the inventory of model-backed workloads",
+        "List every ModelWorkload with its pods, procurement channel, endpoint, API mode and "
         "compliance (from the same audit the operator runs), plus namespaces with undeclared OpenAI traffic. "
         "Reads the cluster of the current kubeconfig, or manifests given with --from.",
+        ["modelroute report", "modelroute report -o csv --from deploy/ > inventory.csv"],
+        {EXIT_OK: "reported", EXIT_BAD_INPUT: "bad input or usage", **_INTERNAL_EXIT},
     )
     report.add_argument("-o", "--output", choices=("table", "json", "csv", "markdown"), default="table")
     report.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
@@ -216,12 +336,18 @@ def _parser() -> argparse.ArgumentParser:
         help="the operator's namespace, never governed (default: %(default)s)",
     )
 
-    verify = commands.add_parser(
+    verify = _command(
+        commands,
         "verify",
-        help="check that the webhooks and guards are in force (server-side dry runs they must refuse)",
-        description="Send a dry-run pod that the webhooks must mark and refuse, and for each guard named a dry "
-        "run it must refuse; wait until all of them are refused, up to --timeout. Exit 0: in force; 1: not "
-        "in force (each reason printed); 2: usage. The chart's post-install check and `helm test` run it.",
+        "check that the webhooks and guards are in force (server-side dry runs they must refuse)",
+        "Send a dry-run pod that the webhooks must mark and refuse, and for each guard named a dry run it must "
+        "refuse; wait until all of them are refused, up to --timeout. The chart's post-install check and "
+        "`helm test` run it.",
+        [
+            "modelroute verify --timeout 60",
+            "modelroute verify --annotation-guard modelroute-annotations --probe-namespace team-a",
+        ],
+        {EXIT_OK: "in force", EXIT_DENIED: "not in force (each reason printed)", **_USAGE_EXIT},
     )
     verify.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config or in-cluster)")
     verify.add_argument("--context", help="kubeconfig context")
@@ -236,7 +362,27 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     add_test_parser(commands)
-    commands.add_parser("version", help="print the version")
+    _command(
+        commands,
+        "version",
+        "print the version",
+        "Print the version (as `modelroute --version` does).",
+        ["modelroute version"],
+        {EXIT_OK: "printed", **_USAGE_EXIT},
+    )
+    completion = _command(
+        commands,
+        "completion",
+        "print a shell completion script",
+        "Print a completion script for bash, zsh or fish, generated from this command line's parser (shtab).",
+        [
+            "source <(modelroute completion bash)                       # bash, this shell",
+            'modelroute completion zsh > "${fpath[1]}/_modelroute"     # zsh',
+            "modelroute completion fish > ~/.config/fish/completions/modelroute.fish",
+        ],
+        {EXIT_OK: "printed", **_USAGE_EXIT},
+    )
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"))
     return parser
 
 
@@ -353,21 +499,42 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    stdout = sys.stdout
+    guard = ClosedPipeGuard(stdout)
+    sys.stdout = cast(TextIO, guard)
+    try:
+        return _dispatch(parser, args)
+    finally:
+        guard.flush()
+        sys.stdout = stdout
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         if args.command == "check":
             from modelroute.cli.check import default_jobs, run_check
             from modelroute.cli.live import cluster_context
 
             jobs = args.jobs if args.jobs > 0 else default_jobs()
-            cluster = cluster_context(args)
             return run_check(
-                args.paths, args.output, args.namespace, args.operator_namespace, sys.stdout, jobs, cluster
+                args.paths,
+                args.output,
+                args.namespace,
+                args.operator_namespace,
+                sys.stdout,
+                jobs,
+                cluster_context(args),
+                fail_on=args.fail_on,
+                allow_empty=args.allow_empty,
             )
         if args.command == "mutate":
             from modelroute.cli.check import run_mutate
 
-            return run_mutate(args.paths, args.namespace, args.operator_namespace, sys.stdout)
+            return run_mutate(
+                args.paths, args.namespace, args.operator_namespace, sys.stdout, allow_empty=args.allow_empty
+            )
         if args.command == "crds":
             from modelroute.api.crd import rendered_crds, write_crds
 
@@ -393,11 +560,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "version":
             print(f"modelroute {__version__}")
             return 0
+        if args.command == "completion":
+            sys.stdout.write(shtab.complete(parser, shell=args.shell))
+            return 0
     except InputError as error:
         print(f"modelroute: error: {printable(str(error))}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except BrokenPipeError:
-        return 0
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # never a traceback: say what failed, in one line

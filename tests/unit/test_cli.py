@@ -56,7 +56,8 @@ def test_check_json_matches_the_contract() -> None:
     result = modelroute("check", str(EXAMPLES), "-o", "json")
     assert result.returncode == 1
     report = json.loads(result.stdout)
-    assert set(report) == {"results", "summary"}
+    assert set(report) == {"schemaVersion", "results", "summary"}
+    assert report["schemaVersion"] == 1
     first = report["results"][0]
     for key in (
         "kind",

@@ -21,6 +21,8 @@ import orjson
 import yaml
 
 from modelroute.api import annotations as ann
+from modelroute.cli import formats
+from modelroute.cli.kubefields import unknown_field
 from modelroute.cli.live import ClusterContext
 from modelroute.cli.manifests import (
     EXIT_DENIED,
@@ -38,6 +40,7 @@ from modelroute.cli.manifests import (
     open_sources,
     parse,
 )
+from modelroute.cli.positions import parse_field, render_field
 from modelroute.cli.text import printable
 from modelroute.engine.context import PolicyContext
 from modelroute.engine.evaluate import evaluate
@@ -49,11 +52,20 @@ _JUDGED_KINDS = tuple(POD_TEMPLATE_PATHS)
 _might_be_judged = might_hold(_JUDGED_KINDS)
 
 
+#: The version of the shape of `-o json` and `-o yaml`: raised when a field changes meaning or goes;
+#: new fields may appear in any release.
+SCHEMA_VERSION = 1
+OUTPUTS = ("text", "json", "yaml", "sarif", "junit")
+FAIL_ON = ("deny", "warn")
+
+
 @dataclass(frozen=True, slots=True)
 class Judged:
     doc: Document
     namespace: str
     decision: Decision
+    line: int  # where the object starts (0: not known)
+    violation_lines: tuple[int, ...]  # where each violation's field is, in the order of the violations
 
     def to_json(self) -> dict[str, Any]:
         d = self.decision
@@ -63,12 +75,16 @@ class Judged:
             "name": self.doc.name,
             "source": self.doc.source,
             "document": self.doc.index,
+            "line": self.line,
             "allowed": d.allowed,
             "decision": str(d.outcome),
             "enforcement": str(d.enforcement) if d.enforcement else None,
             "workload": d.workload,
             "endpoint": d.endpoint,
-            "violations": [v.to_json() | {"message": redact_text(v.message)} for v in d.violations],
+            "violations": [
+                v.to_json() | {"message": redact_text(v.message), "line": line}
+                for v, line in zip(d.violations, self.violation_lines, strict=True)
+            ],
             "warnings": [redact_text(w) for w in d.warnings],
             "annotations": d.annotations,
             "patch": redact_values(d.patch),  # for display: `modelroute mutate` applies the real one
@@ -79,13 +95,30 @@ def is_judged(doc: Document) -> bool:
     return doc.kind in POD_TEMPLATE_PATHS and not is_context_object(doc)
 
 
+def refuse_unknown_fields(doc: Document) -> None:
+    """Exit 2 for a field the kind's schema does not have, as the API server's strict validation refuses it."""
+    path = unknown_field(doc.obj)
+    if path is not None:
+        line = doc.line(steps=path)
+        raise InputError(
+            f"{doc.where}{f', line {line}' if line else ''}: {doc.kind} {doc.name!r}: unknown field "
+            f"{render_field(path)!r} (the API server's strict field validation refuses it)"
+        )
+
+
 def judge(doc: Document, context: PolicyContext, default_namespace: str) -> Judged:
     """The engine's decision on one pod or controller; anything it cannot judge is bad input, named."""
+    refuse_unknown_fields(doc)
     try:
         decision = evaluate(doc.obj, context, default_namespace)
     except Exception as error:  # a malformed object must end as exit 2 naming it, never as a traceback
         raise InputError(f"{doc.where}: {doc.kind} {doc.name!r} cannot be judged: {error}") from error
-    return Judged(doc, doc.namespace(default_namespace), decision)
+    line = doc.line()
+    lines: tuple[int, ...] = ()
+    if decision.violations:  # positions cost a second read of the document: only where a line is shown
+        positions = doc.positions()
+        lines = tuple(doc.line(positions, parse_field(v.field)) if v.field else line for v in decision.violations)
+    return Judged(doc, doc.namespace(default_namespace), decision, line, lines)
 
 
 def judge_documents(documents: list[Document], context: PolicyContext, default_namespace: str) -> list[Judged]:
@@ -171,21 +204,23 @@ def _describe(j: Judged) -> str:
         route = d.endpoint or "no endpoint"
         host = annotations.get(ann.ENDPOINT_HOST)
         head += f"  workload={d.workload} channel={channel} endpoint={route}" + (f" ({host})" if host else "")
-    head += f"  ({j.doc.where})"
     return head
 
 
 def render_one(j: Judged, out: TextIO) -> None:
-    """One result as text; every piece that came from the input is escaped (no control characters)."""
-    lines = [_describe(j)]
+    """One result as text; every piece that came from the input is escaped (no control characters).
+    Messages are redacted before positions are added to them: the redaction cache holds messages,
+    which repeat across pods, not lines, which do not."""
+    at = f", line {j.line}" if j.line else ""
+    lines = [printable(redact_text(_describe(j))) + printable(f"  ({j.doc.where}{at})")]
     marker = "x" if not j.decision.allowed else "~"
     echoed = set()
-    for v in j.decision.violations:
-        where = f" at {v.field}" if v.field else ""
-        lines.append(f"    {marker} {v.code}{where}: {v.message}")
+    for v, line in zip(j.decision.violations, j.violation_lines, strict=True):
+        where = (f" at {v.field}" if v.field else "") + (f" (line {line})" if line else "")
+        lines.append(printable(f"    {marker} {v.code}{where}: ") + printable(redact_text(v.message)))
         echoed.add(f"[{v.code}] {v.message}")
-    lines.extend(f"    ! {w}" for w in j.decision.warnings if w not in echoed)
-    out.write("".join(printable(redact_text(line)) + "\n" for line in lines))
+    lines.extend(printable(redact_text(f"    ! {w}")) for w in j.decision.warnings if w not in echoed)
+    out.write("".join(line + "\n" for line in lines))
 
 
 def render_summary(counts: Counts, out: TextIO) -> None:
@@ -205,16 +240,30 @@ class _Job:
 
 _JOB: _Job | None = None  # what forked workers inherit
 
+#: one result as the output format wants it: text, or the JSON object the collecting formats build from
+Piece = str | dict[str, Any]
 
-def _render(judged: Judged, output: str) -> str:
+
+def _yaml_item(result: dict[str, Any]) -> str:
+    return yaml.dump([result], Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+
+
+_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def _render(judged: Judged, output: str) -> Piece:
     if output == "json":
         return orjson.dumps(judged.to_json(), option=orjson.OPT_INDENT_2).decode()
+    if output == "yaml":
+        return _yaml_item(judged.to_json())
+    if output in ("sarif", "junit"):
+        return judged.to_json()
     buffer = io.StringIO()
     render_one(judged, buffer)
     return buffer.getvalue()
 
 
-Rendered = tuple[str, bool, str]  # a result as output, whether it is allowed, its outcome
+Rendered = tuple[Piece, bool, str]  # a result as output, whether it is allowed, its outcome
 
 
 def _stream_source(source: Source, ignored: list[int]) -> Iterator[Rendered]:
@@ -248,6 +297,53 @@ def _results(sources: list[Source], jobs: int, ignored: list[int]) -> Iterator[R
             yield from rendered
 
 
+class _Writer:
+    """Writes the results in one format: the streaming ones (text, JSON, YAML) as they come."""
+
+    def __init__(self, output: str, out: TextIO, fail_on: str) -> None:
+        self.output, self.out, self.fail_on = output, out, fail_on
+        self.collected: list[dict[str, Any]] = []
+        self.count = 0
+
+    def begin(self) -> None:
+        if self.output == "json":
+            self.out.write('{"schemaVersion": ' + str(SCHEMA_VERSION) + ', "results": [')
+        elif self.output == "yaml":
+            self.out.write(yaml.dump({"schemaVersion": SCHEMA_VERSION}, Dumper=_Dumper))
+
+    def add(self, piece: Piece) -> None:
+        if isinstance(piece, dict):
+            self.collected.append(piece)
+        elif self.output == "json":
+            self.out.write((",\n" if self.count else "\n") + piece)
+        elif self.output == "yaml":
+            self.out.write(("" if self.count else "results:\n") + piece)
+        else:
+            self.out.write(piece)
+        self.count += 1
+
+    def end(self, counts: Counts) -> None:
+        summary = counts.to_json()
+        if self.output == "json":
+            self.out.write("\n" + '], "summary": ' + orjson.dumps(summary).decode() + "}\n")
+        elif self.output == "yaml":
+            empty = "" if self.count else yaml.dump({"results": []}, Dumper=_Dumper)
+            self.out.write(empty + yaml.dump({"summary": summary}, Dumper=_Dumper, sort_keys=False))
+        elif self.output == "sarif":
+            self.out.write(formats.sarif(self.collected))
+        elif self.output == "junit":
+            self.out.write(formats.junit(self.collected, self.fail_on))
+        else:
+            render_summary(counts, self.out)
+
+
+def _nothing_judged(counts: Counts) -> InputError:
+    return InputError(
+        f"nothing judged: the input holds no Pods or pod controllers ({counts.ignored} other objects); "
+        "check the paths, or pass --allow-empty when a run with nothing to judge is expected"
+    )
+
+
 def run_check(
     paths: list[str],
     output: str,
@@ -256,42 +352,54 @@ def run_check(
     out: TextIO,
     jobs: int = 1,
     cluster: ClusterContext | None = None,
+    *,
+    fail_on: str = "deny",
+    allow_empty: bool = False,
 ) -> int:
     global _JOB
     with open_sources(paths) as sources:
         context, ignored = _read_context(sources, default_namespace, operator_namespace, cluster)
         counts = Counts(ignored)
+        writer = _Writer(output, out, fail_on)
         _JOB = _Job(context, default_namespace, output)
         try:
-            separator = "\n"
-            if output == "json":
-                out.write('{"results": [')
+            writer.begin()
             ignored_here = [0]
-            for rendered, allowed, outcome in _results(sources, jobs, ignored_here):
+            for piece, allowed, outcome in _results(sources, jobs, ignored_here):
                 counts.add(allowed, outcome)
-                if output == "json":
-                    out.write(separator + rendered)
-                    separator = ",\n"
-                else:
-                    out.write(rendered)
+                writer.add(piece)
             counts.ignored += ignored_here[0]
         finally:
             _JOB = None
-        if output == "json":
-            out.write('\n], "summary": ' + orjson.dumps(counts.to_json()).decode() + "}\n")
-        else:
-            render_summary(counts, out)
-    return EXIT_DENIED if counts.denied else EXIT_OK
+        writer.end(counts)
+    if counts.judged == 0 and not allow_empty:
+        raise _nothing_judged(counts)
+    failing = counts.denied or (fail_on == "warn" and counts.warned)
+    return EXIT_DENIED if failing else EXIT_OK
 
 
-def run_mutate(paths: list[str], default_namespace: str, operator_namespace: str | None, out: TextIO) -> int:
+def run_mutate(
+    paths: list[str],
+    default_namespace: str,
+    operator_namespace: str | None,
+    out: TextIO,
+    *,
+    allow_empty: bool = False,
+) -> int:
+    judged = 0
     with open_sources(paths) as sources:
         context, _ = _read_context(sources, default_namespace, operator_namespace)
         for position, doc in enumerate(iter_documents(sources)):
             obj = doc.obj
             if is_judged(doc):
+                judged += 1
                 patch = judge(doc, context, default_namespace).decision.patch
                 if patch:
                     obj = jsonpatch.apply_patch(copy.deepcopy(obj), patch)
             yaml.safe_dump(obj, out, sort_keys=False, explicit_start=position > 0)
+    if judged == 0 and not allow_empty:
+        raise InputError(
+            "nothing to mutate: the input holds no Pods or pod controllers; check the paths, or pass "
+            "--allow-empty when that is expected"
+        )
     return EXIT_OK

@@ -9,6 +9,8 @@ orjson.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
 import shutil
@@ -27,6 +29,8 @@ from pydantic import ValidationError
 from modelroute.api import kinds
 from modelroute.api.meta import GROUP, explain
 from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
+from modelroute.cli.lookalikes import lookalike_problem
+from modelroute.cli.positions import FieldPath, Positions, first_content_line, render_field
 from modelroute.engine.context import PolicyContext, config_map_data, namespace_labels_of
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -55,14 +59,42 @@ class InputError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Chunk:
+    """The text of one document of a source, before parsing."""
+
+    number: int
+    first_line: int  # 1-based line of the source where the document's text starts
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Document:
     source: str  # the file, or "-" for standard input
     index: str  # 1-based document number; "2.items[3]" inside a List
     obj: dict[str, Any]
+    #: the text it was read from, for line numbers (None for objects that were not read from a file)
+    chunk: Chunk | None = dataclasses.field(default=None, compare=False, repr=False)
+    #: where the object sits in its document: () or ("items", 3) inside a List
+    steps: FieldPath = dataclasses.field(default=(), compare=False, repr=False)
 
     @property
     def where(self) -> str:
         return f"{self.source}: document {self.index}"
+
+    def positions(self) -> Positions | None:
+        """The document's positions (composed once per call: ask for all the lines wanted at once)."""
+        return Positions(self.chunk.text, self.chunk.first_line) if self.chunk is not None else None
+
+    def line(self, positions: Positions | None = None, steps: FieldPath = ()) -> int:
+        """The line of a field of this object (of the object itself with no steps); 0 when not known."""
+        if self.chunk is None:
+            return 0
+        start = first_content_line(self.chunk.text, self.chunk.first_line)
+        if not steps and not self.steps:
+            return start
+        positions = positions or self.positions()
+        assert positions is not None
+        return positions.line((*self.steps, *steps), start)
 
     @property
     def kind(self) -> str:
@@ -83,15 +115,6 @@ class Source:
     name: str  # as the user wrote it, for messages
     path: Path  # where to read it (standard input is spooled to a temporary file)
     is_json: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """The text of one document of a source, before parsing."""
-
-    number: int
-    first_line: int  # 1-based line of the source where the document's text starts
-    text: str
 
 
 # --- finding the files ---------------------------------------------------------------------------------
@@ -160,9 +183,12 @@ def _files(path_text: str) -> Iterator[Path]:
 
 @contextmanager
 def open_sources(paths: list[str]) -> Iterator[list[Source]]:
-    """The sources named on the command line, in order; standard input is spooled so it can be read twice."""
+    """The sources named on the command line, in order; standard input is spooled so it can be read twice.
+    A file named twice (itself and in its directory, as a pre-commit hook with a context directory names
+    it) is read once: read twice, its ModelWorkloads would select their pods twice."""
     with tempfile.TemporaryDirectory(prefix="modelroute-") as spool:
         sources: list[Source] = []
+        read: set[tuple[int, int]] = set()
         for path_text in paths:
             if path_text == STDIN:
                 spooled = Path(spool) / f"stdin-{len(sources)}.yaml"
@@ -170,7 +196,11 @@ def open_sources(paths: list[str]) -> Iterator[list[Source]]:
                     shutil.copyfileobj(sys.stdin.buffer, out)
                 sources.append(Source(STDIN, spooled, is_json=False))
             else:
-                sources.extend(Source(str(f), f, f.suffix.lower() == ".json") for f in _files(path_text))
+                for found in _files(path_text):
+                    key = _stat_key(found)
+                    if key not in read:
+                        read.add(key)
+                        sources.append(Source(str(found), found, found.suffix.lower() == ".json"))
         yield sources
 
 
@@ -261,18 +291,60 @@ def _yaml_error(source: Source, chunk: Chunk, error: Exception) -> InputError:
         )
     at = _YAML_ERROR_AT.search(first)
     where = f" at line {chunk.first_line + int(at.group(1)) - 1}" if at else ""
+    if "duplicate mapping key" in text:
+        try:
+            found = Positions(chunk.text, chunk.first_line).first_duplicate()
+        except RecursionError:
+            found = None
+        if found:
+            return InputError(
+                f"{source.name}: document {chunk.number}, line {found[1]}: duplicate field {render_field(found[0])}"
+            )
     problem = reason if reason and reason != first and not reason.lstrip().startswith(("|", "^")) else first
     problem = _YAML_ERROR_AT.sub("", problem).replace("YAML parse error", "").strip(" ,:") or "malformed"
     return InputError(f"{source.name}: document {chunk.number}: invalid YAML{where}: {problem}")
+
+
+def _at_line(line: int) -> str:
+    return f", line {line}" if line else ""
+
+
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _DuplicateKeyError
+    return out
+
+
+def _refuse_duplicate_keys(source: Source, chunk: Chunk) -> None:
+    """A key given twice, which orjson (like JSON.parse) silently resolves to the last: the API server's
+    strict decoding refuses it, and so does the gate (yaml-rs refuses it in YAML)."""
+    try:
+        json.loads(chunk.text, object_pairs_hook=_no_duplicates)
+    except _DuplicateKeyError:
+        try:
+            found = Positions(chunk.text, chunk.first_line).first_duplicate()
+        except RecursionError:
+            found = None
+        where = f", line {found[1]}: duplicate field {render_field(found[0])}" if found else ": a duplicate field"
+        raise InputError(f"{source.name}: document {chunk.number}{where}") from None
+    except (ValueError, RecursionError):
+        return  # orjson read it; the stdlib's limits are not the gate's
 
 
 def parse(source: Source, chunk: Chunk) -> Any:
     """The value of one document; InputError names the source and the document when it is not valid."""
     if source.is_json:
         try:
-            return orjson.loads(chunk.text)
+            value = orjson.loads(chunk.text)
         except orjson.JSONDecodeError as error:
             raise InputError(f"{source.name}: document 1: invalid JSON at line {error.lineno}: {error.msg}") from error
+        _refuse_duplicate_keys(source, chunk)
+        return value
     replays = MAX_ALIAS_REPLAYS
     if "*" in chunk.text:
         replays = min(replays, MAX_ALIAS_EXPANSION_BYTES // max(len(chunk.text), 1))
@@ -296,14 +368,21 @@ _METADATA_STRINGS = ("name", "generateName", "namespace")
 _METADATA_MAPPINGS = ("labels", "annotations")
 
 
-def _check_object(source: str, where: str, obj: Any) -> dict[str, Any]:
+def _check_object(
+    source: str, where: str, obj: Any, chunk: Chunk | None = None, steps: FieldPath = ()
+) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise InputError(f"{source}: document {where}: expected a Kubernetes object (a mapping), got {_type_name(obj)}")
     kind = obj.get("kind")
     if not isinstance(kind, str) or not kind:
         raise InputError(f"{source}: document {where}: has no kind")
-    if not isinstance(obj.get("apiVersion"), str):
+    api_version = obj.get("apiVersion")
+    if not isinstance(api_version, str):
         raise InputError(f"{source}: document {where}: {kind} has no apiVersion")
+    lookalike = lookalike_problem(api_version, kind)
+    if lookalike is not None:
+        line = Document(source, where, obj, chunk, steps).line(steps=("apiVersion",))
+        raise InputError(f"{source}: document {where}{_at_line(line)}: {lookalike}")
     metadata = obj.get("metadata")
     if metadata is None:
         return obj
@@ -334,17 +413,17 @@ def objects(source: Source, chunk: Chunk, value: Any) -> Iterator[Document]:
     index = str(chunk.number)
     if value is None:
         return
-    obj = _check_object(source.name, index, value)
+    obj = _check_object(source.name, index, value, chunk)
     kind = obj["kind"]
     if kind.endswith("List") and "items" in obj:
         items = obj.get("items") or []
         if not isinstance(items, list):
             raise InputError(f"{source.name}: document {index}: {kind}.items must be a list")
         for position, item in enumerate(items):
-            where = f"{index}.items[{position}]"
-            yield Document(source.name, where, _check_object(source.name, where, item))
+            where, steps = f"{index}.items[{position}]", ("items", position)
+            yield Document(source.name, where, _check_object(source.name, where, item, chunk, steps), chunk, steps)
         return
-    yield Document(source.name, index, obj)
+    yield Document(source.name, index, obj, chunk)
 
 
 def might_hold(words: tuple[str, ...]) -> Callable[[str], bool]:

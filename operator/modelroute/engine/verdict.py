@@ -32,6 +32,29 @@ class Code(StrEnum):
     HOST_ALIAS_OVERRIDE = "HostAliasOverride"
 
 
+#: What each code means, for people: the README's table, `check -o sarif`'s rules and their help text.
+CODE_HELP: Mapping[Code, str] = {
+    Code.ENDPOINT_NOT_APPROVED: "A setting, URL or argument points somewhere other than the workload's endpoint (or, "
+    "for unmanaged pods, any Ready endpoint that admits the namespace).",
+    Code.DEFAULT_OPENAI_ENDPOINT: "A credential with no endpoint: the SDK default api.openai.com.",
+    Code.NON_AZURE_PROVIDER: "Routing to a non-Azure provider of OpenAI models (AWS Bedrock).",
+    Code.MALFORMED_ENDPOINT_URL: "An endpoint value that is not a usable URL, or one clients read differently.",
+    Code.ENDPOINT_NOT_VISIBLE: "An endpoint setting, provider selector or properties carrier that comes from a Secret "
+    "or a field reference, or a whole Secret loaded with envFrom.secretRef: the route cannot be checked.",
+    Code.UNRESOLVED_REFERENCE: "A ConfigMap (or key) that an endpoint setting needs does not exist, or an optional "
+    "reference resolves to nothing now and may at the next container start.",
+    Code.UNMANAGED_OPENAI_TRAFFIC: "Configured for OpenAI traffic, covered by no ModelWorkload (unmanaged: Deny).",
+    Code.AMBIGUOUS_WORKLOAD: "Selected by two ModelWorkloads; the message names both.",
+    Code.ENDPOINT_NOT_FOUND: "The covering ModelWorkload's AzureEndpoint does not exist.",
+    Code.ENDPOINT_NOT_READY: "The covering ModelWorkload's AzureEndpoint is not Ready (its status says why).",
+    Code.CHANNEL_NOT_ALLOWED: "The endpoint does not allow the workload's procurement channel.",
+    Code.DEPLOYMENT_NOT_ALLOWED: "The endpoint does not allow the workload's Azure deployment.",
+    Code.NAMESPACE_NOT_ALLOWED: "The endpoint's namespaceSelector does not admit the workload's namespace.",
+    Code.STATEFUL_DIRECT_DENIED: "A Stateful workload reaching OpenAI directly under statefulDirect: Deny.",
+    Code.HOST_ALIAS_OVERRIDE: "hostAliases redirects a model host or an approved host.",
+}
+
+
 class Outcome(StrEnum):
     """What the policy decided; written as the modelroute.io/decision annotation."""
 
