@@ -140,6 +140,13 @@ def test_other_groups_and_kinds_are_still_other_objects(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["summary"]["ignored"] == 3
 
 
+def test_a_policy_test_file_beside_the_manifests_is_another_object_not_a_misspelt_group() -> None:
+    # cli.modelroute.io is as near to modelroute.io as a one-letter typo, but it is `modelroute test`'s own group
+    result = run("check", str(EXAMPLES), str(ROOT / "tests" / "policy" / "modelroute-test.yaml"), "-o", "json")
+    assert result.returncode == 1, result.stderr  # the examples' denials, not a refusal of the input
+    assert json.loads(result.stdout)["summary"]["ignored"] >= 1
+
+
 @pytest.mark.parametrize(
     ("obj", "field"),
     [

@@ -12,7 +12,7 @@ import difflib
 from functools import lru_cache
 
 from modelroute.api import kinds
-from modelroute.api.meta import GROUP, VERSION
+from modelroute.api.meta import CLI_GROUP, GROUP, VERSION
 from modelroute.engine.podspec import POD_TEMPLATE_PATHS
 
 OWN_KIND_NAMES: tuple[str, ...] = tuple(k.kind for k in kinds.OWN_KINDS)
@@ -54,6 +54,8 @@ def lookalike_problem(api_version: str, kind: str) -> str | None:
         if version != VERSION:
             return f"{GROUP} has no version {version}; {kind} is {GROUP}/{VERSION}"
         return None
+    if group == CLI_GROUP:
+        return None  # a `modelroute test` file: read by that command, not a manifest to judge
     if group and _looks_like_our_group(group):
         return f"unknown API group {group}; did you mean {GROUP}?"
     if kind in OWN_KIND_NAMES:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modelroute.admission import configurations as cfg
 from modelroute.api.meta import DEFAULT_OPERATOR_NAMESPACE
 from modelroute.engine.reports import ReportChoice
-from modelroute.operator import enforcement
+
+if TYPE_CHECKING:  # the probes need the API client, which the offline commands never load
+    from modelroute.operator import enforcement
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,9 @@ class RunOptions:
         """What readiness waits for. The webhooks are probed only in local mode, where the API server calls this
         process directly: in a cluster it calls the Service, whose endpoints are the pods that are already
         ready, so the chart's post-install check (`modelroute verify`) probes them instead."""
-        probes = []
+        from modelroute.operator import enforcement
+
+        probes: list[enforcement.Probe] = []
         annotation_guard = self.annotation_guard
         if self.register_webhooks:
             probes.append(enforcement.webhooks_probe(self.probe_namespace))
