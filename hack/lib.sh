@@ -19,6 +19,11 @@ ensure_control_plane() {
   bash hack/build-control-plane.sh | tail -n 1
 }
 
+# promtool (checks and unit-tests the chart's alerting rules and the dashboard's queries). Prints its path.
+ensure_promtool() {
+  bash hack/build-promtool.sh | tail -n 1
+}
+
 # The real node's prerequisites: host packages (apt, root), node binaries and the registry the node
 # pulls the operator image from (Go, cached) and images (buildah, cached by content). Prints the node
 # binaries' directory.

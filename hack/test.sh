@@ -6,8 +6,9 @@
 # by hack/node-host-packages.sh.
 # Extra arguments go to pytest, e.g. `hack/test.sh tests/unit -k hosts`. The control plane is built
 # only when the run can reach tests that use it (a run of tests/unit or tests/fuzz alone needs no Go),
-# and the node only when the node suite can be part of the run (no arguments, or arguments naming
-# tests/node).
+# the node only when the node suite can be part of the run (no arguments, or arguments naming
+# tests/node), and promtool only when the monitoring suite can be (no arguments, or arguments naming
+# tests/monitoring or the whole tests/ directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib.sh
@@ -30,6 +31,10 @@ lint
 if ! offline_only "$@"; then
   MODELROUTE_BIN_DIR="$(ensure_control_plane)"
   export MODELROUTE_BIN_DIR
+fi
+if [[ $# -eq 0 || " $* " == *" tests/monitoring"* || " $* " == *" tests "* || " $* " == *" tests/ "* ]]; then
+  MODELROUTE_PROMTOOL="$(ensure_promtool)"
+  export MODELROUTE_PROMTOOL
 fi
 if [[ $# -eq 0 || " $* " == *" tests/node"* ]]; then
   MODELROUTE_NODE_BIN_DIR="$(ensure_node)"

@@ -208,3 +208,23 @@ resources:
     cpu: 500m
     memory: 256Mi
 {{- end }}
+
+{{/*
+Monitoring. The series of the operator's own metrics: `prometheusRule.operatorSelector`, or the job the
+chart's ServiceMonitor gives them (the metrics Service's name) in the release namespace.
+*/}}
+{{- define "modelroute.operatorMetricsSelector" -}}
+{{- if .Values.prometheusRule.operatorSelector }}
+{{- .Values.prometheusRule.operatorSelector }}
+{{- else }}
+{{- printf "job=\"%s-metrics\", namespace=\"%s\"" (include "modelroute.fullname" .) .Release.Namespace }}
+{{- end }}
+{{- end }}
+
+{{- define "modelroute.alertLabels" -}}
+{{- toYaml (merge (dict "severity" .severity) .root.Values.prometheusRule.alertLabels) }}
+{{- end }}
+
+{{- define "modelroute.runbook" -}}
+{{- printf "%s#%s" .root.Values.prometheusRule.runbookBaseURL (lower .alert) | quote }}
+{{- end }}

@@ -12,6 +12,8 @@ from pathlib import Path
 from aiohttp import web
 
 from modelroute.admission.webhooks import AdmissionService
+from modelroute.cluster.certs import certificate_not_after
+from modelroute.observability import Metrics
 
 log = logging.getLogger("modelroute")
 
@@ -51,13 +53,16 @@ class WebhookServer:
         key: Path,
         client_ca: Path | None = None,
         file_check_interval: float = 10.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self.service = service
+        self.metrics = metrics
         self.addr, self.port = addr, port
         self.cert, self.key, self.client_ca = cert, key, client_ca
         self.file_check_interval = file_check_interval
         self.tls = server_tls(cert, key, client_ca)
         self._stamp = self._files_stamp()
+        self._publish_expiry()
         self._runner: web.AppRunner | None = None
         self._watcher: asyncio.Task[None] | None = None
 
@@ -103,8 +108,14 @@ class WebhookServer:
             log.warning("could not load the rotated serving certificate yet: %s", error)
             return False
         self._stamp = stamp
+        self._publish_expiry()
         log.info("serving the rotated certificate from %s", self.cert)
         return True
+
+    def _publish_expiry(self) -> None:
+        not_after = certificate_not_after(self.cert) if self.metrics is not None else None
+        if self.metrics is not None and not_after is not None:
+            self.metrics.serving_certificate_expiry.set(not_after)
 
     async def _watch_files(self) -> None:
         while True:

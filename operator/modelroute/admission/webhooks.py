@@ -32,6 +32,7 @@ from modelroute.admission.review import (
     validate,
     validate_produced,
 )
+from modelroute.api.annotations import PROCUREMENT_CHANNEL
 from modelroute.api.meta import GROUP
 from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import ClusterState
@@ -117,6 +118,8 @@ class AdmissionService:
     ) -> None:
         self.state = state
         self.metrics = metrics
+        # a pod that names no workload is counted under its namespace only when the view holds that namespace
+        metrics.namespace_known = lambda namespace: ("", namespace) in state.raw["namespaces"]
         self.recorder = recorder
         self.read_namespace = read_namespace
         self.cache = VerdictCache(cache_capacity)
@@ -297,6 +300,10 @@ class AdmissionService:
             return
         result = "denied" if not answer.allowed else (str(decision.outcome) if decision else "allowed")
         self._count(path, result)
+        if decision is not None:
+            channel = decision.annotations.get(PROCUREMENT_CHANNEL, "")
+            labels = (path, namespace, decision.workload or "", channel, decision.endpoint or "", decision.outcome)
+            self.metrics.decisions.inc(labels)
         for violation in decision.violations if decision else ():
             self.metrics.admission_violations.labels(path, str(violation.code)).inc()
         if decision is None or decision.outcome is not Outcome.REWRITTEN:

@@ -133,3 +133,12 @@ def renew_serving_cert(files: ServingFiles, hosts: Iterable[str], *, days: int =
     cert, key = _issue(ca_cert, ca_key, list(hosts), days)
     _write_serving(files, cert, key)
     return cert
+
+
+def certificate_not_after(cert_file: Path) -> float | None:
+    """The Unix time the first certificate in a PEM file expires; None when the file holds none."""
+    try:
+        certificate = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return certificate.not_valid_after_utc.timestamp()

@@ -58,6 +58,7 @@ class EventRecorder:
     `call_soon_threadsafe`, because an asyncio.Queue put from another thread would not wake the waiting task.
     Identical Events (same object, reason and message) within `dedup_seconds` are recorded once, and at
     most `rate` Events a second (burst `burst`) are posted: forged or repeated reviews cannot flood the API.
+    `count` hears what became of each Event: posted, failed, queue-full, rate-limited or deduplicated.
     """
 
     def __init__(
@@ -70,8 +71,10 @@ class EventRecorder:
         dedup_seconds: float = 60.0,
         batch: int = 50,
         clock: Callable[[], float] = time.monotonic,
+        count: Callable[[str], None] = lambda _result: None,
     ) -> None:
         self.kube = kube
+        self.count = count
         self.queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(maxsize=capacity)
         self.dropped = 0
         self.suppressed = 0
@@ -102,11 +105,13 @@ class EventRecorder:
             self._recent.popitem(last=False)
         if key in self._recent or len(self._recent) >= 10_000:
             self.suppressed += 1
+            self.count("deduplicated" if key in self._recent else "rate-limited")
             return
         self._tokens = min(float(self.burst), self._tokens + (now - self._refilled) * self.rate)
         self._refilled = now
         if self._tokens < 1:
             self.suppressed += 1
+            self.count("rate-limited")
             return
         self._tokens -= 1
         self._recent[key] = now
@@ -114,6 +119,7 @@ class EventRecorder:
             self.queue.put_nowait((namespace, body))
         except asyncio.QueueFull:
             self.dropped += 1
+            self.count("queue-full")
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -128,7 +134,10 @@ class EventRecorder:
             try:
                 self.kube.create_event(namespace, body)
             except Exception as error:
+                self.count("failed")
                 log.warning("could not record event %s in %s: %s", body["reason"], namespace, error)
+            else:
+                self.count("posted")
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:

@@ -22,7 +22,7 @@ from modelroute.engine import egress
 from modelroute.engine import status as st
 from modelroute.engine.audit import AuditMemo, AuditResult, audit
 from modelroute.engine.reports import ReportChoice, candidates, endpoint_reports, same_report, workload_reports
-from modelroute.observability import Metrics
+from modelroute.observability import Metrics, WorkloadPods
 
 log = logging.getLogger(__name__)
 _M = TypeVar("_M", AzureEndpoint, ModelWorkload, RoutePolicy)
@@ -125,8 +125,11 @@ class StatusSync:
                     await asyncio.to_thread(self.repair)
             except Exception:
                 log.exception("reconcile failed; retrying")
+                self.metrics.reconcile_errors.inc()
                 await asyncio.sleep(2)
                 self.dirty.set()
+            else:
+                self.metrics.audit_last_success.set_to_current_time()
             # about half the time reconciling during a burst (fewer, larger passes), but never more than
             # MAX_PAUSE_SECONDS between passes, so statuses follow soon after the burst ends
             pause = min(max(self.min_interval_seconds, time.monotonic() - started), MAX_PAUSE_SECONDS)
@@ -207,6 +210,7 @@ class StatusSync:
         self.metrics.audit_runs.inc()
         for outcome, count in result.totals.items():
             self.metrics.audit_pods.labels(outcome).set(count)
+        self.metrics.audited_workloads.replace(self._workload_pods(result))
         for plural, objects in self.state.raw.items():
             self.metrics.cluster_objects.labels(plural).set(len(objects))
         patched = self._statuses(result, previous_pass)
@@ -215,6 +219,17 @@ class StatusSync:
         self._reports(result)
         self._synced_at = versions
         return patched
+
+    def _workload_pods(self, result: AuditResult) -> list[WorkloadPods]:
+        rows = []
+        for workload in self.state.parsed("modelworkloads"):
+            namespace, name = workload.metadata.namespace or "", workload.metadata.name
+            counts = result.pod_counts(namespace, name)
+            ref = workload.spec.endpoint_ref
+            channel = str(workload.spec.procurement.channel)
+            endpoint = ref.name if ref is not None else ""
+            rows.append(WorkloadPods(namespace, name, channel, endpoint, counts["compliant"], counts["violating"]))
+        return rows
 
     def _statuses(self, result: AuditResult, previous_pass: float) -> int:
         """Write the statuses that differ. New pod counts alone are held back while pods are changing,

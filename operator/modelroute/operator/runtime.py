@@ -17,7 +17,7 @@ from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import ClusterState
 from modelroute.cluster.watch import KindWatch
 from modelroute.controllers.status_sync import StatusSync
-from modelroute.observability import HealthServer, Metrics
+from modelroute.observability import OTHER, HealthServer, Metrics
 from modelroute.operator.options import RunOptions
 
 if TYPE_CHECKING:
@@ -66,6 +66,7 @@ class Runtime:
         self.leader_tasks.clear()
         self.status_sync = None
         self.metrics.leader.set(0)
+        self.metrics.audited_workloads.replace(())  # the new leader's audit is the one to read
 
     async def read_namespace(self, name: str) -> dict[str, Any] | None:
         """The one read a review may wait for, bounded well inside the webhooks' timeout."""
@@ -90,6 +91,21 @@ class Runtime:
             await asyncio.wait_for(done, timeout=self.shutdown_seconds)
         except Exception as error:  # the next start removes what is left (see admission.local)
             log.warning("could not remove the webhook configurations within %ss: %s", self.shutdown_seconds, error)
+
+    def forget_deleted_series(self) -> int:
+        """Drop the decision series of namespaces, ModelWorkloads and AzureEndpoints no longer in the view."""
+        raw = self.state.raw
+
+        def present(namespace: str, workload: str, endpoint: str) -> bool:
+            if namespace == OTHER:
+                return True
+            if workload and (namespace, workload) not in raw["modelworkloads"]:
+                return False
+            if not workload and ("", namespace) not in raw["namespaces"]:
+                return False
+            return not endpoint or endpoint == OTHER or ("", endpoint) in raw["azureendpoints"]
+
+        return self.metrics.forget(present)
 
     def poke(self, plural: str) -> None:
         if self.status_sync is not None and plural != "configmaps":

@@ -80,6 +80,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
             cert=cert,
             key=key,
             client_ca=options.tls_client_ca_file,
+            metrics=runtime.metrics,
         )
         if options.register_webhooks:
             # a configuration left by a process that was killed points at a server that is gone and, failing
@@ -106,7 +107,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
             watch.start()
             runtime.watches.append(watch)
         log.info("cluster view primed: %s", {p: len(state.raw[p]) for p in KOPF_WATCHED})
-        runtime.recorder = EventRecorder(runtime.kube)
+        runtime.recorder = EventRecorder(runtime.kube, count=runtime.metrics.event)
         runtime.tasks.append(asyncio.create_task(runtime.recorder.run(), name="modelroute-events"))
         if options.metrics_bind_address:
             runtime.health = HealthServer(runtime.metrics, runtime.ready, options.metrics_bind_address)
@@ -212,6 +213,7 @@ async def _relist_forever(runtime: Runtime) -> None:
                 log.warning("re-list of %s failed: %s", plural, error)
                 continue
             runtime.state.replace_all(plural, bodies)
+        runtime.forget_deleted_series()
 
 
 def run(options: RunOptions) -> None:
