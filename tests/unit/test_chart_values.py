@@ -21,6 +21,7 @@ WHOLE = {
     "updateStrategy",
     "livenessProbe",
     "readinessProbe",
+    "grafanaDashboard.labels",
 }
 
 
