@@ -16,7 +16,7 @@ from modelroute import __version__
 from modelroute.cli.live import add_cluster_arguments
 from modelroute.cli.manifests import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_INTERNAL, EXIT_OK, InputError
 from modelroute.cli.pipe import ClosedPipeGuard
-from modelroute.cli.policy_tests import add_test_parser
+from modelroute.cli.policy_tests import TEST_DESCRIPTION, add_test_arguments
 from modelroute.cli.text import printable
 from modelroute.engine.reports import ReportChoice
 from modelroute.operator.options import RunOptions
@@ -361,7 +361,21 @@ def _parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=0.0, help="seconds to keep trying (default: %(default)s, one try)"
     )
 
-    add_test_parser(commands)
+    add_test_arguments(
+        _command(
+            commands,
+            "test",
+            "run declarative policy tests (modelroute-test.yaml)",
+            TEST_DESCRIPTION,
+            ["modelroute test tests/policy/", "modelroute test tests/policy/ -o junit > policy-tests.xml"],
+            {
+                EXIT_OK: "every expected result holds",
+                EXIT_DENIED: "a mismatch (each said under its row; a <failure> in JUnit)",
+                EXIT_BAD_INPUT: "a bad test file or resource (the file, document and field are named), or usage",
+                **_INTERNAL_EXIT,
+            },
+        )
+    )
     _command(
         commands,
         "version",

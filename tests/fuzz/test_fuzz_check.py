@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from junitparser import JUnitXml
 
 from modelroute.cli.manifests import Document, build_context
 from modelroute.engine.evaluate import evaluate
@@ -128,10 +129,10 @@ objects = st.builds(
 )
 
 
-def check(path: Path) -> tuple[int, str, str]:
+def check(path: Path, output: str = "json") -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["check", str(path), "-o", "json", "-j", "1"])
+        code = main(["check", str(path), "-o", output, "-j", "1"])
     return code, out.getvalue(), err.getvalue()
 
 
@@ -187,3 +188,62 @@ def test_any_bytes_get_an_honest_exit_code(tmp_path_factory: Any, data: bytes) -
     path = tmp_path_factory.mktemp("fuzz") / "input.yaml"
     path.write_bytes(data)
     assert_honest(*check(path))
+
+
+def assert_parses(output: str, out: str, judged: int, denied: int) -> None:
+    """A verdict in any format is a well-formed document that counts what the JSON verdict counts."""
+    if output == "sarif":
+        log = json.loads(out)
+        assert log["version"] == "2.1.0", out
+        assert len(log["runs"]) == 1, out
+    elif output == "junit":
+        suites = JUnitXml.fromstring(out)
+        assert (suites.tests, suites.failures) == (judged, denied), out
+    else:
+        summary = (yaml.safe_load(out) if output == "yaml" else json.loads(out))["summary"]
+        assert (summary["judged"], summary["denied"]) == (judged, denied), out
+
+
+def assert_every_format_honest(path: Path) -> int:
+    """Each output format keeps the JSON run's exit code (so no format turns input the gate could not read
+    into a pass) and, when it judged, prints a document its format's parser reads."""
+    code, out, err = check(path)
+    assert_honest(code, out, err)
+    summary = json.loads(out)["summary"] if code != 2 else None
+    for output in ("sarif", "junit", "yaml"):
+        again, printed, complaint = check(path, output)
+        assert_honest(again, printed, complaint)
+        assert again == code, (output, again, code, complaint)
+        if summary is not None:
+            assert_parses(output, printed, summary["judged"], summary["denied"])
+        else:
+            assert complaint == err, (output, complaint, err)
+    return code
+
+
+@fuzz
+@given(st.lists(objects | json_values, min_size=1, max_size=4))
+def test_every_format_of_a_yaml_stream_is_honest(tmp_path_factory: Any, fuzzed: list[Any]) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "manifests.yaml"
+    path.write_text(yaml.safe_dump_all([*CONTEXT, *fuzzed]))
+    assert_every_format_honest(path)
+
+
+@fuzz
+@given(st.text(max_size=400), st.sampled_from([".yaml", ".json"]))
+def test_every_format_of_any_text_is_honest(tmp_path_factory: Any, text: str, suffix: str) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / f"input{suffix}"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    assert_every_format_honest(path)
+
+
+@fuzz
+@given(st.binary(max_size=300))
+def test_every_format_of_any_bytes_is_honest(tmp_path_factory: Any, data: bytes) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "input.yaml"
+    path.write_bytes(data)
+    code = assert_every_format_honest(path)
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        assert code == 2, "bytes that are not UTF-8 text were judged"

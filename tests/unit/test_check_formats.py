@@ -112,6 +112,22 @@ def test_junit_with_fail_on_warn_fails_the_warned_too() -> None:
     assert "Pod sandbox/notebook" in {case.name for case in cases if not case.is_passed}
 
 
+def test_junit_escapes_control_characters_from_the_input(tmp_path: Path) -> None:
+    # XML 1.0 cannot hold them: written raw they would make junitparser refuse the report (an internal error)
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "bot\x1f\x1b[2J"},
+        "spec": {"containers": [{"name": "c", "image": "i", "env": [{"name": "OPENAI_API_KEY", "value": "k"}]}]},
+    }
+    (tmp_path / "pod.json").write_text(json.dumps(pod))
+    result = check(str(tmp_path / "pod.json"), "-o", "junit", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr  # no policy: admitted with a warning
+    (case,) = [case for suite in junitparser.JUnitXml.fromstring(result.stdout) for case in suite]
+    assert case.name == "Pod default/bot\\x1f\\x1b[2J"
+    assert "UnmanagedOpenAITraffic" in case.system_out
+
+
 def test_fail_on_warn_turns_a_warned_result_into_a_failing_exit() -> None:
     compliant_but_warned = ["examples/00-namespaces.yaml", "examples/10-azure-endpoints.yaml"]
     compliant_but_warned += ["examples/20-route-policies.yaml", "examples/30-model-workloads.yaml"]

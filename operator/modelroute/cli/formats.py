@@ -33,6 +33,7 @@ from sarif_pydantic import (
 
 from modelroute import __version__
 from modelroute.cli.manifests import STDIN
+from modelroute.cli.text import printable
 from modelroute.engine.verdict import CODE_HELP, Code, Outcome
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -138,15 +139,19 @@ class _ManifestCase(junitparser.TestCase):
 
 
 def _case(result: dict[str, Any], fail_on: str) -> junitparser.TestCase:
-    case = _ManifestCase(f"{result['kind']} {result['namespace']}/{result['name']}", classname=result["source"])
-    case.file = result["source"]
+    """Text from the input is escaped first: XML 1.0 cannot hold control characters."""
+    source = printable(result["source"])
+    case = _ManifestCase(printable(f"{result['kind']} {result['namespace']}/{result['name']}"), classname=source)
+    case.file = source
     if result.get("line"):
         case.line = result["line"]
     details = [
-        f"{v['code']}"
-        + (f" at {v['field']}" if v.get("field") else "")
-        + (f" (line {v['line']})" if v.get("line") else "")
-        + f": {v['message']}"
+        printable(
+            f"{v['code']}"
+            + (f" at {v['field']}" if v.get("field") else "")
+            + (f" (line {v['line']})" if v.get("line") else "")
+            + f": {v['message']}"
+        )
         for v in result["violations"]
     ]
     if failed(result, fail_on):
@@ -154,7 +159,8 @@ def _case(result: dict[str, Any], fail_on: str) -> junitparser.TestCase:
         failure = junitparser.Failure(f"{result['decision']}: {codes}", type_=result["decision"])
         failure.text = "\n".join(details)
         case.result = [failure]
-    notes = [*details, *result["warnings"]] if not failed(result, fail_on) else list(result["warnings"])
+    warnings = [printable(w) for w in result["warnings"]]
+    notes = [*details, *warnings] if not failed(result, fail_on) else warnings
     if notes:
         case.system_out = "\n".join(notes)
     return case
