@@ -19,7 +19,7 @@ from kubernetes.client.rest import ApiException
 from kubernetes.config import new_client_from_config
 from localcluster import ClusterClient
 from operator_process import CONFIGURATION_NAME, OperatorProcess
-from test_operator import endpoint, workload
+from test_operator import endpoint, policy, workload
 
 READINESS_CONFIGURATION = "modelroute-readiness"
 
@@ -80,7 +80,13 @@ def test_right_after_ready_a_new_pod_is_judged_and_its_annotations_cannot_be_cha
 ) -> None:
     # this test's operator alone may judge and guard: the session's would hide the window
     operator_process.stop()
-    apply(cluster, endpoint(f"{namespace}-aoai"), workload("chat", namespace, f"{namespace}-aoai"))
+    # a policy of its own: RoutePolicies that earlier tests left would otherwise leave this namespace ungoverned
+    apply(
+        cluster,
+        endpoint(f"{namespace}-aoai"),
+        policy(f"{namespace}-policy", namespace, enforcement="Enforce"),
+        workload("chat", namespace, f"{namespace}-aoai"),
+    )
     canary = pod("canary", namespace, app="nobody")
     canary["metadata"]["annotations"] = {"modelroute.io/decision": "before"}
     eventually(lambda: apply(cluster, canary), "a pod admitted with no webhook configured")
@@ -106,6 +112,7 @@ def test_right_after_ready_a_new_pod_is_judged_and_its_annotations_cannot_be_cha
         assert core.read_namespaced_pod("fresh", namespace).metadata.annotations == admitted
     finally:
         process.stop()
+        cluster.kubectl("delete", "routepolicy", f"{namespace}-policy", "--ignore-not-found", check=False)
         cluster.kubectl("delete", "azureendpoint", f"{namespace}-aoai", "--ignore-not-found", check=False)
 
 
