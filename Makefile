@@ -1,5 +1,5 @@
 # The two commands most people need: `make demo` and `make test`.
-.PHONY: demo demo-node demo-down test unit e2e node lint crds lock release bench clean
+.PHONY: help demo demo-node demo-down test unit e2e node lint crds lock release bench clean
 
 demo:  ## start a local control plane with the operator, the CRDs and the examples
 	bash hack/demo.sh $(if $(KEEP),--keep)
@@ -37,5 +37,8 @@ release:  ## wheel, sdist, image, SBOM and chart package in dist/, image and cha
 bench:  ## the benchmarks, each printing ratios to a baseline measured in the same run (see README, Performance)
 	bash hack/make.sh bench
 
-clean:
+clean:  ## remove the virtualenv and the build output (caches under ~/.cache/modelroute stay)
 	rm -rf .venv build dist *.egg-info
+
+help:  ## list the targets, each with what it does
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)

@@ -400,22 +400,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _DenialsAreNotErrors(logging.Filter):
-    """kopf logs every denied admission as a handler failure; for ModelRoute a denial is a verdict."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.ERROR and "ModelRoute denied" in record.getMessage():
-            record.levelno, record.levelname = logging.INFO, "INFO"
-            return logging.getLogger(record.name).isEnabledFor(logging.INFO)
-        return True
-
-
 def _run(args: argparse.Namespace) -> int:
     import kopf
 
     from modelroute.operator.wiring import run
 
-    logging.getLogger("kopf.objects").addFilter(_DenialsAreNotErrors())
     if not args.verbose:
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])

@@ -89,7 +89,7 @@ class Runtime:
         threading.Thread(target=work, name="modelroute-unregister", daemon=True).start()
         try:
             await asyncio.wait_for(done, timeout=self.shutdown_seconds)
-        except Exception as error:  # the next start removes what is left (see admission.local)
+        except Exception as error:  # the next start removes what is left (wiring.run unregisters first)
             log.warning("could not remove the webhook configurations within %ss: %s", self.shutdown_seconds, error)
 
     def forget_deleted_series(self) -> int:
