@@ -180,7 +180,9 @@ def test_a_spring_placeholder_resolves_against_the_environment() -> None:
         CHAT_BASE=APPROVED_V1,
     )
     assert [t.url.host for t in file_targets(obj, cms)] == ["contoso-eastus.openai.azure.com"]
-    obj, cms = spring_pod({"application.properties": "spring.ai.openai.chat.base-url=${CHAT_BASE:https://api.openai.com}\n"})
+    obj, cms = spring_pod(
+        {"application.properties": "spring.ai.openai.chat.base-url=${CHAT_BASE:https://api.openai.com}\n"}
+    )
     assert [t.url.host for t in file_targets(obj, cms)] == ["api.openai.com"]
 
 
@@ -199,7 +201,8 @@ def test_a_configtree_import_reads_each_file_name_as_a_property() -> None:
     obj = pod(app, volumes=[config_map_volume("tree", "tree")])
     cms = {("apps", "tree"): {"spring.ai.openai.chat.base-url": OPENAI + "\n"}}
     (target,) = targets_of(obj, cms)
-    assert target.url is not None and target.url.host == "api.openai.com"
+    assert target.url is not None
+    assert target.url.host == "api.openai.com"
     assert target.field == "spec.containers[0].volumeMounts[0]"
 
 
@@ -240,8 +243,12 @@ def test_a_dotenv_file_does_not_override_what_the_container_sets() -> None:
 
 
 def test_dotenv_interpolation_takes_the_environment_first() -> None:
-    obj, cms = mounted_pod({"app.env": "OPENAI_BASE_URL=${UPSTREAM}/v1\n"}, "/app", env={"UPSTREAM": "https://api.openai.com"})
-    assert [(t.variable, t.url.origin) for t in file_targets(obj, cms)] == [("OPENAI_BASE_URL", "https://api.openai.com")]
+    obj, cms = mounted_pod(
+        {"app.env": "OPENAI_BASE_URL=${UPSTREAM}/v1\n"}, "/app", env={"UPSTREAM": "https://api.openai.com"}
+    )
+    assert [(t.variable, t.url.origin) for t in file_targets(obj, cms)] == [
+        ("OPENAI_BASE_URL", "https://api.openai.com")
+    ]
 
 
 def test_a_dotenv_path_variable_from_a_secret_mount_is_not_visible() -> None:
@@ -260,7 +267,8 @@ def test_a_codex_provider_base_url_in_a_projected_codex_home_is_judged() -> None
     obj = pod(app, volumes=[volume])
     cms = {("apps", "codex"): {"config.toml": text}}
     (target,) = targets_of(obj, cms)
-    assert target.url is not None and target.url.host == "api.openai.com"
+    assert target.url is not None
+    assert target.url.host == "api.openai.com"
     assert "/codex/config.toml" in target.setting
 
 
@@ -275,7 +283,8 @@ def test_appsettings_json_sections_are_judged_as_section_key_settings() -> None:
     text = '{"AzureOpenAI": {"Endpoint": "https://rogue.openai.azure.com/", "Deployment": "gpt-4o"}}'
     obj, cms = mounted_pod({"appsettings.json": text}, "/app", workingDir="/app")
     (target,) = targets_of(obj, cms)
-    assert target.url is not None and target.url.host == "rogue.openai.azure.com"
+    assert target.url is not None
+    assert target.url.host == "rogue.openai.azure.com"
     assert "AzureOpenAI:Endpoint in /app/appsettings.json" in target.setting
     obj, cms = mounted_pod({"appsettings.json": text}, "/app", env={"AzureOpenAI__Endpoint": APPROVED_URL})
     assert [t.url.host for t in targets_of(obj, cms)] == ["contoso-eastus.openai.azure.com"]
