@@ -100,7 +100,7 @@ def test_a_litellm_os_environ_indirection_is_judged_by_the_variable_it_names() -
     obj, cms = litellm_pod(text, GATEWAY_BASE=OPENAI)
     (target,) = file_targets(obj, cms)
     assert target.url.host == "api.openai.com"
-    assert "os.environ/GATEWAY_BASE" in target.setting
+    assert target.setting.endswith("from GATEWAY_BASE")
     obj, cms = litellm_pod(text, GATEWAY_BASE=APPROVED_V1)
     assert decide(obj, cms).allowed
 
@@ -388,3 +388,38 @@ def test_a_mounted_file_is_parsed_once_per_config_map_version_not_per_pod(monkey
     cms[("apps", "app-config")] = {".env": text + "OTHER=1\n"}  # a new version of the ConfigMap
     decide(obj, cms)
     assert len(calls) == 2
+
+
+def test_a_litellm_config_from_a_bucket_is_not_visible() -> None:
+    obj = pod(container(env={"LITELLM_CONFIG_BUCKET_NAME": "configs"}, args=["--port", "4000"]))
+    (problem,) = problems_of(obj, {})
+    assert problem.code is Code.ENDPOINT_NOT_VISIBLE
+    assert "bucket" in problem.message
+
+
+def test_a_litellm_include_is_read_from_the_config_directory() -> None:
+    files = {"config.yaml": "include:\n  - models.yaml\n", "models.yaml": LITELLM_CONFIG}
+    obj, cms = mounted_pod(files, "/app", args=["--config", "/app/config.yaml"])
+    (target,) = file_targets(obj, cms)
+    assert target.url is not None
+    assert target.url.host == "api.openai.com"
+    assert "/app/config.yaml" in target.setting
+
+
+def test_the_codex_dotenv_file_is_loaded_over_the_environment() -> None:
+    app = container(env={"CODEX_HOME": "/codex", "OPENAI_BASE_URL": APPROVED_V1}, volumeMounts=[mount("c", "/codex")])
+    obj = pod(app, volumes=[config_map_volume("c", "codex")])
+    cms = {("apps", "codex"): {".env": f"OPENAI_BASE_URL={OPENAI}\n"}}
+    assert [t.url.host for t in file_targets(obj, cms)] == ["api.openai.com"]
+
+
+def test_a_spring_config_location_given_as_a_jvm_property_names_the_file() -> None:
+    obj, cms = mounted_pod(
+        {"custom.properties": f"spring.ai.openai.base-url={OPENAI}\n"},
+        "/etc/app",
+        env={"JAVA_TOOL_OPTIONS": "-Dspring.config.additional-location=/etc/app/custom.properties"},
+    )
+    obj["spec"]["containers"][0].pop("volumeMounts")
+    (problem,) = problems_of(obj, cms)
+    assert problem.code is Code.ENDPOINT_NOT_VISIBLE
+    assert "/etc/app/custom.properties" in problem.message

@@ -37,6 +37,7 @@ from modelroute.engine.clients import (
 )
 from modelroute.engine.environment import ConfigMaps, ContainerEnv, EnvSetting, Source, container_env
 from modelroute.engine.mountedconfig import (
+    FILE_NAMING_VARIABLES,
     SPRING_LOCATION_PROPERTIES,
     ClientDestination,
     FileScan,
@@ -553,26 +554,17 @@ def inspect_pod_spec(
     ]
 
 
-#: Variables and arguments that name configuration files: a container with none of them and no
-#: volume mount reads no mounted configuration, and pays nothing for it.
-_FILE_NAMING_VARIABLES = frozenset(
-    {
-        "OAI_CONFIG_LIST",
-        "CODEX_HOME",
-        "DOTENV_PATH",
-        "DOTENV_CONFIG_PATH",
-        "SPRING_CONFIG_LOCATION",
-        "SPRING_CONFIG_ADDITIONAL_LOCATION",
-        "SPRING_CONFIG_IMPORT",
-        "CONFIG_FILE_PATH",
-    }
-)
+#: Arguments that name configuration files: a container with none of them, none of the variables
+#: that do (FILE_NAMING_VARIABLES) and no volume mount reads no configuration file, and pays nothing.
 _FILE_NAMING_ARGUMENTS = ("--config", "--env-file", "dotenv_config_path", "spring.config.")
 
 
 def _names_config_files(settings: Mapping[str, EnvSetting], commands: list[tuple[str, list[str]]]) -> bool:
-    if not _FILE_NAMING_VARIABLES.isdisjoint(settings):
+    if not FILE_NAMING_VARIABLES.isdisjoint(settings):
         return True
+    for carrier in PROPERTY_CARRIERS.intersection(settings):  # -Dspring.config.location=... and the like
+        if "spring.config" in (settings[carrier].value or ""):
+            return True
     return any(hint in str(arg) for _, argv in commands for arg in argv for hint in _FILE_NAMING_ARGUMENTS)
 
 
@@ -623,31 +615,36 @@ def _file_of(scan: FileScan) -> MountedFile:
 
 
 def _judge_destination(found: ClientDestination, env: ContainerEnv, inspector: _Inspector) -> None:
-    """A URL a client takes from its configuration file: the literal one, the variable the file names,
-    the variables the client falls back to (judged as env already), or the client's default."""
+    """A URL a client takes from its configuration file, in the client's order (clientfiles.resolve):
+    the variable the file names, the literal URL, the variables the client falls back to, its default."""
     destination, file = found.destination, found.file
     at = f" line {destination.line}" if destination.line else ""
     label = f"{destination.note} ({destination.key}) in {file.where()}{at}"
     fix = remedy(file, destination.key, found.client)
-    text = destination.url
-    if text is None and destination.variable is not None:
-        setting = env.settings.get(destination.variable)
-        if setting is not None:
-            if setting.value is None or setting.hidden_refs:
-                inspector.problem(
-                    Code.ENDPOINT_NOT_VISIBLE,
-                    f"{label} takes its URL from {destination.variable}, which comes from {setting.detail}; "
-                    "ModelRoute cannot see its value",
-                    file.field,
-                )
-                return
-            text = setting.value
-            label = f"{label}, os.environ/{destination.variable}"
-    if text is None:
-        if any(name in env.settings for name in destination.fallback):
-            return  # the client reads that variable, which is judged as env
-        if destination.default is None:
+    chain = [destination.variable] if destination.variable is not None else []
+    if destination.url is None:
+        chain += destination.fallback
+    for index, name in enumerate(chain):
+        setting = env.settings.get(name)
+        if setting is None:
+            continue
+        is_fallback = index > 0 or destination.variable is None
+        if is_fallback and endpoint_variable(name) is not None:
+            return  # an endpoint variable the client falls back to: judged as env already
+        if setting.value is None or setting.hidden_refs:
+            inspector.problem(
+                Code.ENDPOINT_NOT_VISIBLE,
+                f"{label} takes its URL from {name}, which comes from {setting.detail}; ModelRoute cannot see "
+                "its value",
+                file.field,
+            )
             return
+        if setting.value.strip():
+            _file_target(inspector, f"{label}, from {name}", setting.value, file.field, fix)
+            return
+    if destination.url is not None:
+        _file_target(inspector, label, destination.url, file.field, fix)
+    elif destination.default is not None:
         inspector.f.targets.append(
             Target(
                 TargetKind.DEFAULT,
@@ -657,13 +654,15 @@ def _judge_destination(found: ClientDestination, env: ContainerEnv, inspector: _
                 remedy=fix,
             )
         )
-        return
+
+
+def _file_target(inspector: _Inspector, label: str, text: str, field: str, fix: str) -> None:
     try:
         url = hosts.parse_url(text.strip())
     except hosts.URLError as error:
-        inspector.problem(Code.MALFORMED_ENDPOINT_URL, f"{label} is not a usable URL ({error})", file.field)
+        inspector.problem(Code.MALFORMED_ENDPOINT_URL, f"{label} is not a usable URL ({error})", field)
         return
-    field_path = inspector.path(file.field)
+    field_path = inspector.path(field)
     if any(t.field == field_path and t.url == url for t in inspector.f.targets):
         return  # the same URL, already found in the same place (OAI_CONFIG_LIST's JSON is an env value too)
     inspector.f.targets.append(Target(TargetKind.FILE, url, label, field_path, remedy=fix))

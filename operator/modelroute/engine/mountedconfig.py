@@ -32,6 +32,19 @@ from modelroute.engine.mounts import ContainerFiles, MountedFile, Origin
 from modelroute.engine.verdict import Code
 
 _DOTENV_VARIABLES = ("DOTENV_PATH", "DOTENV_CONFIG_PATH")
+#: Variables that name configuration files (or where they come from).
+FILE_NAMING_VARIABLES = frozenset(
+    {
+        *_DOTENV_VARIABLES,
+        "SPRING_CONFIG_LOCATION",
+        "SPRING_CONFIG_ADDITIONAL_LOCATION",
+        "SPRING_CONFIG_IMPORT",
+        clientfiles.OAI_CONFIG_LIST_VARIABLE,
+        clientfiles.CODEX_HOME_VARIABLE,
+        clientfiles.LITELLM_CONFIG_VARIABLE,
+        clientfiles.LITELLM_CONFIG_BUCKET_VARIABLE,
+    }
+)
 _DOTENV_ARGUMENT = re.compile(r"(?:^|\s)(?:dotenv_config_path=|--env-file=)(\S+)")
 #: Spring Boot properties that name the configuration files it loads.
 SPRING_LOCATION_PROPERTIES = ("spring.config.location", "spring.config.additional-location", "spring.config.import")
@@ -199,7 +212,7 @@ class _Reader:
             EnvSetting(name, value, Source.CONFIG_MAP, file.field, label, hidden, True, label, remedy(file, key, fmt))
         )
 
-    def dotenv(self, file: MountedFile) -> None:
+    def dotenv(self, file: MountedFile, override: bool = False) -> None:
         assert file.text is not None
         reading = read(Format.DOTENV, file.text)
         if reading.error is not None:
@@ -223,7 +236,7 @@ class _Reader:
                             hidden.append(name)
                 value = "".join(atom.resolve(known) for atom in parse_variables(value))
             loaded[entry.key] = value
-            if entry.key in settings:
+            if entry.key in settings and not (override and not entry.key.startswith("CODEX_")):
                 continue  # the container's env wins
             self.setting(entry.key, value, file, entry.key, Format.DOTENV, tuple(hidden), line=entry.line)
 
@@ -381,34 +394,89 @@ def _env_values(env: ContainerEnv) -> dict[str, str | None]:
 def _client_files(reader: _Reader) -> None:
     env = reader.env
     values = _env_values(env)
-    for path in clientfiles.litellm_config_paths(reader.argv, values):
-        file = reader.named(path, "the LiteLLM proxy's --config")
-        if file is not None:
-            _destinations(reader, file, "LiteLLM proxy config", clientfiles.litellm_destinations, "litellm")
-    home = values.get("HOME")
-    codex = clientfiles.codex_config_path(values, home)
-    if codex is not None:
-        file = reader.files.file_at(codex)
-        if "CODEX_HOME" in values:
-            named = reader.named(codex, "CODEX_HOME")
-        elif file.origin is Origin.SECRET:
-            reader.claimed.add(file.path)
-            reader.not_visible(file, "the Codex CLI's config file")
-            named = None
-        else:
-            named = file if file.origin is Origin.CONFIG_MAP and file.text is not None else None
-        if named is not None:
-            _destinations(reader, named, "Codex config", clientfiles.codex_destinations, "codex")
-    oai = env.settings.get(_OAI_CONFIG_LIST)
+    _litellm(reader, values)
+    _codex(reader, values)
+    oai = env.settings.get(clientfiles.OAI_CONFIG_LIST_VARIABLE)
     if oai is not None and oai.value is not None:
         text = oai.value.strip()
-        if text.startswith("["):
+        if text.startswith("["):  # AG2 decodes the variable as JSON when it names no file
             origin = MountedFile(_OAI_CONFIG_LIST, Origin.CONFIG_MAP, oai.field, f"env {_OAI_CONFIG_LIST}", text)
             _destinations(reader, origin, "OAI_CONFIG_LIST", clientfiles.oai_config_list_destinations, "oai")
         elif text:
             file = reader.named(text, _OAI_CONFIG_LIST)
             if file is not None:
-                _destinations(reader, file, "OAI_CONFIG_LIST file", clientfiles.oai_config_list_destinations, "oai")
+                _oai_file(reader, file)
+
+
+def _hidden_location(reader: _Reader, name: str, what: str) -> None:
+    setting = reader.env.settings[name]
+    reader.problem(
+        Code.ENDPOINT_NOT_VISIBLE,
+        f"{name} names {what}, and comes from {setting.detail}, whose value ModelRoute cannot see; set it as a "
+        "plain value or from a ConfigMap",
+        setting.field,
+    )
+
+
+def _litellm(reader: _Reader, values: Mapping[str, str | None]) -> None:
+    bucket = clientfiles.LITELLM_CONFIG_BUCKET_VARIABLE
+    if bucket in values:
+        setting = reader.env.settings[bucket]
+        reader.problem(
+            Code.ENDPOINT_NOT_VISIBLE,
+            f"{bucket} makes the LiteLLM proxy load its config from a bucket, which ModelRoute cannot read; "
+            "mount the config from a ConfigMap and name it with --config",
+            setting.field,
+        )
+        return
+    if values.get(clientfiles.LITELLM_CONFIG_VARIABLE, "") is None:
+        _hidden_location(reader, clientfiles.LITELLM_CONFIG_VARIABLE, "the LiteLLM proxy's config file")
+        return
+    for path in clientfiles.litellm_config_paths(reader.argv, values):
+        file = reader.named(path, "the LiteLLM proxy's config file")
+        if file is None or file.text is None:
+            continue
+        try:
+            includes = clientfiles.litellm_includes(file.text)
+        except clientfiles.ConfigFileError as error:
+            reader.unreadable(file, "LiteLLM proxy config", str(error))
+            continue
+        texts: list[str] = []
+        for include in includes:
+            included = reader.named(posixpath.join(posixpath.dirname(file.path), include), f"include: in {file.path}")
+            if included is not None and included.text is not None:
+                texts.append(included.text)
+        _destinations(reader, file, "LiteLLM proxy config", clientfiles.litellm_destinations, "litellm", tuple(texts))
+
+
+def _codex(reader: _Reader, values: Mapping[str, str | None]) -> None:
+    named = clientfiles.CODEX_HOME_VARIABLE in values
+    if named and values[clientfiles.CODEX_HOME_VARIABLE] is None:
+        _hidden_location(reader, clientfiles.CODEX_HOME_VARIABLE, "the Codex CLI's configuration directory")
+        return
+    home = values.get("HOME")
+    for path, read_as in (
+        (clientfiles.codex_config_path(values, home), "config"),
+        (clientfiles.codex_dotenv_path(values, home), "dotenv"),
+    ):
+        if path is None:
+            continue
+        file = reader.files.file_at(path)
+        if named and read_as == "config":
+            found = reader.named(path, clientfiles.CODEX_HOME_VARIABLE)
+        elif file.origin is Origin.SECRET:
+            reader.claimed.add(file.path)
+            reader.not_visible(file, f"the Codex CLI's {read_as} file")
+            found = None
+        else:
+            found = file if file.origin is Origin.CONFIG_MAP and file.text is not None else None
+        if found is None:
+            continue
+        reader.claimed.add(found.path)
+        if read_as == "config":
+            _destinations(reader, found, "Codex config", clientfiles.codex_destinations, "codex")
+        else:
+            reader.dotenv(found, override=True)  # the CLI loads it over its environment (but CODEX_ names)
 
 
 def _oai_file(reader: _Reader, file: MountedFile) -> None:
@@ -419,34 +487,36 @@ def _destinations(
     reader: _Reader,
     file: MountedFile,
     what: str,
-    parse: Callable[[str], tuple[clientfiles.FileDestination, ...]],
+    parse: Callable[..., tuple[clientfiles.FileDestination, ...]],
     client: str,
+    included: tuple[str, ...] = (),
 ) -> None:
     assert file.text is not None
     reader.claimed.add(file.path)
     try:
-        found = _parsed(parse, file.text)
+        found = _parsed(parse, file.text, included)
     except clientfiles.ConfigFileError as error:
         reader.unreadable(file, what, str(error))
         return
     reader.out.destinations.extend(ClientDestination(d, file, client) for d in found)
 
 
-_PARSED: dict[tuple[object, str], tuple[clientfiles.FileDestination, ...] | clientfiles.ConfigFileError] = {}
+_Parsed = tuple[clientfiles.FileDestination, ...] | clientfiles.ConfigFileError
+_PARSED: dict[tuple[object, str, tuple[str, ...]], _Parsed] = {}
 _MAX_PARSED = 512
 
 
 def _parsed(
-    parse: Callable[[str], tuple[clientfiles.FileDestination, ...]], text: str
+    parse: Callable[..., tuple[clientfiles.FileDestination, ...]], text: str, included: tuple[str, ...]
 ) -> tuple[clientfiles.FileDestination, ...]:
     """A client file parsed once per text (errors included): the key is the ConfigMap's own string."""
-    key = (parse, text)
+    key = (parse, text, included)
     result = _PARSED.get(key)
     if result is None:
         if len(_PARSED) >= _MAX_PARSED:
             _PARSED.clear()
         try:
-            result = parse(text)
+            result = parse(text, included) if included else parse(text)
         except clientfiles.ConfigFileError as error:
             result = error
         _PARSED[key] = result
