@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 from builders import APPROVED_URL, codes, container, context, judge, pod, workload
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from modelroute.engine import configfiles
 from modelroute.engine.configfiles import Format
@@ -423,3 +425,42 @@ def test_a_spring_config_location_given_as_a_jvm_property_names_the_file() -> No
     (problem,) = problems_of(obj, cms)
     assert problem.code is Code.ENDPOINT_NOT_VISIBLE
     assert "/etc/app/custom.properties" in problem.message
+
+
+def test_a_mounted_client_config_is_parsed_once_per_text_not_per_pod(monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelroute.engine import clientfiles, mountedconfig
+
+    calls: list[str] = []
+    real = clientfiles.litellm_destinations
+
+    def counting(text: str, included: Any = ()) -> Any:
+        calls.append(text)
+        return real(text, included)
+
+    monkeypatch.setattr(clientfiles, "litellm_destinations", counting)
+    mountedconfig._PARSED.clear()
+    obj, cms = litellm_pod(LITELLM_CONFIG)
+    for _ in range(100):
+        assert not decide(obj, cms).allowed
+    assert len(calls) == 1
+
+
+FILE_NAMES = (".env", "application.yml", "application.properties", "appsettings.json", "config.yaml",
+              "config.toml", "OAI_CONFIG_LIST", "gateway.ini")  # fmt: skip
+HOSTILE_TEXT = st.one_of(
+    st.text(max_size=300),
+    st.sampled_from(["a: &a [*a]\n", "[" * 3000, '{"a": ' * 3000, "model_list: 5\n", "include: [x.yaml]\n"]),
+)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.sampled_from(FILE_NAMES), HOSTILE_TEXT)
+def test_any_text_under_any_config_name_is_judged_or_reported_never_a_crash(name: str, text: str) -> None:
+    env = {"CODEX_HOME": "/app", "OAI_CONFIG_LIST": "/app/OAI_CONFIG_LIST", "DOTENV_PATH": "/app/.env"}
+    obj, cms = mounted_pod({name: text}, "/app", env=env, args=["--config", "/app/config.yaml"], workingDir="/app")
+    findings = inspect_pod_spec(obj["spec"], "spec", "apps", cms)
+    for problem in findings[0].problems:
+        assert problem.code in set(Code)
+        assert problem.field is not None
+        assert problem.field.startswith("spec.containers[0]")
+    decide(obj, cms)
