@@ -464,3 +464,10 @@ def test_any_text_under_any_config_name_is_judged_or_reported_never_a_crash(name
         assert problem.field is not None
         assert problem.field.startswith("spec.containers[0]")
     decide(obj, cms)
+
+
+def test_a_named_config_file_from_a_config_map_that_does_not_exist_is_unresolved() -> None:
+    obj, _ = litellm_pod(LITELLM_CONFIG)
+    (problem,) = problems_of(obj, {})
+    assert problem.code is Code.UNRESOLVED_REFERENCE
+    assert "ConfigMap apps/app-config, which does not exist" in problem.message

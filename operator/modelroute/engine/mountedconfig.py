@@ -159,6 +159,12 @@ class _Reader:
             return file
         if file.origin is Origin.SECRET:
             self.not_visible(file, by)
+        elif file.origin is Origin.MISSING:
+            self.problem(
+                Code.UNRESOLVED_REFERENCE,
+                f"{by} names {file.path}, which comes from {file.source}; it is loaded, unchecked, when it appears",
+                file.field,
+            )
         elif file.origin is Origin.VOLUME:
             self.problem(
                 Code.ENDPOINT_NOT_VISIBLE,

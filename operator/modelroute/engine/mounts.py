@@ -21,7 +21,8 @@ from modelroute.engine.environment import ConfigMaps, ContainerEnv
 class Origin(Enum):
     CONFIG_MAP = "configMap"  # a key of a ConfigMap's data: its text is known
     SECRET = "secret"  # a Secret's key: known to exist, never read
-    VOLUME = "volume"  # another volume (emptyDir, a PVC, a missing ConfigMap...): what is there is unknown
+    VOLUME = "volume"  # another volume (emptyDir, a PVC...): what is there is unknown
+    MISSING = "missing"  # a ConfigMap volume whose ConfigMap does not exist (optional ones fill in when it appears)
     ABSENT = "absent"  # under a ConfigMap mount that has no such key: the file does not exist
     IMAGE = "image"  # no volume covers the path: whatever the image holds
 
@@ -79,8 +80,7 @@ def _config_map_files(
     data = config_maps.get((namespace, name))
     describe = f"ConfigMap {namespace}/{name}"
     if data is None:
-        if not ref.get("optional"):
-            content.rest = _Entry(Origin.VOLUME, f"{describe}, which does not exist{what}")
+        content.rest = _Entry(Origin.MISSING, f"{describe}, which does not exist{what}")
         return
     items = ref.get("items")
     pairs = [(str(i.get("key", "")), str(i.get("path", ""))) for i in items] if items else [(k, k) for k in data]
