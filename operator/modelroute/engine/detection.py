@@ -265,7 +265,7 @@ class _Inspector:
                 )
                 continue
             kind = TargetKind.SETTING
-            target = Target(kind, url, label, self.path(setting.field), setting.name, setting.remedy)
+            target = Target(kind, url, label, self.path(setting.field), setting.name, remedy=setting.remedy)
             self.f.targets.append(target)
 
     def unseen_carrier(self, setting: EnvSetting) -> None:
