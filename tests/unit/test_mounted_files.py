@@ -471,3 +471,32 @@ def test_a_named_config_file_from_a_config_map_that_does_not_exist_is_unresolved
     (problem,) = problems_of(obj, {})
     assert problem.code is Code.UNRESOLVED_REFERENCE
     assert "ConfigMap apps/app-config, which does not exist" in problem.message
+
+
+def test_spring_config_name_renames_the_files_spring_boot_loads() -> None:
+    obj, cms = spring_pod({"gateway-prod.yml": f"spring.ai.openai.base-url: {OPENAI}\n"}, SPRING_CONFIG_NAME="gateway")
+    (target,) = file_targets(obj, cms)
+    assert "spring.ai.openai.base-url in /app/config/gateway-prod.yml" in target.setting
+
+
+def test_a_spring_config_location_argument_names_the_file() -> None:
+    obj, cms = mounted_pod(
+        {"extra.properties": f"spring.ai.openai.base-url={OPENAI}\n"},
+        "/etc/extra",
+        args=["--spring.config.additional-location=file:/etc/extra/extra.properties"],
+    )
+    (target,) = file_targets(obj, cms)
+    assert target.url is not None
+    assert target.url.host == "api.openai.com"
+
+
+def test_files_behind_a_sub_path_expr_that_cannot_be_expanded_are_still_scanned() -> None:
+    app = container(
+        env=[],
+        volumeMounts=[mount("conf", "/etc/gw", subPathExpr="$(POD_NAME)")],
+    )
+    app["env"] = [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+    obj = pod(app, volumes=[config_map_volume("conf", "c")])
+    cms = {("apps", "c"): {"gw.ini": f"url = {OPENAI}"}}
+    (target,) = file_targets(obj, cms)
+    assert target.kind is TargetKind.EMBEDDED

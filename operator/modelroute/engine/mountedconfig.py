@@ -39,6 +39,7 @@ FILE_NAMING_VARIABLES = frozenset(
         "SPRING_CONFIG_LOCATION",
         "SPRING_CONFIG_ADDITIONAL_LOCATION",
         "SPRING_CONFIG_IMPORT",
+        "SPRING_CONFIG_NAME",
         clientfiles.OAI_CONFIG_LIST_VARIABLE,
         clientfiles.CODEX_HOME_VARIABLE,
         clientfiles.LITELLM_CONFIG_VARIABLE,
@@ -64,13 +65,18 @@ def _spring_format(path: str) -> Format | None:
     return _SPRING_FORMAT.get(posixpath.splitext(path)[1].lower())
 
 
-def config_format(path: str) -> Format | None:
-    """The format a file's name says clients read it in, when it is one of the well-known names."""
+def config_format(path: str, spring_names: frozenset[str] = frozenset()) -> Format | None:
+    """The format a file's name says clients read it in, when it is one of the well-known names
+    (`spring_names`: the base names spring.config.name sets besides `application`)."""
     name = posixpath.basename(path)
     if _is_dotenv(name):
         return Format.DOTENV
     if _SPRING_FILE.fullmatch(name):
         return _spring_format(name)
+    if spring_names and (fmt := _spring_format(name)) is not None:
+        base = name.rsplit(".", 1)[0]
+        if base in spring_names or base.split("-", 1)[0] in spring_names:
+            return fmt
     if _APPSETTINGS_FILE.fullmatch(name):
         return Format.APPSETTINGS
     return None
@@ -362,12 +368,15 @@ def read_mounted_config(
     for name, value in spring_locations.items():
         reader.spring_locations(value, name)
     _client_files(reader)
+    spring_names: frozenset[str] = frozenset()
+    if (config_name := spring_value("spring.config.name")) is not None and config_name.value:
+        spring_names = frozenset(n.strip() for n in config_name.value.split(",") if n.strip())
     if files.working_dir:
         reader.config_dirs.update(files.absolute(d) for d in _DEFAULT_CONFIG_DIRS)
     for file in list(files.files()):
         if file.path in reader.claimed:
             continue
-        fmt = config_format(file.path)
+        fmt = config_format(file.path, spring_names)
         if file.origin is Origin.SECRET:
             if fmt is not None or posixpath.basename(file.path).startswith(_OAI_CONFIG_LIST):
                 reader.not_visible(file, "a configuration file by its name")

@@ -217,7 +217,7 @@ def container_files(
         if not sub and (expression := mount.get("subPathExpr")):
             sub, hidden = env.expand_fully(str(expression))
             placed = not hidden
-        if sub:
+        if sub and placed:
             content = _sub_content(content, _clean(str(sub)))
         mounts.append(_MountPoint(posixpath.normpath(mount_path), content, f"volumeMounts[{index}]", placed))
     mounts.sort(key=lambda m: len(m.path), reverse=True)
