@@ -21,6 +21,7 @@ import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 from dotenv.variables import parse_variables
 
@@ -452,7 +453,7 @@ def _litellm(reader: _Reader, values: Mapping[str, str | None]) -> None:
         if file is None or file.text is None:
             continue
         try:
-            includes = clientfiles.litellm_includes(file.text)
+            includes = _once(clientfiles.litellm_includes, file.text)
         except clientfiles.ConfigFileError as error:
             reader.unreadable(file, "LiteLLM proxy config", str(error))
             continue
@@ -509,32 +510,31 @@ def _destinations(
     assert file.text is not None
     reader.claimed.add(file.path)
     try:
-        found = _parsed(parse, file.text, included)
+        found = _once(parse, file.text, included) if included else _once(parse, file.text)
     except clientfiles.ConfigFileError as error:
         reader.unreadable(file, what, str(error))
         return
     reader.out.destinations.extend(ClientDestination(d, file, client) for d in found)
 
 
-_Parsed = tuple[clientfiles.FileDestination, ...] | clientfiles.ConfigFileError
-_PARSED: dict[tuple[object, str, tuple[str, ...]], _Parsed] = {}
+_PARSED: dict[tuple[Any, ...], Any] = {}
 _MAX_PARSED = 512
+_T = TypeVar("_T")
 
 
-def _parsed(
-    parse: Callable[..., tuple[clientfiles.FileDestination, ...]], text: str, included: tuple[str, ...]
-) -> tuple[clientfiles.FileDestination, ...]:
-    """A client file parsed once per text (errors included): the key is the ConfigMap's own string."""
-    key = (parse, text, included)
+def _once(parse: Callable[..., _T], *args: Any) -> _T:
+    """A client file's reading, once per text (errors included): the key holds the ConfigMap's own
+    string, whose hash Python keeps, so a pod that mounts a cached ConfigMap costs a dict look-up."""
+    key = (parse, *args)
     result = _PARSED.get(key)
     if result is None:
         if len(_PARSED) >= _MAX_PARSED:
             _PARSED.clear()
         try:
-            result = parse(text, included) if included else parse(text)
+            result = parse(*args)
         except clientfiles.ConfigFileError as error:
             result = error
         _PARSED[key] = result
     if isinstance(result, clientfiles.ConfigFileError):
         raise result
-    return result
+    return cast(_T, result)
