@@ -500,3 +500,14 @@ def test_files_behind_a_sub_path_expr_that_cannot_be_expanded_are_still_scanned(
     cms = {("apps", "c"): {"gw.ini": f"url = {OPENAI}"}}
     (target,) = file_targets(obj, cms)
     assert target.kind is TargetKind.EMBEDDED
+
+
+def test_litellm_short_config_option_and_spring_application_json_locations_are_read() -> None:
+    obj, cms = litellm_pod(LITELLM_CONFIG)
+    obj["spec"]["containers"][0]["args"] = ["-c", "/app/config.yaml"]
+    assert [t.url.host for t in file_targets(obj, cms)] == ["api.openai.com"]
+    location = '{"spring": {"config": {"location": "/etc/app/custom.yml"}}}'
+    obj, cms = mounted_pod(
+        {"custom.yml": f"spring.ai.openai.base-url: {OPENAI}\n"}, "/etc/app", env={"SPRING_APPLICATION_JSON": location}
+    )
+    assert [t.url.host for t in file_targets(obj, cms)] == ["api.openai.com"]

@@ -348,30 +348,16 @@ def read_mounted_config(
     argv: list[str],
     spring_value: Callable[[str], EnvSetting | None],
     spring_locations: Mapping[str, str],
+    named: bool = True,
 ) -> MountedConfig:
     """Every setting, URL and problem the container's mounted configuration files hold.
 
     `spring_value(name)` finds a setting by Spring Boot's relaxed name among the environment, the
-    command line and SPRING_APPLICATION_JSON; `spring_locations` are spring.config.* values set there."""
+    command line and SPRING_APPLICATION_JSON; `spring_locations` are spring.config.* values set there.
+    `named=False` says no variable or argument names a file (detection checks it cheaply first): the
+    files are then judged by their names and contents alone."""
     reader = _Reader(files, env, argv, spring_value)
-    settings = env.settings
-    for name in _DOTENV_VARIABLES:
-        setting = settings.get(name)
-        if setting is not None and setting.value:
-            file = reader.named(setting.value.strip(), f"{name}")
-            if file is not None:
-                reader.dotenv(file)
-    for arg in argv:
-        for match in _DOTENV_ARGUMENT.finditer(arg):
-            file = reader.named(match.group(1).strip("\"'"), f"the argument {match.group(0).strip()}")
-            if file is not None:
-                reader.dotenv(file)
-    for name, value in spring_locations.items():
-        reader.spring_locations(value, name)
-    _client_files(reader)
-    spring_names: frozenset[str] = frozenset()
-    if (config_name := spring_value("spring.config.name")) is not None and config_name.value:
-        spring_names = frozenset(n.strip() for n in config_name.value.split(",") if n.strip())
+    spring_names = _named_files(reader, spring_locations) if named else frozenset()
     if files.working_dir:
         reader.config_dirs.update(files.absolute(d) for d in _DEFAULT_CONFIG_DIRS)
     for file in list(files.files()):
@@ -401,6 +387,29 @@ def read_mounted_config(
             reported.add(where.field)
             reader.not_visible(where, f"the directory {directory}, where clients look for configuration files,")
     return reader.out
+
+
+def _named_files(reader: _Reader, spring_locations: Mapping[str, str]) -> frozenset[str]:
+    """Read the files variables and arguments name; returns the base names spring.config.name sets."""
+    settings = reader.env.settings
+    for name in _DOTENV_VARIABLES:
+        setting = settings.get(name)
+        if setting is not None and setting.value:
+            file = reader.named(setting.value.strip(), f"{name}")
+            if file is not None:
+                reader.dotenv(file)
+    for arg in reader.argv:
+        for match in _DOTENV_ARGUMENT.finditer(arg):
+            file = reader.named(match.group(1).strip("\"'"), f"the argument {match.group(0).strip()}")
+            if file is not None:
+                reader.dotenv(file)
+    for name, value in spring_locations.items():
+        reader.spring_locations(value, name)
+    _client_files(reader)
+    config_name = reader.spring_value("spring.config.name")
+    if config_name is None or not config_name.value:
+        return frozenset()
+    return frozenset(n.strip() for n in config_name.value.split(",") if n.strip())
 
 
 def _env_values(env: ContainerEnv) -> dict[str, str | None]:
