@@ -378,8 +378,8 @@ def read_mounted_config(
             reader.spring(file, fmt)
         elif posixpath.basename(file.path).startswith(_OAI_CONFIG_LIST):
             _oai_file(reader, file)
-        else:
-            reader.out.scans.append(FileScan(file.text, f"{file.where()}", file.field))
+        elif ":" in file.text:  # no colon, no URL (a CA bundle, most data files): nothing to scan
+            reader.out.scans.append(FileScan(file.text, file.where(), file.field))
     reported: set[str] = set()
     for directory in sorted(reader.config_dirs):
         where = files.directory(directory)
