@@ -428,7 +428,7 @@ def test_a_spring_config_location_given_as_a_jvm_property_names_the_file() -> No
 
 
 def test_a_mounted_client_config_is_parsed_once_per_text_not_per_pod(monkeypatch: pytest.MonkeyPatch) -> None:
-    from modelroute.engine import clientfiles, mountedconfig
+    from modelroute.engine import clientconfig, clientfiles
 
     calls: list[str] = []
     real = clientfiles.litellm_destinations
@@ -438,7 +438,7 @@ def test_a_mounted_client_config_is_parsed_once_per_text_not_per_pod(monkeypatch
         return real(text, included)
 
     monkeypatch.setattr(clientfiles, "litellm_destinations", counting)
-    mountedconfig._PARSED.clear()
+    clientconfig._PARSED.clear()
     obj, cms = litellm_pod(LITELLM_CONFIG)
     for _ in range(100):
         assert not decide(obj, cms).allowed

@@ -20,6 +20,7 @@ from enum import Enum
 from typing import Any
 
 from modelroute.engine import hosts
+from modelroute.engine.clientconfig import ClientDestination
 from modelroute.engine.clients import (
     API_TYPE_VARIABLE,
     BEDROCK_API_TYPES,
@@ -39,7 +40,6 @@ from modelroute.engine.environment import ConfigMaps, ContainerEnv, EnvSetting, 
 from modelroute.engine.mountedconfig import (
     FILE_NAMING_VARIABLES,
     SPRING_LOCATION_PROPERTIES,
-    ClientDestination,
     FileScan,
     MountedConfig,
     read_mounted_config,
