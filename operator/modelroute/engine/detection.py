@@ -27,6 +27,7 @@ from modelroute.engine.clients import (
     CREDENTIAL_NAMES,
     DEFAULT_ROUTES,
     OPENAI_CREDENTIALS,
+    OPENAI_DEFAULT_BASE_URL,
     PROPERTY_CARRIERS,
     PROVIDER_SELECTORS,
     SPRING_JSON_PROPERTY,
@@ -35,6 +36,7 @@ from modelroute.engine.clients import (
     canonical_name,
     endpoint_variable,
 )
+from modelroute.engine.connection_strings import connection_name, inspect_connection_string, is_aspire_endpoint
 from modelroute.engine.environment import ConfigMaps, ContainerEnv, EnvSetting, Source, container_env
 from modelroute.engine.redaction import redact_url
 from modelroute.engine.verdict import Code, Violation
@@ -101,11 +103,12 @@ class Target:
     setting: str  # what names it, for messages: "OPENAI_BASE_URL", "args[1]"
     field: str  # full field path
     variable: str | None = None  # the endpoint variable, when kind is SETTING
+    named_deployment: str | None = None  # a deployment the setting names beside its URL
 
     @property
     def deployment(self) -> str | None:
-        if self.url is None:
-            return None
+        if self.named_deployment is not None or self.url is None:
+            return self.named_deployment
         match = _DEPLOYMENT_IN_PATH.search(self.url.path)
         return match.group(1) if match else None
 
@@ -254,6 +257,31 @@ class _Inspector:
             kind = TargetKind.SETTING
             self.f.targets.append(Target(kind, url, setting.name, self.path(setting.field), setting.name))
 
+    def connection_string(self, setting: EnvSetting) -> list[Target]:
+        """A .NET connection string (engine.connection_strings): its Endpoint is a target; one with a Key and
+        no Endpoint is returned, to be judged as the default once every setting is known."""
+        found = inspect_connection_string(setting)
+        for code, message in found.problems:
+            self.problem(code, message, setting.field)
+        for text in found.scan:
+            self.embedded_urls(text, f"env {setting.name}", setting.field)
+        if found.warning:
+            self.f.warnings.append(f"container {self.f.name}: {found.warning}")
+        where = self.path(setting.field)
+        if found.url is not None:
+            self.f.targets.append(Target(TargetKind.SETTING, found.url, found.setting, where, None, found.deployment))
+        if not found.defaulted:
+            return []
+        url = _DEFAULT_URLS[OPENAI_DEFAULT_BASE_URL]
+        return [
+            Target(
+                TargetKind.DEFAULT,
+                url,
+                f"{found.setting} (so Aspire's OpenAI client would call {url.origin}/v1)",
+                where,
+            )
+        ]
+
     def unseen_carrier(self, setting: EnvSetting) -> None:
         """A provider selector or a properties carrier whose value ModelRoute cannot see."""
         if setting.source is Source.UNRESOLVED:
@@ -325,7 +353,7 @@ def carried_properties(setting: EnvSetting) -> list[EnvSetting]:
     return _property_settings(setting, command_line_properties(setting.value), f"-D{{name}} in {setting.name}")
 
 
-_OTHER, _ENDPOINT, _CREDENTIAL, _CARRIER = 0, 1, 2, 4
+_OTHER, _ENDPOINT, _CREDENTIAL, _CARRIER, _CONNECTION = 0, 1, 2, 4, 8
 
 
 _KINDS: dict[str, int] = {}
@@ -344,6 +372,8 @@ def _name_kind(name: str) -> int:
 
 
 def _classify_name(name: str) -> int:
+    if connection_name(name) is not None:
+        return _CONNECTION
     if endpoint_variable(name) is not None:
         kind = _ENDPOINT
     elif canonical_name(name) in CREDENTIAL_NAMES:
@@ -394,10 +424,13 @@ def inspect_container(
     inspector = _Inspector(findings)
     settings = env.settings
     seen = _Settings(settings)
+    defaulted: list[Target] = []
 
     def judge_setting(setting: EnvSetting, kind: int) -> None:
         if kind & _ENDPOINT:
             inspector.endpoint_setting(setting)
+        elif kind & _CONNECTION:
+            defaulted.extend(inspector.connection_string(setting))
         elif kind & _CREDENTIAL:
             seen.has_credential = True
             if setting.name not in OPENAI_CREDENTIALS:
@@ -452,6 +485,11 @@ def inspect_container(
                 for prop in _property_settings(holder, pairs, "{name} on the command line"):
                     judge_property(prop)
 
+    # a connection string with a Key and no Endpoint: Aspire's client takes its own Endpoint setting, or OpenAI
+    if defaulted and any(is_aspire_endpoint(name) for name in settings):
+        findings.signals.extend(f"{t.setting} is set" for t in defaulted)
+    else:
+        findings.targets.extend(defaulted)
     # a key whose client has no base URL setting goes to that client's default: OpenAI itself
     for route in DEFAULT_ROUTES if seen.has_credential else ():
         relaxed = route.relaxed

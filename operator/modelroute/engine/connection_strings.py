@@ -1,0 +1,463 @@
+""".NET connection strings, read as Microsoft.Extensions.Configuration and the Aspire OpenAI clients read them.
+
+An environment variable `ConnectionStrings__<name>` is the configuration key `ConnectionStrings:<name>`
+(the environment provider reads `__` as `:` and compares keys case-insensitively; the host builder also
+loads the `DOTNET_` and `ASPNETCORE_` prefixed variables, and Azure App Service's `CUSTOMCONNSTR_<name>`
+lands on the same key). `GetConnectionString(name)` returns it, and Aspire's OpenAI clients
+(`Aspire.OpenAI`, `Aspire.Azure.AI.OpenAI`) parse it with `System.Data.Common.DbConnectionStringBuilder`:
+`key=value` pairs separated by `;`, keys case-insensitive with `==` for a literal `=`, values unquoted or
+in `"..."` / `'...'` (the quote doubled inside), the last of a repeated key winning, an empty value
+removing the key. They read `Endpoint` (only when it is an absolute URI: otherwise it is ignored and
+the client keeps its default), `Key`, `Deployment` or `Model`, and `IsAzure`. With no `Endpoint` anywhere,
+`OpenAIClient` calls `https://api.openai.com/v1` (openai-dotnet's `OpenAIClientOptions`).
+
+Many connection strings are not OpenAI ones (databases, Service Bus, Storage, AI Search, Qdrant...), and
+the client a name belongs to is chosen in code. `openai_connection` says which are judged (see its rule).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from modelroute.engine import hosts
+from modelroute.engine.clients import ASPIRE_OPENAI_ENDPOINT, ASPIRE_OPENAI_KEY, RouteValues, canonical_name
+from modelroute.engine.environment import EnvSetting, Source
+from modelroute.engine.verdict import Code
+
+ENDPOINT = "Endpoint"
+KEY = "Key"
+DEPLOYMENT = "Deployment"
+MODEL = "Model"
+IS_AZURE = "IsAzure"
+#: The keys of the connection strings Aspire's OpenAI hosting writes and its clients read.
+OPENAI_KEYS = frozenset(k.lower() for k in (ENDPOINT, KEY, DEPLOYMENT, MODEL, IS_AZURE))
+_OPENAI_ONLY_KEYS = frozenset({DEPLOYMENT.lower(), IS_AZURE.lower()})
+
+_SECTION = "connectionstrings"
+_HOST_PREFIXES = ("dotnet_", "aspnetcore_")
+_APP_SERVICE_PREFIX = "customconnstr_"
+#: What .NET's char.IsWhiteSpace calls white space (Python's str.isspace also counts U+001C..U+001F).
+_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+#: Longest connection string parsed: beyond it the value is scanned for URLs only.
+MAX_LENGTH = 64 * 1024
+
+
+class ConnectionStringError(ValueError):
+    """A value DbConnectionStringBuilder refuses (and so does the client that reads it)."""
+
+
+def connection_name(variable: str) -> str | None:
+    """The `<name>` of the `ConnectionStrings:<name>` key that an environment variable sets, or None."""
+    lowered = variable.lower()
+    if lowered.startswith(_APP_SERVICE_PREFIX):
+        name = variable[len(_APP_SERVICE_PREFIX) :]
+        return name or None
+    for prefix in _HOST_PREFIXES:
+        if lowered.startswith(prefix):
+            variable, lowered = variable[len(prefix) :], lowered[len(prefix) :]
+            break
+    for delimiter in ("__", ":"):
+        head = _SECTION + delimiter
+        if lowered.startswith(head):
+            name = variable[len(head) :]
+            # a deeper key (ConnectionStrings:a:b) is a section, which GetConnectionString does not return
+            return name if name and "__" not in name and ":" not in name else None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionString:
+    """A parsed connection string: its pairs in order, as written (keys keep their spelling)."""
+
+    pairs: tuple[tuple[str, str], ...]
+
+    def get(self, key: str) -> str | None:
+        """The value of a key, compared case-insensitively; the last one written wins."""
+        wanted = key.lower()
+        found = None
+        for name, value in self.pairs:
+            if name.lower() == wanted:
+                found = value
+        return found
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """Its keys, lower-cased."""
+        return frozenset(name.lower() for name, _ in self.pairs)
+
+    def with_value(self, key: str, value: str) -> ConnectionString:
+        """The same connection string with `key` set to `value`: in place (keeping its spelling and
+        dropping repeats), or first when it was not there."""
+        wanted = key.lower()
+        pairs: list[tuple[str, str]] = []
+        replaced = False
+        for name, old in self.pairs:
+            if name.lower() != wanted:
+                pairs.append((name, old))
+            elif not replaced:
+                pairs.append((name, value))
+                replaced = True
+        if not replaced:
+            pairs.insert(0, (key, value))
+        return ConnectionString(tuple(pairs))
+
+    def __str__(self) -> str:
+        return ";".join(f"{name.replace('=', '==')}={_quoted(value)}" for name, value in self.pairs)
+
+
+def _quoted(value: str) -> str:
+    """A value as DbConnectionStringBuilder writes it: bare when it can be, else quoted (an empty one
+    too, which DbConnectionStringBuilder writes bare, and so reads back as removed)."""
+    if value and not any(c in "\"'=;" or c in _SPACE or _is_control(c) for c in value):
+        return value
+    if '"' in value and "'" not in value:
+        return f"'{value}'"
+    return '"' + value.replace('"', '""') + '"'
+
+
+def _is_control(c: str) -> bool:
+    return ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0
+
+
+def parse(text: str) -> ConnectionString:
+    """Parse as DbConnectionStringBuilder does (non-ODBC rules). Raises ConnectionStringError."""
+    if len(text) > MAX_LENGTH:
+        raise ConnectionStringError(f"longer than {MAX_LENGTH} characters")
+    pairs: list[tuple[str, str]] = []
+    position, length = 0, len(text)
+    while position < length:
+        position, key, value = _pair(text, position)
+        if key is None:
+            break
+        # a key with no value removes what an earlier pair set
+        pairs = [(k, v) for k, v in pairs if k.lower() != key.lower()]
+        if value is not None:
+            if any(_is_control(c) for c in key):  # the builder refuses even a tab inside a key it sets
+                raise ConnectionStringError(f"a control character in the key ending at {position}")
+            pairs.append((key, value))
+    return ConnectionString(tuple(pairs))
+
+
+def _pair(text: str, position: int) -> tuple[int, str | None, str | None]:
+    """(next position, key, value) of the pair at `position`; key None at the end of the text."""
+    length = len(text)
+    while position < length and (text[position] == ";" or text[position] in _SPACE):
+        position += 1
+    if position >= length or text[position] == "\0":
+        if text[position:].strip("\0" + _SPACE):
+            raise ConnectionStringError(f"text after a NUL character at {position}")
+        return length, None, None
+    start = position
+    key_chars: list[str] = []
+    while True:
+        if position >= length:
+            raise ConnectionStringError(f"the key at {start} has no '='")
+        c = text[position]
+        if c == "=":
+            if position + 1 < length and text[position + 1] == "=":
+                key_chars.append("=")  # '==' is a literal '=' in a key
+                position += 2
+                continue
+            position += 1
+            break
+        if _is_control(c) and c not in _SPACE:
+            raise ConnectionStringError(f"a control character in the key at {start}")
+        key_chars.append(c)
+        position += 1
+    key = "".join(key_chars).rstrip(_SPACE)
+    if not key:
+        raise ConnectionStringError(f"an empty key at {start}")
+    while position < length and text[position] in _SPACE:
+        position += 1
+    if position >= length or text[position] == ";":
+        return position + 1, key, None
+    quote = text[position]
+    if quote in "\"'":
+        return _quoted_value(text, position, key)
+    value_start = position
+    while position < length and text[position] != ";":
+        if _is_control(text[position]) and text[position] not in _SPACE:
+            raise ConnectionStringError(f"a control character in the value of {key!r}")
+        position += 1
+    value = text[value_start:position].strip(_SPACE)
+    if value[-1:] in ("'", '"'):
+        raise ConnectionStringError(f"the value of {key!r} ends with a quote it does not start with")
+    return position + 1, key, value
+
+
+def _quoted_value(text: str, position: int, key: str) -> tuple[int, str, str]:
+    quote, length = text[position], len(text)
+    position += 1
+    chars: list[str] = []
+    while True:
+        if position >= length or text[position] == "\0":
+            raise ConnectionStringError(f"the quoted value of {key!r} is not closed")
+        c = text[position]
+        if c == quote:
+            if position + 1 < length and text[position + 1] == quote:
+                chars.append(quote)
+                position += 2
+                continue
+            position += 1
+            break
+        chars.append(c)
+        position += 1
+    while position < length and text[position] in _SPACE:
+        position += 1
+    if position < length and text[position] not in ";\0":
+        raise ConnectionStringError(f"text after the quoted value of {key!r}")
+    return position + 1, key, "".join(chars)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAIConnection:
+    """A connection string an Aspire OpenAI client would read: where it sends requests."""
+
+    name: str
+    parsed: ConnectionString
+    endpoint: str | None  # the Endpoint as written; None: the client's default
+    url: hosts.ParsedURL | None  # the Endpoint parsed; None when absent or unusable
+    error: str | None  # why the Endpoint is not usable
+    deployment: str | None
+
+    @property
+    def is_azure(self) -> bool | None:
+        """What `IsAzure` says (Aspire's AddOpenAIClientFromConfiguration), None when it is not set."""
+        value = self.parsed.get(IS_AZURE)
+        return None if value is None else value.strip().lower() == "true"
+
+
+def openai_connection(name: str, parsed: ConnectionString) -> OpenAIConnection | None:
+    """The connection string as an Aspire OpenAI client reads it, or None when it is not an OpenAI one.
+
+    It is one when it has an `Endpoint` or a `Key` and any of: the Endpoint's host is an OpenAI or
+    Azure OpenAI host; the connection name mentions OpenAI; every key is one Aspire's OpenAI clients read
+    and it has `Deployment` or `IsAzure`, or a `Key` and no `Endpoint` (the form `Key=...`, whose client
+    calls api.openai.com). Service Bus, Storage, database, AI Search or Qdrant strings are none of these."""
+    keys = parsed.keys
+    endpoint = parsed.get(ENDPOINT)
+    if endpoint is None and KEY.lower() not in keys:
+        return None
+    url, error = _endpoint_url(endpoint)
+    model_host = url is not None and hosts.classify_host(url.host).is_openai_model_host
+    openai_form = keys <= OPENAI_KEYS and (bool(keys & _OPENAI_ONLY_KEYS) or endpoint is None)
+    if not (model_host or "OPENAI" in canonical_name(name) or openai_form):
+        return None
+    deployment = parsed.get(DEPLOYMENT) or parsed.get(MODEL)
+    return OpenAIConnection(name, parsed, endpoint, url, error, deployment)
+
+
+def _endpoint_url(endpoint: str | None) -> tuple[hosts.ParsedURL | None, str | None]:
+    if endpoint is None:
+        return None, None
+    try:
+        return hosts.parse_url(endpoint.strip()), None
+    except hosts.URLError as error:
+        return None, str(error)
+
+
+def is_aspire_endpoint(variable: str) -> bool:
+    """Whether a variable is an endpoint setting of Aspire's OpenAI clients (`Aspire:OpenAI[:<name>]:Endpoint`,
+    `...:ClientOptions:Endpoint`, and the `Aspire:Azure:AI:OpenAI` twins), which a connection string with
+    no Endpoint leaves in force."""
+    canonical = canonical_name(variable).replace(":", "")
+    return canonical.startswith(("ASPIREOPENAI", "ASPIREAZUREAIOPENAI")) and canonical.endswith("ENDPOINT")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionFinding:
+    """What a connection-string variable tells the engine, as plain data for engine.detection."""
+
+    setting: str = ""  # what names the route, for messages: "ConnectionStrings__openai Endpoint"
+    url: hosts.ParsedURL | None = None  # the Endpoint, when usable
+    deployment: str | None = None
+    defaulted: bool = False  # a Key and no Endpoint: the client's default, api.openai.com
+    problems: tuple[tuple[Code, str], ...] = ()
+    scan: tuple[str, ...] = ()  # values to scan for model URLs, as any other env value
+    warning: str | None = None
+
+
+def inspect_connection_string(setting: EnvSetting) -> ConnectionFinding:
+    """Judge one `ConnectionStrings__<name>` variable. No value ever reaches a message."""
+    name = connection_name(setting.name) or setting.name
+    variable = setting.name
+    named_openai = "OPENAI" in canonical_name(name)
+    if setting.source is Source.UNRESOLVED:
+        if not named_openai:
+            return ConnectionFinding()
+        problem = (
+            Code.UNRESOLVED_REFERENCE,
+            f"{variable} cannot be resolved: {setting.detail}; it is the "
+            "connection string of an OpenAI client, so ModelRoute cannot tell where it points",
+        )
+        return ConnectionFinding(setting=variable, problems=(problem,))
+    if setting.value is None:
+        if not named_openai:
+            return ConnectionFinding()  # a database password in a Secret is no one's business here
+        return ConnectionFinding(
+            setting=variable, problems=((Code.ENDPOINT_NOT_VISIBLE, _unseen(variable, setting.detail)),)
+        )
+    bare = _bare_url(setting.value)
+    if bare is not None:
+        # Aspire.Azure.AI.OpenAI takes a connection string that is an absolute URI as its Endpoint
+        if named_openai or hosts.classify_host(bare.host).is_openai_model_host:
+            return ConnectionFinding(setting=variable, url=bare)
+        return ConnectionFinding()
+    try:
+        parsed = parse(setting.value)
+    except ConnectionStringError as error:
+        problems: tuple[tuple[Code, str], ...] = ()
+        if named_openai and setting.hidden_refs:
+            problems = ((Code.ENDPOINT_NOT_VISIBLE, _unseen(variable, f"$({', '.join(setting.hidden_refs)})")),)
+        elif named_openai and setting.value.strip():
+            problems = (
+                (
+                    Code.MALFORMED_ENDPOINT_URL,
+                    f"{variable} is not a connection string .NET can parse "
+                    f"({error}); the client refuses to start or uses another endpoint setting",
+                ),
+            )
+        return ConnectionFinding(setting=variable, problems=problems, scan=(setting.value,))
+    found = openai_connection(name, parsed)
+    if found is None:
+        return ConnectionFinding(scan=tuple(value for _, value in parsed.pairs if ":" in value))
+    subject = f"{variable} {ENDPOINT}"
+    hidden = [ref for ref in setting.hidden_refs if f"$({ref})" in (found.endpoint or "")]
+    if hidden:
+        return ConnectionFinding(
+            setting=subject,
+            problems=((Code.ENDPOINT_NOT_VISIBLE, _unseen(subject, f"$({', '.join(hidden)})")),),
+        )
+    warning = None
+    key = parsed.get(KEY)
+    if setting.source is Source.LITERAL and key and not any(f"$({ref})" in key for ref in setting.hidden_refs):
+        warning = (
+            f"{variable} holds a literal Key in the manifest; keep API keys in a Secret (e.g. "
+            f"{ASPIRE_OPENAI_KEY} from a secretKeyRef) and the Endpoint in the connection string"
+        )
+    if found.endpoint is None:
+        return ConnectionFinding(
+            setting=f"{variable} with a {KEY} and no {ENDPOINT}",
+            defaulted=True,
+            deployment=found.deployment,
+            warning=warning,
+        )
+    if found.url is None:
+        problem = (
+            Code.MALFORMED_ENDPOINT_URL,
+            f"{subject} is not a usable URL ({found.error}); Aspire ignores an "
+            "Endpoint that is not an absolute URI, and its OpenAI client then calls https://api.openai.com/v1",
+        )
+        return ConnectionFinding(setting=subject, problems=(problem,), warning=warning)
+    return ConnectionFinding(setting=subject, url=found.url, deployment=found.deployment, warning=warning)
+
+
+def _bare_url(value: str) -> hosts.ParsedURL | None:
+    if "=" in value or "://" not in value:
+        return None
+    try:
+        return hosts.parse_url(value.strip())
+    except hosts.URLError:
+        return None
+
+
+def _unseen(subject: str, source: str) -> str:
+    return (
+        f"{subject} depends on {source}, whose value ModelRoute cannot see; it is the connection string of an "
+        f"OpenAI client, and its Endpoint decides where requests go. Keep only the key secret ({ASPIRE_OPENAI_KEY} "
+        f"from a secretKeyRef) and set the endpoint as a plain value or from a ConfigMap: the connection string "
+        f"without a Key, or {ASPIRE_OPENAI_ENDPOINT} with no Endpoint in the connection string"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenConnection:
+    """What the Aspire profile writes for one connection-string variable."""
+
+    value: str | None = None  # the connection string to write; None: leave it as it is
+    rewritten: bool = False  # it named another route (written only when the policy says rewrite)
+    warning: str | None = None
+
+
+def _openai_of(variable: str, value: str) -> tuple[ConnectionString | None, OpenAIConnection | None]:
+    name = connection_name(variable)
+    if name is None:
+        return None, None
+    try:
+        parsed = parse(value)
+    except ConnectionStringError:
+        return None, None
+    return parsed, openai_connection(name, parsed)
+
+
+def routes_to(value: str, variable: str, host_port: str) -> bool:
+    """Whether a connection-string variable is an OpenAI one whose Endpoint is the route `host_port`."""
+    bare = _bare_url(value)
+    if bare is not None:
+        return bare.host_port == host_port
+    _, found = _openai_of(variable, value)
+    return found is not None and found.url is not None and found.url.host_port == host_port
+
+
+def routed_connection_string(
+    setting: EnvSetting, host_port: str, route: RouteValues, rewrite: bool
+) -> WrittenConnection:
+    """The connection string with the approved Endpoint, where ModelRoute can write it: a visible OpenAI
+    connection string with no Endpoint gets one; one with another Endpoint gets the approved one only under
+    `rewrite`. The rest is kept. The client it was written for stays the same: the Azure client (IsAzure=true,
+    or an Endpoint on an `.azure.` host, as Aspire's AddOpenAIClientFromConfiguration decides) gets the
+    resource root, the OpenAI client the v1 URL (and IsAzure=false when that URL is on an Azure host)."""
+    name = connection_name(setting.name)
+    if name is None or setting.source is Source.UNRESOLVED:
+        return WrittenConnection()
+    if setting.value is None or (setting.hidden_refs and _hides_endpoint(setting)):
+        named_openai = "OPENAI" in canonical_name(name)
+        if named_openai or (setting.value is not None and _openai_of(setting.name, setting.value)[1] is not None):
+            return WrittenConnection(warning=_cannot_write(setting))
+        return WrittenConnection()
+    bare = _bare_url(setting.value)
+    if bare is not None:
+        if bare.host_port == host_port or not rewrite or not _is_openai_bare(name, bare):
+            return WrittenConnection()
+        return WrittenConnection(route.azure_endpoint, rewritten=True)
+    parsed, found = _openai_of(setting.name, setting.value)
+    if parsed is None or found is None:
+        return WrittenConnection()
+    if found.url is not None and found.url.host_port == host_port:
+        return WrittenConnection()
+    if found.endpoint is not None and not rewrite:
+        return WrittenConnection()
+    azure = found.is_azure
+    if azure is None:
+        azure = found.url is not None and ".azure." in found.url.host
+    if azure:
+        written = parsed.with_value(ENDPOINT, route.azure_endpoint)
+    else:
+        written = parsed.with_value(ENDPOINT, route.openai_base_url)
+        if found.is_azure is None and ".azure." in hosts.parse_url(route.openai_base_url).host:
+            written = written.with_value(IS_AZURE, "false")
+    return WrittenConnection(str(written), rewritten=found.endpoint is not None)
+
+
+def _is_openai_bare(name: str, url: hosts.ParsedURL) -> bool:
+    return "OPENAI" in canonical_name(name) or hosts.classify_host(url.host).is_openai_model_host
+
+
+def _hides_endpoint(setting: EnvSetting) -> bool:
+    """Whether a $(VAR) ModelRoute cannot see may decide the Endpoint (not just hold the Key)."""
+    assert setting.value is not None
+    try:
+        endpoint = parse(setting.value).get(ENDPOINT)
+    except ConnectionStringError:
+        return True
+    return endpoint is not None and any(f"$({ref})" in endpoint for ref in setting.hidden_refs)
+
+
+def _cannot_write(setting: EnvSetting) -> str:
+    return (
+        f"ModelRoute cannot write the Endpoint of {setting.name}, which depends on {setting.detail or 'a value'} "
+        "it cannot see; the pod is judged as it is. Set the endpoint outside the Secret: "
+        f"{ASPIRE_OPENAI_ENDPOINT} (which the profile writes) applies when the connection string has no Endpoint, "
+        f"so keep only the key secret ({ASPIRE_OPENAI_KEY} from a secretKeyRef, or a connection string from a "
+        "ConfigMap with the Key as $(VAR))"
+    )
