@@ -60,7 +60,9 @@ def test_the_webhooks_agree_with_the_offline_check_on_every_detection_case(
     judged = {key: admitted[key] for key in expected}
     assert judged == expected
     assert sorted(key[2] for key, allowed in judged.items() if allowed) == [
+        "aspire-connection-approved",
         "chained-config-map",
+        "database-connection-string",
         "forged-annotation",
         "jvm-property-approved",
         "spring-key-default",

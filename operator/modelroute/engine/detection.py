@@ -277,7 +277,8 @@ class _Inspector:
             Target(
                 TargetKind.DEFAULT,
                 url,
-                f"{found.setting} (so Aspire's OpenAI client would call {url.origin}/v1)",
+                f"{found.setting} (so Aspire's OpenAI client would call {url.origin}/v1; inject.profiles: "
+                f"[Aspire] writes the approved Endpoint into it)",
                 where,
             )
         ]
