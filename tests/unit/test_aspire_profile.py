@@ -133,3 +133,12 @@ def test_the_profiles_write_their_keys_from_the_credentials_secret() -> None:
     reference = {"secretKeyRef": {"name": "k", "key": "api-key"}}
     for name in ("Aspire__OpenAI__Key", "Aspire__Azure__AI__OpenAI__Key", "OpenAI__ApiKey", "AzureOpenAI__ApiKey"):
         assert env[name] == reference, name
+
+
+def test_an_aspire_key_is_routed_by_the_profile_and_refused_without_it() -> None:
+    c = container()
+    c["env"] = [{"name": "Aspire__OpenAI__Key", "valueFrom": SECRET}]
+    assert codes(judge(pod(c))) == ["DefaultOpenAIEndpoint"]
+    decision = judge(pod(c), aspire_context())
+    assert decision.allowed, decision.violations
+    assert decision.outcome is Outcome.COMPLIANT

@@ -275,3 +275,34 @@ def test_an_approved_section_key_endpoint_is_compliant() -> None:
 def test_a_workload_of_another_channel_gets_its_own_message() -> None:
     ctx = context(workloads=[workload(channel="OpenAI")], endpoints=[endpoint(channels=["Microsoft"])])
     assert codes(judge(pod(container(env={"ConnectionStrings__openai": "Key=k"})), ctx)) == ["ChannelNotAllowed"]
+
+
+# --- Aspire's own key setting --------------------------------------------------------------------
+
+
+def test_an_aspire_key_with_no_endpoint_anywhere_calls_api_openai_com() -> None:
+    c = container(env=None)
+    c["env"] = [{"name": "Aspire__OpenAI__Key", "valueFrom": SECRET}]
+    decision = judge(pod(c, app="nobody"), context(policies=UNMANAGED_ALLOWED))
+    assert codes(decision) == ["DefaultOpenAIEndpoint"]
+    assert "Aspire__OpenAI__Key" in decision.violations[0].message
+
+
+@pytest.mark.parametrize(
+    "endpoint_setting",
+    [
+        {"Aspire__OpenAI__Endpoint": APPROVED_URL + "/openai/v1"},
+        {"Aspire__OpenAI__chat__ClientOptions__Endpoint": APPROVED_URL + "/openai/v1"},
+        {"ConnectionStrings__chat": f"Endpoint={APPROVED_URL}/openai/v1;IsAzure=false"},
+    ],
+)
+def test_an_aspire_key_takes_the_endpoint_given_elsewhere(endpoint_setting: dict[str, str]) -> None:
+    env = {"Aspire__OpenAI__chat__Key": "k", **endpoint_setting}
+    decision = judge(unmanaged(env), context(policies=UNMANAGED_ALLOWED))
+    assert codes(decision) == []
+
+
+def test_an_aspire_key_beside_an_openai_connection_string_from_a_secret_is_not_visible_only() -> None:
+    c = container(env={"Aspire__OpenAI__Key": "k"})
+    c["env"].append({"name": "ConnectionStrings__openai", "valueFrom": SECRET})
+    assert codes(judge(pod(c, app="nobody"), context(policies=UNMANAGED_ALLOWED))) == ["EndpointNotVisible"]

@@ -17,7 +17,10 @@ the client a name belongs to is chosen in code. `openai_connection` says which a
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 
 from modelroute.engine import hosts
 from modelroute.engine.clients import ASPIRE_OPENAI_ENDPOINT, ASPIRE_OPENAI_KEY, RouteValues, canonical_name
@@ -254,6 +257,58 @@ def _endpoint_url(endpoint: str | None) -> tuple[hosts.ParsedURL | None, str | N
         return hosts.parse_url(endpoint.strip()), None
     except hosts.URLError as error:
         return None, str(error)
+
+
+def aspire_key_without_endpoint(settings: Mapping[str, EnvSetting]) -> EnvSetting | None:
+    """An `Aspire:OpenAI[:<name>]:Key` setting where nothing can give Aspire's OpenAIClient an Endpoint (no
+    Aspire endpoint setting, no connection string with one, or that may hold one): it then calls
+    api.openai.com. (Aspire's Azure client refuses to start without an Endpoint.)"""
+    key = None
+    for name, setting in settings.items():
+        role = _aspire_role(name)
+        if role is _Role.NONE:
+            continue
+        if role is _Role.ENDPOINT or (role is _Role.CONNECTION and _may_give_endpoint(setting)):
+            return None
+        if role is _Role.KEY and key is None:
+            key = setting
+    return key
+
+
+def is_aspire_setting(variable: str) -> bool:
+    """Whether Aspire's OpenAI clients read the variable: a connection string, an endpoint or a key setting."""
+    return _aspire_role(variable) is not _Role.NONE
+
+
+class _Role(Enum):
+    NONE = 0
+    KEY = 1
+    ENDPOINT = 2
+    CONNECTION = 3
+
+
+@functools.lru_cache(maxsize=8192)
+def _aspire_role(name: str) -> _Role:
+    """What a variable is to Aspire's OpenAI client; cached, as every container's every variable is asked."""
+    if connection_name(name) is not None:
+        return _Role.CONNECTION
+    if is_aspire_endpoint(name):
+        return _Role.ENDPOINT
+    segments = [part.lower() for part in name.replace(":", "__").split("__")]
+    if segments[:2] == ["aspire", "openai"] and segments[-1] == "key" and len(segments) in (3, 4):
+        return _Role.KEY
+    return _Role.NONE
+
+
+def _may_give_endpoint(setting: EnvSetting) -> bool:
+    if setting.value is None:
+        return "OPENAI" in canonical_name(setting.name)  # a Secret: an OpenAI one is reported as not visible
+    if _bare_url(setting.value) is not None:
+        return True
+    try:
+        return parse(setting.value).get(ENDPOINT) is not None
+    except ConnectionStringError:
+        return False
 
 
 def is_aspire_endpoint(variable: str) -> bool:

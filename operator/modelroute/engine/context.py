@@ -220,6 +220,9 @@ class PolicyContext:
     namespace_labels: Mapping[str, Labels]
     operator_namespace: str | None = None
     _policy_cache: dict[str, EffectivePolicy | None] = field(default_factory=dict, repr=False, compare=False)
+    _hosts_cache: dict[str, tuple[dict[str, EndpointState], dict[str, EndpointState]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @classmethod
     def build(
@@ -301,18 +304,24 @@ class PolicyContext:
     def covering_workloads(self, namespace: str, pod_labels: Labels) -> list[CompiledWorkload]:
         return [w for w in self.workloads.get(namespace, ()) if w.selects(pod_labels)]
 
-    def approved_hosts_for(self, namespace: str) -> dict[str, EndpointState]:
+    def approved_hosts_for(self, namespace: str) -> Mapping[str, EndpointState]:
         """host:port -> endpoint, for the routes a pod no ModelWorkload covers may take: Ready endpoints
         that admit this namespace and are open to every procurement channel (such a pod declares none)."""
-        return {host: e for host, e in self._ready_hosts_for(namespace) if e.open_to_every_channel}
+        return self._hosts_for(namespace)[0]
 
-    def one_door_hosts_for(self, namespace: str) -> dict[str, EndpointState]:
+    def one_door_hosts_for(self, namespace: str) -> Mapping[str, EndpointState]:
         """host:port -> endpoint, for Ready endpoints that admit this namespace but only one channel:
         routes only a ModelWorkload that declares that channel may take."""
-        return {host: e for host, e in self._ready_hosts_for(namespace) if not e.open_to_every_channel}
+        return self._hosts_for(namespace)[1]
 
-    def _ready_hosts_for(self, namespace: str) -> list[tuple[str, EndpointState]]:
-        labels = self.labels_of(namespace)
-        return [
-            (e.host_port, e) for e in self.endpoints.values() if e.ready and e.host_port and e.allows_namespace(labels)
-        ]
+    def _hosts_for(self, namespace: str) -> tuple[dict[str, EndpointState], dict[str, EndpointState]]:
+        """(open to every channel, one door's), computed once per namespace rather than per pod."""
+        found = self._hosts_cache.get(namespace)
+        if found is None:
+            labels = self.labels_of(namespace)
+            found = ({}, {})
+            for e in self.endpoints.values():
+                if e.ready and e.host_port and e.allows_namespace(labels):
+                    found[0 if e.open_to_every_channel else 1][e.host_port] = e
+            self._hosts_cache[namespace] = found
+        return found

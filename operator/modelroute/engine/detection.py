@@ -36,7 +36,13 @@ from modelroute.engine.clients import (
     canonical_name,
     endpoint_variable,
 )
-from modelroute.engine.connection_strings import connection_name, inspect_connection_string, is_aspire_endpoint
+from modelroute.engine.connection_strings import (
+    aspire_key_without_endpoint,
+    connection_name,
+    inspect_connection_string,
+    is_aspire_endpoint,
+    is_aspire_setting,
+)
 from modelroute.engine.environment import ConfigMaps, ContainerEnv, EnvSetting, Source, container_env
 from modelroute.engine.redaction import redact_url
 from modelroute.engine.verdict import Code, Violation
@@ -354,7 +360,7 @@ def carried_properties(setting: EnvSetting) -> list[EnvSetting]:
     return _property_settings(setting, command_line_properties(setting.value), f"-D{{name}} in {setting.name}")
 
 
-_OTHER, _ENDPOINT, _CREDENTIAL, _CARRIER, _CONNECTION = 0, 1, 2, 4, 8
+_OTHER, _ENDPOINT, _CREDENTIAL, _CARRIER, _CONNECTION, _ASPIRE = 0, 1, 2, 4, 8, 16
 
 
 _KINDS: dict[str, int] = {}
@@ -374,7 +380,7 @@ def _name_kind(name: str) -> int:
 
 def _classify_name(name: str) -> int:
     if connection_name(name) is not None:
-        return _CONNECTION
+        return _CONNECTION | _ASPIRE
     if endpoint_variable(name) is not None:
         kind = _ENDPOINT
     elif canonical_name(name) in CREDENTIAL_NAMES:
@@ -383,6 +389,8 @@ def _classify_name(name: str) -> int:
         kind = _OTHER
     if name in PROVIDER_SELECTORS or name in PROPERTY_CARRIERS:
         kind |= _CARRIER
+    if is_aspire_setting(name):
+        kind |= _ASPIRE
     return kind
 
 
@@ -393,6 +401,7 @@ class _Settings:
         self.env = env
         self.properties: dict[str, EnvSetting] = {}
         self.has_credential = False
+        self.aspire = False  # a setting Aspire's OpenAI clients read
         self._relaxed: dict[str, EnvSetting] | None = None
 
     def _table(self, relaxed: bool) -> Mapping[str, EnvSetting]:
@@ -428,6 +437,8 @@ def inspect_container(
     defaulted: list[Target] = []
 
     def judge_setting(setting: EnvSetting, kind: int) -> None:
+        if kind & _ASPIRE:
+            seen.aspire = True
         if kind & _ENDPOINT:
             inspector.endpoint_setting(setting)
         elif kind & _CONNECTION:
@@ -491,6 +502,10 @@ def inspect_container(
         findings.signals.extend(f"{t.setting} is set" for t in defaulted)
     else:
         findings.targets.extend(defaulted)
+    if seen.aspire and (aspire_key := aspire_key_without_endpoint(settings)) is not None:
+        url = _DEFAULT_URLS[OPENAI_DEFAULT_BASE_URL]
+        what = f"{aspire_key.name} with no Aspire Endpoint (so Aspire's OpenAI client would call {url.origin}/v1)"
+        findings.targets.append(Target(TargetKind.DEFAULT, url, what, inspector.path(aspire_key.field)))
     # a key whose client has no base URL setting goes to that client's default: OpenAI itself
     for route in DEFAULT_ROUTES if seen.has_credential else ():
         relaxed = route.relaxed
