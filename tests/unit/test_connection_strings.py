@@ -8,13 +8,8 @@ from builders import APPROVED_URL, codes, container, context, endpoint, judge, p
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelroute.engine.connection_strings import (
-    ConnectionString,
-    ConnectionStringError,
-    connection_name,
-    is_aspire_endpoint,
-    parse,
-)
+from modelroute.engine.aspire import is_aspire_endpoint
+from modelroute.engine.connection_strings import ConnectionString, ConnectionStringError, connection_name, parse
 from modelroute.engine.verdict import Outcome
 
 UNMANAGED_ALLOWED = [policy(unmanaged="Allow")]

@@ -173,7 +173,7 @@ def _instance_name(r: RouteValues) -> str | None:
 
 
 #: The endpoint and key settings of Aspire's OpenAI clients (`Aspire:OpenAI:*`, `Aspire:Azure:AI:OpenAI:*`),
-#: used when the connection string has no Endpoint (engine.connection_strings), and the sections .NET apps
+#: used when the connection string has no Endpoint (engine.aspire), and the sections .NET apps
 #: bind by convention (`OpenAI:*`, `AzureOpenAI:*`); `__` is `:` to .NET's environment configuration provider.
 ASPIRE_OPENAI_ENDPOINT = "Aspire__OpenAI__Endpoint"
 ASPIRE_AZURE_OPENAI_ENDPOINT = "Aspire__Azure__AI__OpenAI__Endpoint"

@@ -20,6 +20,12 @@ from enum import Enum
 from typing import Any
 
 from modelroute.engine import hosts
+from modelroute.engine.aspire import (
+    aspire_key_without_endpoint,
+    inspect_connection_string,
+    is_aspire_endpoint,
+    is_aspire_setting,
+)
 from modelroute.engine.clients import (
     API_TYPE_VARIABLE,
     BEDROCK_API_TYPES,
@@ -36,13 +42,7 @@ from modelroute.engine.clients import (
     canonical_name,
     endpoint_variable,
 )
-from modelroute.engine.connection_strings import (
-    aspire_key_without_endpoint,
-    connection_name,
-    inspect_connection_string,
-    is_aspire_endpoint,
-    is_aspire_setting,
-)
+from modelroute.engine.connection_strings import connection_name
 from modelroute.engine.environment import ConfigMaps, ContainerEnv, EnvSetting, Source, container_env
 from modelroute.engine.redaction import redact_url
 from modelroute.engine.verdict import Code, Violation
@@ -264,7 +264,7 @@ class _Inspector:
             self.f.targets.append(Target(kind, url, setting.name, self.path(setting.field), setting.name))
 
     def connection_string(self, setting: EnvSetting) -> list[Target]:
-        """A .NET connection string (engine.connection_strings): its Endpoint is a target; one with a Key and
+        """A .NET connection string (engine.aspire): its Endpoint is a target; one with a Key and
         no Endpoint is returned, to be judged as the default once every setting is known."""
         found = inspect_connection_string(setting)
         for code, message in found.problems:

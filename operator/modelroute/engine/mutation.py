@@ -11,6 +11,7 @@ from typing import Any
 
 from modelroute.api.v1alpha1 import EndpointType, ModelWorkload
 from modelroute.engine import hosts
+from modelroute.engine.aspire import routed_connection_string, routes_to
 from modelroute.engine.clients import (
     APPROVED_VALUE,
     DEFAULT_NO_PROXY,
@@ -20,7 +21,7 @@ from modelroute.engine.clients import (
     Route,
     endpoint_variable,
 )
-from modelroute.engine.connection_strings import connection_name, routed_connection_string, routes_to
+from modelroute.engine.connection_strings import connection_name
 from modelroute.engine.context import EndpointState
 from modelroute.engine.detection import ContainerFindings
 from modelroute.engine.environment import EnvSetting, literal
