@@ -74,7 +74,9 @@ def test_the_webhooks_agree_with_the_offline_check_on_every_detection_case(
     assert judged == expected
     assert sorted(key[2] for key, allowed in judged.items() if allowed) == _said_admitted(*CASES)
     assert _said_admitted(CASES_DIR / "detection.yaml") == [
+        "aspire-connection-approved",
         "chained-config-map",
+        "database-connection-string",
         "forged-annotation",
         "jvm-property-approved",
         "spring-key-default",

@@ -124,13 +124,14 @@ def test_the_strictest_of_several_policies_wins() -> None:
     assert ctx.policy_for("apps").sources == ("lax", "strict")  # type: ignore[union-attr]
 
 
-def test_policies_govern_only_the_namespaces_they_select() -> None:
+def test_policies_govern_only_the_namespaces_they_select_the_others_get_the_built_in_default() -> None:
     ctx = context(
         policies=[policy(namespaceSelector={"matchLabels": {"env": "prod"}})], namespace_labels={"apps": {"env": "dev"}}
     )
     decision = judge(pod(container(env=DIRECT)), ctx)
     assert decision.allowed
-    assert decision.outcome is Outcome.UNGOVERNED
+    assert decision.outcome is Outcome.WARNED
+    assert ctx.policy_for("apps") == BUILT_IN_POLICY
 
 
 def test_namespace_selectors_see_the_automatic_name_label() -> None:

@@ -58,6 +58,8 @@ class ClientProfile(StrEnum):
     SPRING_AI = "SpringAI"
     SPRING_AI_AZURE_OPENAI = "SpringAIAzureOpenAI"
     VERCEL_AI = "VercelAI"
+    ASPIRE = "Aspire"
+    DOTNET_CONFIGURATION = "DotNetConfiguration"
 
 
 class Enforcement(StrEnum):
@@ -317,7 +319,8 @@ class Inject(WireModel):
     profiles: list[ClientProfile] = Field(
         default_factory=lambda: list(DEFAULT_PROFILES),
         description="Client conventions whose environment variables are written into the containers: "
-        "OpenAI, AzureOpenAI, LangChain, LiteLLM, LlamaIndex, SemanticKernel, OpenWebUI.",
+        + ", ".join(ClientProfile)
+        + ".",
         max_length=8,
         json_schema_extra={"x-kubernetes-list-type": "set", "default": [str(p) for p in DEFAULT_PROFILES]},
     )

@@ -172,6 +172,16 @@ def _instance_name(r: RouteValues) -> str | None:
     return r.instance_name
 
 
+#: The endpoint and key settings of Aspire's OpenAI clients (`Aspire:OpenAI:*`, `Aspire:Azure:AI:OpenAI:*`),
+#: used when the connection string has no Endpoint (engine.aspire), and the sections .NET apps
+#: bind by convention (`OpenAI:*`, `AzureOpenAI:*`); `__` is `:` to .NET's environment configuration provider.
+ASPIRE_OPENAI_ENDPOINT = "Aspire__OpenAI__Endpoint"
+ASPIRE_AZURE_OPENAI_ENDPOINT = "Aspire__Azure__AI__OpenAI__Endpoint"
+ASPIRE_OPENAI_KEY = "Aspire__OpenAI__Key"
+ASPIRE_AZURE_OPENAI_KEY = "Aspire__Azure__AI__OpenAI__Key"
+DOTNET_OPENAI_ENDPOINT = "OpenAI__Endpoint"
+DOTNET_AZURE_OPENAI_ENDPOINT = "AzureOpenAI__Endpoint"
+
 #: The approved value of each endpoint setting ModelRoute can write or rewrite.
 APPROVED_VALUE: dict[str, ValueOf] = {
     "OPENAI_BASE_URL": _openai_base,
@@ -189,6 +199,12 @@ APPROVED_VALUE: dict[str, ValueOf] = {
     "SPRING_AI_OPENAI_BASE_URL": _spring_openai_base,
     "SPRING_AI_OPENAI_BASEURL": _spring_openai_base,
     "SPRING_AI_AZURE_OPENAI_ENDPOINT": _azure_endpoint,
+    # .NET configuration keys (Section:Key); Aspire.OpenAI builds an OpenAIClient, Aspire.Azure.AI.OpenAI an
+    # AzureOpenAIClient on the resource root
+    ASPIRE_OPENAI_ENDPOINT: _openai_base,
+    ASPIRE_AZURE_OPENAI_ENDPOINT: _azure_endpoint,
+    DOTNET_OPENAI_ENDPOINT: _openai_base,
+    DOTNET_AZURE_OPENAI_ENDPOINT: _azure_endpoint,
     "OPENAI_API_VERSION": _api_version,
     "AZURE_API_VERSION": _api_version,
     "AZURE_OPENAI_API_VERSION": _api_version,
@@ -200,6 +216,8 @@ class ProfileRecipe:
     settings: tuple[str, ...]  # variables written from the approved route
     credentials: tuple[str, ...]  # variables that receive credentialsSecretRef
     azure_only: bool = False  # meaningless for an endpoint of type OpenAI
+    azure_settings: tuple[str, ...] = ()  # written too, except for an endpoint of type OpenAI
+    connection_strings: bool = False  # writes the Endpoint of the container's OpenAI connection strings
 
 
 PROFILES: dict[ClientProfile, ProfileRecipe] = {
@@ -232,6 +250,19 @@ PROFILES: dict[ClientProfile, ProfileRecipe] = {
     # @ai-sdk/openai reads OPENAI_BASE_URL; @ai-sdk/azure builds https://{AZURE_RESOURCE_NAME}.openai.azure.com
     ClientProfile.VERCEL_AI: ProfileRecipe(
         ("OPENAI_BASE_URL", "AZURE_RESOURCE_NAME"), ("OPENAI_API_KEY", "AZURE_API_KEY")
+    ),
+    # Aspire's OpenAI clients read ConnectionStrings:<name> first, then Aspire:OpenAI[:<name>]:Endpoint
+    ClientProfile.ASPIRE: ProfileRecipe(
+        (ASPIRE_OPENAI_ENDPOINT,),
+        (ASPIRE_OPENAI_KEY, ASPIRE_AZURE_OPENAI_KEY),
+        azure_settings=(ASPIRE_AZURE_OPENAI_ENDPOINT,),
+        connection_strings=True,
+    ),
+    # the sections .NET apps and samples bind by convention: OpenAI:Endpoint, AzureOpenAI:Endpoint
+    ClientProfile.DOTNET_CONFIGURATION: ProfileRecipe(
+        (DOTNET_OPENAI_ENDPOINT,),
+        ("OpenAI__ApiKey", "AzureOpenAI__ApiKey"),
+        azure_settings=(DOTNET_AZURE_OPENAI_ENDPOINT,),
     ),
 }
 

@@ -33,6 +33,7 @@ _AZURE_MODEL_FAMILIES = frozenset(
     {hosts.HostFamily.AZURE_OPENAI, hosts.HostFamily.AZURE_COGNITIVE_SERVICES, hosts.HostFamily.AZURE_AI_FOUNDRY}
 )
 _AZURE_OPENAI_SUFFIX = ".openai.azure.com"
+_EVERY_CHANNEL = frozenset(ProcurementChannel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,11 @@ class EndpointState:
 
     def allows_channel(self, channel: ProcurementChannel) -> bool:
         return channel in self.endpoint.spec.allowed_channels
+
+    @property
+    def open_to_every_channel(self) -> bool:
+        """Whether any door may use it; `type: OpenAI`, or `channels` naming fewer than all, make it one door's."""
+        return self.endpoint.spec.allowed_channels == _EVERY_CHANNEL
 
 
 def _readiness(endpoint: AzureEndpoint, url: hosts.ParsedURL) -> tuple[bool, str, str]:
@@ -214,6 +220,9 @@ class PolicyContext:
     namespace_labels: Mapping[str, Labels]
     operator_namespace: str | None = None
     _policy_cache: dict[str, EffectivePolicy | None] = field(default_factory=dict, repr=False, compare=False)
+    _hosts_cache: dict[str, tuple[dict[str, EndpointState], dict[str, EndpointState]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @classmethod
     def build(
@@ -264,14 +273,17 @@ class PolicyContext:
         return labels
 
     def policy_for(self, namespace: str) -> EffectivePolicy | None:
-        """The effective policy in a namespace, or None when the namespace is not governed."""
+        """The effective policy in a namespace, or None when the namespace is not governed.
+
+        The strictest of the RoutePolicies that select it; the built-in default where none does, as in a
+        cluster with no RoutePolicy at all. Not governed: the excluded namespaces (`is_excluded`), and a
+        namespace that some policy lists in `excludedNamespaces` and no other policy selects (an opt-out
+        is read as written, whatever that policy's own selector)."""
         if namespace in self._policy_cache:
             return self._policy_cache[namespace]
         result: EffectivePolicy | None
         if self.is_excluded(namespace):
             result = None
-        elif not self.policies:
-            result = BUILT_IN_POLICY
         else:
             labels = self.labels_of(namespace)
             result = strictest(
@@ -279,15 +291,37 @@ class PolicyContext:
                 for p, selects in self.policies
                 if namespace not in p.spec.excluded_namespaces and selects(labels)
             )
+            if result is None and namespace not in self.opted_out_namespaces:
+                result = BUILT_IN_POLICY
         self._policy_cache[namespace] = result
         return result
+
+    @cached_property
+    def opted_out_namespaces(self) -> frozenset[str]:
+        """Namespaces some RoutePolicy lists in `excludedNamespaces`."""
+        return frozenset(ns for p, _ in self.policies for ns in p.spec.excluded_namespaces)
 
     def covering_workloads(self, namespace: str, pod_labels: Labels) -> list[CompiledWorkload]:
         return [w for w in self.workloads.get(namespace, ()) if w.selects(pod_labels)]
 
-    def approved_hosts_for(self, namespace: str) -> dict[str, EndpointState]:
-        """host:port -> endpoint, for Ready endpoints that admit this namespace (unmanaged pods)."""
-        labels = self.labels_of(namespace)
-        return {
-            e.host_port: e for e in self.endpoints.values() if e.ready and e.host_port and e.allows_namespace(labels)
-        }
+    def approved_hosts_for(self, namespace: str) -> Mapping[str, EndpointState]:
+        """host:port -> endpoint, for the routes a pod no ModelWorkload covers may take: Ready endpoints
+        that admit this namespace and are open to every procurement channel (such a pod declares none)."""
+        return self._hosts_for(namespace)[0]
+
+    def one_door_hosts_for(self, namespace: str) -> Mapping[str, EndpointState]:
+        """host:port -> endpoint, for Ready endpoints that admit this namespace but only one channel:
+        routes only a ModelWorkload that declares that channel may take."""
+        return self._hosts_for(namespace)[1]
+
+    def _hosts_for(self, namespace: str) -> tuple[dict[str, EndpointState], dict[str, EndpointState]]:
+        """(open to every channel, one door's), computed once per namespace rather than per pod."""
+        found = self._hosts_cache.get(namespace)
+        if found is None:
+            labels = self.labels_of(namespace)
+            found = ({}, {})
+            for e in self.endpoints.values():
+                if e.ready and e.host_port and e.allows_namespace(labels):
+                    found[0 if e.open_to_every_channel else 1][e.host_port] = e
+            self._hosts_cache[namespace] = found
+        return found

@@ -20,6 +20,12 @@ from enum import Enum
 from typing import Any
 
 from modelroute.engine import hosts
+from modelroute.engine.aspire import (
+    aspire_key_without_endpoint,
+    inspect_connection_string,
+    is_aspire_endpoint,
+    is_aspire_setting,
+)
 from modelroute.engine.clientconfig import ClientDestination
 from modelroute.engine.clients import (
     API_TYPE_VARIABLE,
@@ -28,6 +34,7 @@ from modelroute.engine.clients import (
     CREDENTIAL_NAMES,
     DEFAULT_ROUTES,
     OPENAI_CREDENTIALS,
+    OPENAI_DEFAULT_BASE_URL,
     PROPERTY_CARRIERS,
     PROVIDER_SELECTORS,
     SPRING_JSON_PROPERTY,
@@ -36,6 +43,7 @@ from modelroute.engine.clients import (
     canonical_name,
     endpoint_variable,
 )
+from modelroute.engine.connection_strings import connection_name
 from modelroute.engine.environment import ConfigMaps, ContainerEnv, EnvSetting, Source, container_env
 from modelroute.engine.mountedconfig import (
     FILE_NAMING_VARIABLES,
@@ -112,12 +120,13 @@ class Target:
     setting: str  # what names it, for messages: "OPENAI_BASE_URL", "args[1]"
     field: str  # full field path
     variable: str | None = None  # the endpoint variable, when kind is SETTING
+    named_deployment: str | None = None  # a deployment the setting names beside its URL
     remedy: str = ""  # what to change, when the mutation cannot (a mounted file)
 
     @property
     def deployment(self) -> str | None:
-        if self.url is None:
-            return None
+        if self.named_deployment is not None or self.url is None:
+            return self.named_deployment
         match = _DEPLOYMENT_IN_PATH.search(self.url.path)
         return match.group(1) if match else None
 
@@ -269,6 +278,32 @@ class _Inspector:
             target = Target(kind, url, label, self.path(setting.field), setting.name, remedy=setting.remedy)
             self.f.targets.append(target)
 
+    def connection_string(self, setting: EnvSetting) -> list[Target]:
+        """A .NET connection string (engine.aspire): its Endpoint is a target; one with a Key and
+        no Endpoint is returned, to be judged as the default once every setting is known."""
+        found = inspect_connection_string(setting)
+        for code, message in found.problems:
+            self.problem(code, message, setting.field)
+        for text in found.scan:
+            self.embedded_urls(text, f"env {setting.name}", setting.field)
+        if found.warning:
+            self.f.warnings.append(f"container {self.f.name}: {found.warning}")
+        where = self.path(setting.field)
+        if found.url is not None:
+            self.f.targets.append(Target(TargetKind.SETTING, found.url, found.setting, where, None, found.deployment))
+        if not found.defaulted:
+            return []
+        url = _DEFAULT_URLS[OPENAI_DEFAULT_BASE_URL]
+        return [
+            Target(
+                TargetKind.DEFAULT,
+                url,
+                f"{found.setting} (so Aspire's OpenAI client would call {url.origin}/v1; inject.profiles: "
+                f"[Aspire] writes the approved Endpoint into it)",
+                where,
+            )
+        ]
+
     def unseen_carrier(self, setting: EnvSetting) -> None:
         """A provider selector or a properties carrier whose value ModelRoute cannot see."""
         if setting.source is Source.UNRESOLVED:
@@ -340,7 +375,7 @@ def carried_properties(setting: EnvSetting) -> list[EnvSetting]:
     return _property_settings(setting, command_line_properties(setting.value), f"-D{{name}} in {setting.name}")
 
 
-_OTHER, _ENDPOINT, _CREDENTIAL, _CARRIER = 0, 1, 2, 4
+_OTHER, _ENDPOINT, _CREDENTIAL, _CARRIER, _CONNECTION, _ASPIRE = 0, 1, 2, 4, 8, 16
 
 
 _KINDS: dict[str, int] = {}
@@ -359,6 +394,8 @@ def _name_kind(name: str) -> int:
 
 
 def _classify_name(name: str) -> int:
+    if connection_name(name) is not None:
+        return _CONNECTION | _ASPIRE
     if endpoint_variable(name) is not None:
         kind = _ENDPOINT
     elif canonical_name(name) in CREDENTIAL_NAMES:
@@ -367,6 +404,8 @@ def _classify_name(name: str) -> int:
         kind = _OTHER
     if name in PROVIDER_SELECTORS or name in PROPERTY_CARRIERS:
         kind |= _CARRIER
+    if is_aspire_setting(name):
+        kind |= _ASPIRE
     return kind
 
 
@@ -377,6 +416,7 @@ class _Settings:
         self.env = env
         self.properties: dict[str, EnvSetting] = {}
         self.has_credential = False
+        self.aspire = False  # a setting Aspire's OpenAI clients read
         self._relaxed: dict[str, EnvSetting] | None = None
 
     def _table(self, relaxed: bool) -> Mapping[str, EnvSetting]:
@@ -417,10 +457,15 @@ def inspect_container(
     inspector = _Inspector(findings)
     settings = env.settings
     seen = _Settings(settings)
+    defaulted: list[Target] = []
 
     def judge_setting(setting: EnvSetting, kind: int) -> None:
+        if kind & _ASPIRE:
+            seen.aspire = True
         if kind & _ENDPOINT:
             inspector.endpoint_setting(setting)
+        elif kind & _CONNECTION:
+            defaulted.extend(inspector.connection_string(setting))
         elif kind & _CREDENTIAL:
             seen.has_credential = True
             if setting.name not in OPENAI_CREDENTIALS:
@@ -484,6 +529,15 @@ def inspect_container(
             judge_property(setting)
         seen.invalidate()
 
+    # a connection string with a Key and no Endpoint: Aspire's client takes its own Endpoint setting, or OpenAI
+    if defaulted and any(is_aspire_endpoint(name) for name in settings):
+        findings.signals.extend(f"{t.setting} is set" for t in defaulted)
+    else:
+        findings.targets.extend(defaulted)
+    if seen.aspire and (aspire_key := aspire_key_without_endpoint(settings)) is not None:
+        url = _DEFAULT_URLS[OPENAI_DEFAULT_BASE_URL]
+        what = f"{aspire_key.name} with no Aspire Endpoint (so Aspire's OpenAI client would call {url.origin}/v1)"
+        findings.targets.append(Target(TargetKind.DEFAULT, url, what, inspector.path(aspire_key.field)))
     # a key whose client has no base URL setting goes to that client's default: OpenAI itself
     for route in DEFAULT_ROUTES if seen.has_credential else ():
         relaxed = route.relaxed

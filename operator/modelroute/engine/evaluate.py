@@ -124,11 +124,13 @@ class _Judge:
         workload: ModelWorkload | None,
         endpoint: EndpointState | None,
         approved_for_unmanaged: Mapping[str, EndpointState],
+        one_door_for_unmanaged: Mapping[str, EndpointState],
     ) -> None:
         self.policy = policy
         self.workload = workload
         self.endpoint = endpoint
         self.approved_for_unmanaged = approved_for_unmanaged
+        self.one_door_for_unmanaged = one_door_for_unmanaged
 
     def judge(self, container: ContainerFindings, target: Target) -> Violation | None:
         url = target.url
@@ -146,6 +148,9 @@ class _Judge:
         if self.workload is None:
             if url.host_port in self.approved_for_unmanaged:
                 return None
+            one_door = self.one_door_for_unmanaged.get(url.host_port)
+            if one_door is not None:
+                return _channel_not_declared(container, target, one_door)
             return self._not_approved(container, target, "no approved AzureEndpoint has this host")
         if self.endpoint is not None and self.endpoint.host_port == url.host_port:
             deployment = target.deployment
@@ -190,6 +195,19 @@ class _Judge:
         if target.remedy:
             message += f"; {target.remedy}"
         return Violation(code, message, container.name, target.field)
+
+
+def _channel_not_declared(container: ContainerFindings, target: Target, endpoint: EndpointState) -> Violation:
+    channels = " or ".join(sorted(endpoint.endpoint.spec.allowed_channels))
+    subject = target.setting if target.kind is TargetKind.DEFAULT else target.describe()
+    return Violation(
+        Code.CHANNEL_NOT_DECLARED,
+        f"container {container.name}: {subject} uses AzureEndpoint {endpoint.name}, which admits the {channels} "
+        "procurement channel only, and no ModelWorkload covers this pod to declare it; cover the pod with a "
+        f"ModelWorkload whose procurement.channel is {channels}",
+        container.name,
+        target.field,
+    )
 
 
 def _owned_annotations(
@@ -372,7 +390,8 @@ def _judge(review: _Review) -> None:
     # an ambiguous pod, or a covered one whose workload cannot be satisfied, has its answer already
     if len(review.covering) <= 1 and not (workload is not None and review.violations):
         approved = review.context.approved_hosts_for(namespace) if workload is None else {}
-        judge = _Judge(policy, workload, review.endpoint, approved)
+        one_door = review.context.one_door_hosts_for(namespace) if workload is None else {}
+        judge = _Judge(policy, workload, review.endpoint, approved, one_door)
         for f in review.findings:
             review.violations.extend(f.problems)
             for target in f.targets:

@@ -11,6 +11,7 @@ from typing import Any
 
 from modelroute.api.v1alpha1 import EndpointType, ModelWorkload
 from modelroute.engine import hosts
+from modelroute.engine.aspire import routed_connection_string, routes_to
 from modelroute.engine.clients import (
     APPROVED_VALUE,
     DEFAULT_NO_PROXY,
@@ -20,6 +21,7 @@ from modelroute.engine.clients import (
     Route,
     endpoint_variable,
 )
+from modelroute.engine.connection_strings import connection_name
 from modelroute.engine.context import EndpointState
 from modelroute.engine.detection import ContainerFindings
 from modelroute.engine.environment import EnvSetting, literal
@@ -44,7 +46,10 @@ def _desired_settings(workload: ModelWorkload, endpoint: EndpointState) -> dict[
         recipe = PROFILES[profile]
         if recipe.azure_only and endpoint.endpoint.spec.type is EndpointType.OPENAI:
             continue
-        for name in recipe.settings:
+        settings = recipe.settings
+        if endpoint.endpoint.spec.type is not EndpointType.OPENAI:
+            settings += recipe.azure_settings
+        for name in settings:
             value = APPROVED_VALUE[name](endpoint.route)
             if value is not None:
                 desired.setdefault(name, {"value": value})
@@ -81,6 +86,8 @@ def _is_approved(setting: EnvSetting, endpoint: EndpointState) -> bool:
 def _needs_pin(setting: EnvSetting, endpoint: EndpointState) -> bool:
     if not setting.volatile or setting.value is None or setting.hidden_refs:
         return False
+    if connection_name(setting.name) is not None:
+        return endpoint.host_port is not None and routes_to(setting.value, setting.name, endpoint.host_port)
     if endpoint_variable(setting.name) is not None:
         return _is_approved(setting, endpoint)
     return setting.name in PROPERTY_CARRIERS or setting.name in PROVIDER_SELECTORS
@@ -104,6 +111,7 @@ def mutate_pod_spec(
     rewrite: bool,
 ) -> Mutation:
     desired = _desired_settings(workload, endpoint)
+    writes_connection_strings = any(PROFILES[p].connection_strings for p in workload.spec.inject.profiles)
     wanted = set(workload.spec.inject.containers)
     app_findings = [f for f in findings if f.is_app]
     present = {f.name for f in app_findings}
@@ -128,6 +136,14 @@ def mutate_pod_spec(
             elif endpoint_variable(name) is not None and rewrite and not _is_approved(current, endpoint):
                 _set_entry(env, current, name, entry)
                 mutation.rewritten.append(f"{found.name}: {name}")
+        if writes_connection_strings and endpoint.route is not None and endpoint.host_port is not None:
+            for name, current in settings.items():
+                written = routed_connection_string(current, endpoint.host_port, endpoint.route, rewrite)
+                if written.warning:
+                    mutation.warnings.append(f"container {found.name}: {written.warning}")
+                if written.value is not None:
+                    _set_entry(env, current, name, {"value": literal(written.value)})
+                    (mutation.rewritten if written.rewritten else mutation.injected).append(f"{found.name}: {name}")
         if rewrite:
             for name, current in settings.items():
                 if name in desired or name not in APPROVED_VALUE:

@@ -97,7 +97,7 @@ RULES: tuple[Rule, ...] = (
         "declared-workload",
         "Workload declaration",
         Severity.MEDIUM,
-        frozenset({Code.UNMANAGED_OPENAI_TRAFFIC, Code.AMBIGUOUS_WORKLOAD}),
+        frozenset({Code.UNMANAGED_OPENAI_TRAFFIC, Code.AMBIGUOUS_WORKLOAD, Code.CHANNEL_NOT_DECLARED}),
         "covered by one ModelWorkload",
     ),
     Rule(

@@ -26,6 +26,7 @@ class Code(StrEnum):
     ENDPOINT_NOT_FOUND = "EndpointNotFound"
     ENDPOINT_NOT_READY = "EndpointNotReady"
     CHANNEL_NOT_ALLOWED = "ChannelNotAllowed"
+    CHANNEL_NOT_DECLARED = "ChannelNotDeclared"
     DEPLOYMENT_NOT_ALLOWED = "DeploymentNotAllowed"
     NAMESPACE_NOT_ALLOWED = "NamespaceNotAllowed"
     STATEFUL_DIRECT_DENIED = "StatefulDirectDenied"
@@ -36,7 +37,7 @@ class Code(StrEnum):
 #: What each code means, for people: the README's table, `check -o sarif`'s rules and their help text.
 CODE_HELP: Mapping[Code, str] = {
     Code.ENDPOINT_NOT_APPROVED: "A setting, URL or argument points somewhere other than the workload's endpoint (or, "
-    "for unmanaged pods, any Ready endpoint that admits the namespace).",
+    "for unmanaged pods, any Ready endpoint that admits the namespace and every procurement channel).",
     Code.DEFAULT_OPENAI_ENDPOINT: "A credential with no endpoint: the SDK default api.openai.com.",
     Code.NON_AZURE_PROVIDER: "Routing to a non-Azure provider of OpenAI models (AWS Bedrock).",
     Code.MALFORMED_ENDPOINT_URL: "An endpoint value that is not a usable URL, or one clients read differently.",
@@ -49,6 +50,8 @@ CODE_HELP: Mapping[Code, str] = {
     Code.ENDPOINT_NOT_FOUND: "The covering ModelWorkload's AzureEndpoint does not exist.",
     Code.ENDPOINT_NOT_READY: "The covering ModelWorkload's AzureEndpoint is not Ready (its status says why).",
     Code.CHANNEL_NOT_ALLOWED: "The endpoint does not allow the workload's procurement channel.",
+    Code.CHANNEL_NOT_DECLARED: "A pod no ModelWorkload covers calls an endpoint that admits one procurement channel "
+    "only (type OpenAI, or channels naming one): only a ModelWorkload declaring that channel may use it.",
     Code.DEPLOYMENT_NOT_ALLOWED: "The endpoint does not allow the workload's Azure deployment.",
     Code.NAMESPACE_NOT_ALLOWED: "The endpoint's namespaceSelector does not admit the workload's namespace.",
     Code.STATEFUL_DIRECT_DENIED: "A Stateful workload reaching OpenAI directly under statefulDirect: Deny.",
