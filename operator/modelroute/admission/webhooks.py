@@ -12,7 +12,7 @@ import base64
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +38,7 @@ from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import ClusterState
 from modelroute.engine.context import PolicyContext
 from modelroute.engine.judgements import content_key
-from modelroute.engine.verdict import Outcome
+from modelroute.engine.verdict import JSONPatch, Outcome
 from modelroute.observability import Metrics
 
 log = logging.getLogger("modelroute")
@@ -55,6 +55,9 @@ ROUTES: Mapping[str, Mapping[Route, frozenset[str]]] = {
     cfg.VALIDATE_CONTROLLERS: {(g, r, ""): frozenset({"CREATE", "UPDATE"}) for g, _, r in cfg.POD_CONTROLLERS},
     cfg.VALIDATE_RESOURCES: {(GROUP, r, ""): frozenset({"CREATE", "UPDATE", "DELETE"}) for r in cfg.OWN_RESOURCES},
 }
+
+#: metadata fields the API server always sends as strings, and that the request path reads
+_METADATA_STRINGS = ("name", "generateName", "namespace")
 
 NamespaceReader = Callable[[str], Awaitable[dict[str, Any] | None]]
 
@@ -130,8 +133,10 @@ class AdmissionService:
 
     # ------------------------------------------------------------------ request parsing
     @staticmethod
-    def parse(path: str, body: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(review, request) of a well-formed review for this path; BadReviewError with the reason otherwise."""
+    def parse(path: str, body: bytes) -> tuple[dict[str, Any], dict[str, Any], JSONPatch]:
+        """(review, request, patch prefix) of a well-formed review for this path; BadReviewError with the reason
+        otherwise. An object without metadata is judged as one with empty metadata; the prefix adds that metadata
+        to the object sent, so a patch that writes annotations applies to it."""
         routes = ROUTES.get(path)
         if routes is None:
             raise BadReviewError(f"no webhook is served at /{path}")
@@ -173,16 +178,22 @@ class AdmissionService:
         namespace = request.get("namespace")
         if namespace is not None and not isinstance(namespace, str):
             raise BadReviewError("request.namespace must be a string")
+        prefix: JSONPatch = []
         for value in (obj, old):
             if isinstance(value, dict):
                 metadata = value.get("metadata")
                 if metadata is None:
                     metadata = value["metadata"] = {}
+                    if value is obj:
+                        prefix = [{"op": "add", "path": "/metadata", "value": {}}]
                 if not isinstance(metadata, dict):
                     raise BadReviewError("metadata must be an object")
+                for field in _METADATA_STRINGS:
+                    if metadata.get(field) is not None and not isinstance(metadata[field], str):
+                        raise BadReviewError(f"metadata.{field} must be a string")
                 if namespace and not metadata.get("namespace"):
                     metadata["namespace"] = namespace
-        return review, request
+        return review, request, prefix
 
     # ------------------------------------------------------------------ the one API read
     async def learn_namespace(self, namespace: str) -> None:
@@ -206,7 +217,7 @@ class AdmissionService:
     # ------------------------------------------------------------------ serving
     async def review(self, path: str, body: bytes) -> Reply:
         try:
-            review, request = self.parse(path, body)
+            review, request, prefix = self.parse(path, body)
         except BadReviewError as error:
             self._count(path, "bad-request")
             return _bad(str(error))
@@ -222,7 +233,7 @@ class AdmissionService:
             self._count(path, "error")
             answer = Answer(False, message=f"ModelRoute could not judge this object: {type(error).__name__}")
             return self.reply(review, answer, code=500)
-        return self.reply(review, answer, code=_CODES.get(path, 403))
+        return self.reply(review, answer, code=_CODES.get(path, 403), prefix=prefix)
 
     def answer(self, path: str, request: dict[str, Any]) -> Answer:
         obj = request.get("object")
@@ -337,13 +348,13 @@ class AdmissionService:
         timer.observe(seconds)
 
     @staticmethod
-    def reply(review: Mapping[str, Any], answer: Answer, *, code: int) -> Reply:
+    def reply(review: Mapping[str, Any], answer: Answer, *, code: int, prefix: Sequence[dict[str, Any]] = ()) -> Reply:
         request = review["request"]
         response: dict[str, Any] = {"uid": request["uid"], "allowed": answer.allowed}
         if answer.warnings:
             response["warnings"] = list(answer.warnings)
         if answer.patch:
-            response["patch"] = base64.b64encode(orjson.dumps(answer.patch)).decode("ascii")
+            response["patch"] = base64.b64encode(orjson.dumps([*prefix, *answer.patch])).decode("ascii")
             response["patchType"] = "JSONPatch"
         if not answer.allowed:
             response["status"] = {"message": answer.message, "code": answer.code or code}
