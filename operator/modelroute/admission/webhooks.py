@@ -33,13 +33,13 @@ from modelroute.admission.review import (
     validate_produced,
 )
 from modelroute.api.annotations import PROCUREMENT_CHANNEL
-from modelroute.api.meta import GROUP
+from modelroute.api.meta import GROUP, is_dns_label
 from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import ClusterState
 from modelroute.engine.context import PolicyContext
-from modelroute.engine.judgements import content_key
+from modelroute.engine.judgements import NestingTooDeepError, content_key
 from modelroute.engine.verdict import JSONPatch, Outcome
-from modelroute.observability import Metrics
+from modelroute.observability import OTHER, Metrics, RateLimitedLog
 
 log = logging.getLogger("modelroute")
 
@@ -130,6 +130,7 @@ class AdmissionService:
         self._namespace_reads: dict[str, asyncio.Future[None]] = {}
         self._counters: dict[tuple[str, str], Any] = {}
         self._timers: dict[str, Any] = {}
+        self._refusals = RateLimitedLog(log)
 
     # ------------------------------------------------------------------ request parsing
     @staticmethod
@@ -224,10 +225,19 @@ class AdmissionService:
         obj = request.get("object")
         target = obj if isinstance(obj, dict) else request["oldObject"]
         namespace = str(target["metadata"].get("namespace") or "")
-        if namespace and ("", namespace) not in self.state.raw["namespaces"] and path != cfg.VALIDATE_RESOURCES:
+        if (
+            namespace
+            and ("", namespace) not in self.state.raw["namespaces"]
+            and path != cfg.VALIDATE_RESOURCES
+            and is_dns_label(namespace)  # a name no namespace can have is neither read nor remembered
+        ):
             await self.learn_namespace(namespace)
         try:
             answer = self.answer(path, request)
+        except NestingTooDeepError as error:  # a caller that is not the API server, maybe many times a second
+            self._count(path, "too-deep")
+            self._refusals.warning("refused a review at /%s: %s", path, error)
+            return _bad(f"ModelRoute refuses this review: {error}")
         except Exception as error:  # a bug must read as a clear refusal, never as a 500 with a traceback
             log.exception("could not judge a review at /%s", path)
             self._count(path, "error")
@@ -336,6 +346,8 @@ class AdmissionService:
             recorder.record(obj, namespace, "Normal", "RouteRewritten", message)
 
     def _count(self, path: str, result: str) -> None:
+        if path not in ROUTES:  # the URL is the caller's: a label value only when it is a path ModelRoute serves
+            path = OTHER
         counter = self._counters.get((path, result))
         if counter is None:
             counter = self._counters[(path, result)] = self.metrics.admission_requests.labels(path, result)
@@ -358,9 +370,10 @@ class AdmissionService:
             response["patchType"] = "JSONPatch"
         if not answer.allowed:
             response["status"] = {"message": answer.message, "code": answer.code or code}
+        api_version, kind = review.get("apiVersion"), review.get("kind")
         out = {
-            "apiVersion": review.get("apiVersion") or "admission.k8s.io/v1",
-            "kind": review.get("kind") or "AdmissionReview",
+            "apiVersion": api_version if isinstance(api_version, str) and api_version else "admission.k8s.io/v1",
+            "kind": kind if isinstance(kind, str) and kind else "AdmissionReview",
             "response": response,
         }
         return Reply(200, orjson.dumps(out))

@@ -15,16 +15,30 @@ from modelroute.engine.context import PolicyContext
 from modelroute.engine.verdict import Decision
 
 DEFAULT_CAPACITY = 16_384
+#: the deepest nesting the serialiser writes (orjson's own limit), in the pod's labels, annotations and spec;
+#: an object the API server sends is bounded by its schema to a few dozen levels
+SERIALISED_DEPTH = 254
+
+
+class NestingTooDeepError(ValueError):
+    """An object nested deeper than SERIALISED_DEPTH: no Kubernetes object is, so it is refused, not judged."""
 
 
 def content_key(namespace: str, obj: Mapping[str, Any]) -> bytes:
     """What the engine reads of a pod: its namespace, labels, annotations and spec (not its name, uid or
-    timestamps, which the API server fills in between the mutating and the validating call)."""
+    timestamps, which the API server fills in between the mutating and the validating call).
+
+    Raises NestingTooDeepError for an object nested deeper than SERIALISED_DEPTH levels."""
     metadata = obj.get("metadata") or {}
-    material = orjson.dumps(
-        [namespace, obj.get("kind"), metadata.get("labels"), metadata.get("annotations"), obj.get("spec")],
-        option=orjson.OPT_SORT_KEYS,
-    )
+    try:
+        material = orjson.dumps(
+            [namespace, obj.get("kind"), metadata.get("labels"), metadata.get("annotations"), obj.get("spec")],
+            option=orjson.OPT_SORT_KEYS,
+        )
+    except orjson.JSONEncodeError as error:  # orjson's only refusal of what orjson parsed is the depth
+        raise NestingTooDeepError(
+            f"the object is nested deeper than {SERIALISED_DEPTH} levels, which no Kubernetes object is ({error})"
+        ) from None
     return hashlib.blake2b(material, digest_size=16).digest()
 
 

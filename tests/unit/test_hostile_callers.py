@@ -1,0 +1,121 @@
+"""What a caller that is not the API server can do to the request path, and what it cannot: nesting deeper than
+the serialiser takes is a 400 logged once a minute and counted, never a traceback per request; the URL path and
+the namespace a review names never grow a label set or a memo without bound."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+import pytest
+from prometheus_client import generate_latest
+from tests.bench import world
+from tests.unit.test_webhooks import Harness
+
+from modelroute.admission import configurations as cfg
+from modelroute.engine.judgements import SERIALISED_DEPTH
+from modelroute.observability import RateLimitedLog
+
+DEEP = "<nested>"
+
+
+def with_nesting(review: dict[str, Any], depth: int = SERIALISED_DEPTH + 10) -> bytes:
+    """The review's JSON with every DEEP string replaced by lists and objects nested `depth` levels: written
+    as text, since no serialiser writes what the test means the server to refuse."""
+    levels = ['{"a":' if level % 2 else "[" for level in range(depth)]
+    deep = "".join(levels) + '"x"' + "".join("}" if level % 2 else "]" for level in reversed(range(depth)))
+    return orjson.dumps(review).replace(orjson.dumps(DEEP), deep.encode())
+
+
+def deep_pod() -> dict[str, Any]:
+    pod = world.covered_pod()
+    pod["spec"]["containers"][0]["env"].append({"name": "X", "valueFrom": DEEP})
+    return pod
+
+
+def count(harness: Harness, webhook: str, result: str) -> float:
+    text = generate_latest(harness.service.metrics.registry).decode()
+    line = f'modelroute_admission_requests_total{{result="{result}",webhook="{webhook}"}} '
+    found = [row for row in text.splitlines() if row.startswith(line)]
+    return float(found[0].split()[-1]) if found else 0.0
+
+
+@pytest.mark.parametrize("path", [cfg.MUTATE_PODS, cfg.VALIDATE_PODS])
+def test_an_object_nested_deeper_than_the_serialiser_takes_is_refused_with_a_400_that_says_so(
+    path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    harness = Harness()
+    with caplog.at_level(logging.DEBUG):
+        reply = harness.send(path, with_nesting(world.review(deep_pod())))
+    assert reply.status == 400
+    assert f"nested deeper than {SERIALISED_DEPTH} levels" in reply.body.decode()
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert count(harness, path, "too-deep") == 1
+
+
+def test_a_controller_update_nested_deeper_than_python_compares_is_refused_too() -> None:
+    harness = Harness()
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "namespace": "team-00"},
+        "spec": {"template": {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"x": DEEP}]}}},
+    }
+    review = world.review(deployment, resource=("apps", "v1", "deployments"), operation="UPDATE")
+    review["request"]["oldObject"] = deployment
+    reply = harness.send(cfg.VALIDATE_CONTROLLERS, with_nesting(review, 1000))
+    assert reply.status == 400, reply.body
+    assert count(harness, cfg.VALIDATE_CONTROLLERS, "too-deep") == 1
+
+
+def test_a_flood_of_deep_reviews_is_one_log_line_a_minute_and_every_one_is_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    harness = Harness()
+    body = with_nesting(world.review(deep_pod()))
+    with caplog.at_level(logging.WARNING):
+        for _ in range(50):
+            assert harness.send(cfg.VALIDATE_PODS, body).status == 400
+    assert len([r for r in caplog.records if "refused a review" in r.getMessage()]) == 1
+    assert count(harness, cfg.VALIDATE_PODS, "too-deep") == 50
+
+
+def test_a_rate_limited_warning_says_how_many_it_held_back(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    limited = RateLimitedLog(logging.getLogger("modelroute.test"), interval=60, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING):
+        for second in range(0, 130, 10):
+            now[0] = second
+            limited.warning("refused %s", "it")
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        "refused it",
+        "refused it (and 5 more like it in the last 60 s)",
+        "refused it (and 5 more like it in the last 60 s)",
+    ]
+
+
+def test_an_envelope_field_of_any_shape_is_never_echoed_into_the_answer() -> None:
+    harness = Harness()
+    review = world.review(world.plain_pod()) | {"apiVersion": DEEP, "kind": ["x"]}
+    reply = harness.send(cfg.VALIDATE_PODS, with_nesting(review, 600))
+    assert reply.status == 200
+    answer = orjson.loads(reply.body)
+    assert (answer["apiVersion"], answer["kind"]) == ("admission.k8s.io/v1", "AdmissionReview")
+
+
+def test_paths_modelroute_does_not_serve_are_counted_under_one_label() -> None:
+    harness = Harness()
+    for index in range(20):
+        assert harness.send(f"forged-{index}", world.review(world.plain_pod())).status == 400
+    assert count(harness, "other", "bad-request") == 20
+    assert "forged-" not in generate_latest(harness.service.metrics.registry).decode()
+
+
+def test_a_namespace_that_cannot_exist_is_never_read_nor_remembered() -> None:
+    harness = Harness()
+    for name in ("x" * 64, "Upper", "a/b", "x" * 100_000, ""):
+        harness.send(cfg.VALIDATE_PODS, world.review(world.plain_pod(name)))
+    assert harness.reads == []
+    assert harness.service._namespace_reads == {}
