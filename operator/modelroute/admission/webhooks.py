@@ -13,7 +13,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -37,7 +37,7 @@ from modelroute.api.meta import GROUP, is_dns_label
 from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import ClusterState
 from modelroute.engine.context import PolicyContext
-from modelroute.engine.judgements import NestingTooDeepError, content_key
+from modelroute.engine.judgements import NestingTooDeepError, sized_content_key, without_produced
 from modelroute.engine.verdict import JSONPatch, Outcome
 from modelroute.observability import OTHER, Metrics, RateLimitedLog
 
@@ -77,33 +77,54 @@ def _bad(message: str) -> Reply:
     return Reply(400, message.encode(), "text/plain; charset=utf-8")
 
 
+#: the serialised size (sized_content_key) of all the objects whose answers the verdict cache keeps: a kept
+#: answer holds its patch and decision (without the produced pod), a few times that size in memory
+VERDICT_CACHE_BYTES = 16 * 1024 * 1024
+#: an object larger than this is judged each time it is reviewed, and its answer never kept
+LARGEST_CACHED_OBJECT = 1024 * 1024
+
+
 class VerdictCache:
     """A small LRU of answers for one policy context, keyed by the judged content's hash: the pods of one
     template, and the pod the mutating call just produced, are judged once. Cleared when the context changes,
-    so a verdict is never served against policy inputs it was not computed from."""
+    so a verdict is never served against policy inputs it was not computed from. Bounded in entries and in the
+    serialised size of the objects behind them (VERDICT_CACHE_BYTES, LARGEST_CACHED_OBJECT)."""
 
-    def __init__(self, capacity: int = 4096) -> None:
-        self.capacity = capacity
+    def __init__(self, capacity: int = 4096, max_bytes: int = VERDICT_CACHE_BYTES) -> None:
+        self.capacity, self.max_bytes = capacity, max_bytes
         self.context: PolicyContext | None = None
-        self.answers: OrderedDict[tuple[str, bytes], Answer] = OrderedDict()
+        self.answers: OrderedDict[tuple[str, bytes], tuple[Answer, int]] = OrderedDict()
+        self.bytes = 0
         self.hits = 0
 
     def bind(self, context: PolicyContext) -> None:
         if context is not self.context:
             self.context = context
             self.answers.clear()
+            self.bytes = 0
 
     def get(self, webhook: str, key: bytes) -> Answer | None:
-        answer = self.answers.get((webhook, key))
-        if answer is not None:
-            self.answers.move_to_end((webhook, key))
-            self.hits += 1
-        return answer
+        found = self.answers.get((webhook, key))
+        if found is None:
+            return None
+        self.answers.move_to_end((webhook, key))
+        self.hits += 1
+        return found[0]
 
-    def put(self, webhook: str, key: bytes, answer: Answer) -> None:
-        self.answers[(webhook, key)] = answer
-        if len(self.answers) > self.capacity:
-            self.answers.popitem(last=False)
+    def put(self, webhook: str, key: bytes, answer: Answer, size: int) -> None:
+        if size > min(LARGEST_CACHED_OBJECT, self.max_bytes):
+            return
+        decision = answer.decision
+        if decision is not None and decision.produced is not None:
+            answer = replace(answer, decision=without_produced(decision))
+        previous = self.answers.pop((webhook, key), None)
+        if previous is not None:
+            self.bytes -= previous[1]
+        self.answers[(webhook, key)] = (answer, size)
+        self.bytes += size
+        while len(self.answers) > self.capacity or self.bytes > self.max_bytes:
+            _, (_, evicted) = self.answers.popitem(last=False)
+            self.bytes -= evicted
 
 
 class AdmissionService:
@@ -267,11 +288,11 @@ class AdmissionService:
         context = self.state.context()
         self.cache.bind(context)
         namespace = str(obj["metadata"].get("namespace") or "default")
-        key = content_key(namespace, obj)
+        key, size = sized_content_key(namespace, obj)
         answer = self.cache.get(path, key)
         if answer is None:
             answer = mutate(obj, context) if path == cfg.MUTATE_PODS else self._validate(key, obj, context)
-            self.cache.put(path, key, answer)
+            self.cache.put(path, key, answer, size)
             if path == cfg.MUTATE_PODS:
                 # after this answer is written, not before: the mutating call's latency stays one judgement
                 asyncio.get_running_loop().call_soon(self._expect_validation, namespace, obj, answer, context)
@@ -293,15 +314,15 @@ class AdmissionService:
             return
         else:
             produced = obj
-        key = content_key(namespace, produced)
-        if (cfg.VALIDATE_PODS, key) in self.cache.answers:
+        key, size = sized_content_key(namespace, produced)
+        if (cfg.VALIDATE_PODS, key) in self.cache.answers or size > LARGEST_CACHED_OBJECT:
             return
         if produced is obj:
-            self.cache.put(cfg.VALIDATE_PODS, key, self._validate(key, obj, context))
+            self.cache.put(cfg.VALIDATE_PODS, key, self._validate(key, obj, context), size)
         else:
             assert mutation is not None
             answer = validate_produced(mutation, context)
-            self.cache.put(cfg.VALIDATE_PODS, key, self._remember(key, produced, answer, context))
+            self.cache.put(cfg.VALIDATE_PODS, key, self._remember(key, produced, answer, context), size)
 
     def _validate(self, key: bytes, obj: Mapping[str, Any], context: PolicyContext) -> Answer:
         return self._remember(key, obj, validate(obj, context), context)
