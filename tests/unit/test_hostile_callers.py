@@ -4,7 +4,9 @@ the namespace a review names never grow a label set or a memo without bound."""
 
 from __future__ import annotations
 
+import datetime
 import logging
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -14,7 +16,12 @@ from tests.bench import world
 from tests.unit.test_webhooks import Harness
 
 from modelroute.admission import configurations as cfg
+from modelroute.admission.webhooks import LARGEST_CACHED_OBJECT, VERDICT_CACHE_BYTES
+from modelroute.cluster.events import event_body
+from modelroute.engine.clients import canonical_name
+from modelroute.engine.evaluate import evaluate
 from modelroute.engine.judgements import SERIALISED_DEPTH
+from modelroute.memo import LONGEST_MEMO_KEY
 from modelroute.observability import RateLimitedLog
 
 DEEP = "<nested>"
@@ -119,3 +126,66 @@ def test_a_namespace_that_cannot_exist_is_never_read_nor_remembered() -> None:
         harness.send(cfg.VALIDATE_PODS, world.review(world.plain_pod(name)))
     assert harness.reads == []
     assert harness.service._namespace_reads == {}
+
+
+def _pod_of_size(size: int, salt: str) -> dict[str, Any]:
+    pod = world.covered_pod()
+    pod["metadata"]["annotations"] = {"example.com/notes": "x" * size, "example.com/salt": salt}
+    return pod
+
+
+def test_the_answer_about_an_object_larger_than_the_cache_keeps_is_not_kept() -> None:
+    harness = Harness()
+    for index in range(3):
+        harness.send(cfg.MUTATE_PODS, world.review(_pod_of_size(LARGEST_CACHED_OBJECT + 1, str(index))))
+        harness.send(cfg.VALIDATE_PODS, world.review(_pod_of_size(LARGEST_CACHED_OBJECT + 1, str(index))))
+    assert len(harness.service.cache.answers) == 0
+    assert harness.service.cache.bytes == 0
+
+
+def test_the_verdict_cache_holds_no_more_than_its_bytes_however_many_distinct_pods_it_sees() -> None:
+    harness = Harness()
+    for index in range(3 * VERDICT_CACHE_BYTES // (512 * 1024)):
+        harness.send(cfg.VALIDATE_PODS, world.review(_pod_of_size(512 * 1024, str(index))))
+    cache = harness.service.cache
+    assert 0 < cache.bytes <= VERDICT_CACHE_BYTES
+    assert cache.bytes == sum(size for _, size in cache.answers.values())
+    assert len(cache.answers) < VERDICT_CACHE_BYTES // (512 * 1024)
+
+
+def test_a_kept_answer_does_not_hold_the_pod_its_patch_produces() -> None:
+    harness = Harness()
+    harness.send(cfg.MUTATE_PODS, world.review(world.covered_pod()))
+    kept = [answer.decision for answer, _ in harness.service.cache.answers.values()]
+    assert kept
+    assert all(d is not None and d.produced is None and not d.produced_findings for d in kept)
+
+
+def test_the_judgements_kept_for_the_audit_are_bounded_in_bytes() -> None:
+    harness = Harness()
+    judgements = harness.state.judgements
+    judgements.max_bytes = 64 * 1024
+    context = harness.state.context()
+    decision = evaluate(world.violating_pod(), context)
+    long = replace(decision, warnings=("w" * 10_000,))
+    for index in range(100):
+        judgements.put(context, index.to_bytes(4, "big"), long)
+    assert 0 < judgements.bytes <= judgements.max_bytes
+    assert len(judgements) <= judgements.max_bytes // 10_000
+
+
+def test_memos_keep_only_short_strings() -> None:
+    canonical_name.cache.cache_clear()  # type: ignore[attr-defined]
+    for index in range(50):
+        canonical_name("OPENAI_" + "X" * (LONGEST_MEMO_KEY + index))
+    canonical_name("OPENAI_BASE_URL")
+    assert canonical_name.cache.cache_info().currsize == 1  # type: ignore[attr-defined]
+    assert canonical_name("a_b" * LONGEST_MEMO_KEY) == "AB" * LONGEST_MEMO_KEY
+
+
+def test_an_event_about_a_forged_object_carries_only_what_a_real_object_could() -> None:
+    forged = {"apiVersion": {"a": ["b"]}, "kind": ["Pod"], "metadata": {"name": "p" * 100_000}}
+    body = event_body(forged, "team-00", "Warning", "RouteDenied", "denied", datetime.datetime.now(datetime.UTC))
+    reference = body["involvedObject"]
+    assert (reference["apiVersion"], reference["kind"], len(reference["name"])) == ("v1", "", 253)
+    assert len(body["metadata"]["generateName"]) == 254
