@@ -17,6 +17,7 @@ from tests.unit.test_webhooks import Harness
 
 from modelroute.admission import configurations as cfg
 from modelroute.admission.webhooks import LARGEST_CACHED_OBJECT, VERDICT_CACHE_BYTES
+from modelroute.api.meta import DNS_LABEL_MAX
 from modelroute.cluster.events import event_body
 from modelroute.engine.clients import canonical_name
 from modelroute.engine.evaluate import evaluate
@@ -189,3 +190,11 @@ def test_an_event_about_a_forged_object_carries_only_what_a_real_object_could() 
     reference = body["involvedObject"]
     assert (reference["apiVersion"], reference["kind"], len(reference["name"])) == ("v1", "", 253)
     assert len(body["metadata"]["generateName"]) == 254
+
+
+def test_the_policy_memo_of_a_context_keeps_only_names_a_namespace_can_have() -> None:
+    harness = Harness()
+    for index in range(20):
+        harness.send(cfg.VALIDATE_PODS, world.review(world.plain_pod(f"{index}-" + "n" * 10_000)))
+    context = harness.state.context()
+    assert all(len(name) <= DNS_LABEL_MAX for name in context._policy_cache)
