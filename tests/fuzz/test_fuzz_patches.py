@@ -15,6 +15,7 @@ import asyncio
 import base64
 import copy
 import json
+import logging
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -25,7 +26,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 from tests.fuzz import test_fuzz_check as manifests
-from tests.fuzz.test_fuzz_reviews import NAMESPACES
+from tests.fuzz.test_fuzz_reviews import NAMESPACES, Logged
 
 from modelroute.admission import configurations as cfg
 from modelroute.admission.webhooks import AdmissionService
@@ -204,6 +205,7 @@ def review(obj: dict[str, Any], namespace: str | None) -> bytes:
 
 class Service:
     def __init__(self, bodies: list[dict[str, Any]]) -> None:
+        self.logged = Logged()
         self.loop = asyncio.new_event_loop()
         self.service = AdmissionService(_state(bodies), Metrics(), lambda: None, self._no_read)
 
@@ -227,15 +229,27 @@ class Service:
 @pytest.fixture(scope="module", params=["enforcing", "rewriting"])
 def service(request: pytest.FixtureRequest) -> Iterator[Service]:
     served = Service(manifests.CONTEXT if request.param == "enforcing" else REWRITING)
-    yield served
-    served.loop.close()
+    logged = Logged()
+    root = logging.getLogger()
+    root.addHandler(logged)
+    served.logged = logged
+    try:
+        yield served
+    finally:
+        root.removeHandler(logged)
+        served.loop.close()
 
 
 def assert_applies(service: Service, pod: dict[str, Any], namespace: str | None) -> None:
     sent = copy.deepcopy(pod)
     patch = service.patch_for(pod, namespace)
     if patch is None:
+        service.loop.run_until_complete(asyncio.sleep(0))
+        assert service.logged.bad == [], service.logged.bad
         return
+    # the produced pod is judged after the answer (call_soon): let it run, and say if anything failed
+    service.loop.run_until_complete(asyncio.sleep(0))
+    assert service.logged.bad == [], service.logged.bad
     try:
         jsonpatch.apply_patch(sent, patch)
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as error:

@@ -198,3 +198,12 @@ def test_the_policy_memo_of_a_context_keeps_only_names_a_namespace_can_have() ->
         harness.send(cfg.VALIDATE_PODS, world.review(world.plain_pod(f"{index}-" + "n" * 10_000)))
     context = harness.state.context()
     assert all(len(name) <= DNS_LABEL_MAX for name in context._policy_cache)
+
+
+def test_no_event_is_recorded_about_an_object_in_a_namespace_that_cannot_exist() -> None:
+    harness = Harness()
+    for name in ("n" * 100_000, "Not-A-Label"):
+        reply = harness.send(cfg.VALIDATE_PODS, world.review(world.violating_pod(name)))
+        assert reply.status == 200
+    harness.send(cfg.VALIDATE_PODS, world.review(world.violating_pod()))
+    assert [namespace for namespace, _ in harness.recorded.events] == ["team-00"]

@@ -353,7 +353,8 @@ class AdmissionService:
 
     def _event(self, answer: Answer, obj: Mapping[str, Any], namespace: str, dry_run: bool) -> None:
         recorder = self.recorder()
-        if dry_run or recorder is None or not needs_event(answer.decision):
+        # no Event about an object in a namespace that cannot exist: its name is the caller's, of any length
+        if dry_run or recorder is None or not needs_event(answer.decision) or not is_dns_label(namespace):
             return
         decision = answer.decision
         assert decision is not None
