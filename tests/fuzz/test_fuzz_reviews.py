@@ -307,7 +307,7 @@ def _place(review_body: dict[str, Any], place: tuple[str | int, ...]) -> bytes:
 def test_nesting_the_serialiser_cannot_take_is_refused_with_a_400_or_judged_never_a_traceback(
     webhook: Webhook, place: tuple[str | int, ...], depth: int, objects: bool, path: str
 ) -> None:
-    pod = {
+    pod: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "p", "namespace": "default", "labels": {"app": "chat"}},
