@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import platform
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,6 +94,29 @@ class DecisionCounter:
 
     def __len__(self) -> int:
         return len(self._children)
+
+
+class RateLimitedLog:
+    """Warnings about what any caller can repeat at will, written at most once per `interval`: the first at
+    once, the ones in between counted into the next line, so a flood of hostile requests is one line a minute,
+    not a line per request."""
+
+    def __init__(
+        self, logger: logging.Logger, interval: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.logger, self.interval, self.clock = logger, interval, clock
+        self._quiet_until: float | None = None
+        self._held = 0
+
+    def warning(self, message: str, *args: object) -> None:
+        now = self.clock()
+        if self._quiet_until is not None and now < self._quiet_until:
+            self._held += 1
+            return
+        if self._held:
+            message += f" (and {self._held} more like it in the last {self.interval:g} s)"
+        self._held, self._quiet_until = 0, now + self.interval
+        self.logger.warning(message, *args)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,13 +15,14 @@ It sits below the API models (which validate URLs with it) and imports nothing o
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import re
 from dataclasses import dataclass
 from encodings import idna as _idna
 
 import ada_url
+
+from modelroute.memo import memo
 
 __all__ = ["ParsedURL", "URLError", "canonical_host", "parse_url", "whatwg_host"]
 
@@ -203,7 +204,7 @@ def _split_host_port(hostport: str) -> tuple[str, str]:
     return host, port
 
 
-@functools.lru_cache(maxsize=8192)
+@memo(8192)
 def _whatwg(text: str) -> tuple[str, str, int | None] | None:
     """(scheme, host, port) as a WHATWG parser reads a special-scheme URL; None when it reads none."""
     try:
@@ -230,7 +231,7 @@ def whatwg_host(text: str) -> str | None:
 
 
 # Pure functions over small inputs that repeat across a cluster's pods: memoised, bounded.
-@functools.lru_cache(maxsize=8192)
+@memo(8192)
 def parse_url(text: str) -> ParsedURL:
     """Parse an absolute http(s) or ws(s) URL; raises URLError for malformed or ambiguous input, and for
     input a WHATWG parser reads as another scheme, host or port."""

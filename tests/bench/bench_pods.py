@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         baseline = asyncio.run(without())
 
         async def allow_all(calls: int, label: str) -> dict[int, CreateFigures]:
-            with server_process("allow-all", Path(tmp)) as (port, ca_file):
+            with server_process("allow-all", Path(tmp)) as (port, ca_file, _):
                 async with api_of(cp) as api:
                     configurations = allow_all_configurations(port, ca_file, calls)
                     for path, body in configurations:

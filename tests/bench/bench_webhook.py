@@ -79,7 +79,8 @@ async def _serve(mode: str, port: int, cert_dir: Path) -> None:
 
 
 @contextlib.contextmanager
-def server_process(mode: str, workdir: Path) -> Iterator[tuple[int, Path]]:
+def server_process(mode: str, workdir: Path) -> Iterator[tuple[int, Path, int]]:
+    """(port, CA file, pid) of a webhook server in a child process of its own."""
     import socket
 
     with socket.socket() as s:
@@ -96,7 +97,7 @@ def server_process(mode: str, workdir: Path) -> Iterator[tuple[int, Path]]:
         line = child.stdout.readline()
         if b"ready" not in line:
             raise RuntimeError(f"the {mode} server did not start")
-        yield port, cert_dir / "ca.crt"
+        yield port, cert_dir / "ca.crt", child.pid
     finally:
         child.send_signal(signal.SIGTERM)
         try:
@@ -173,7 +174,7 @@ def measure(
     mode: str, workdir: Path, clients_list: list[int], seconds: float, rounds: int
 ) -> dict[int, tuple[float, float, float]]:
     out: dict[int, tuple[float, float, float]] = {}
-    with server_process(mode, workdir) as (port, ca):
+    with server_process(mode, workdir) as (port, ca, _):
         asyncio.run(_drive(port, ca, 1, min(seconds, 0.5), review_rounds("warm-up", 50)))  # TLS, imports
         for clients in clients_list:
             reviews = review_rounds(f"{clients}-", rounds)

@@ -11,6 +11,7 @@ Every test run includes a bounded smoke (40 examples per property, fixed seed); 
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import logging
 import uuid
@@ -30,6 +31,7 @@ from modelroute.admission import configurations as cfg
 from modelroute.api import kinds
 from modelroute.cluster.state import WATCHED, ClusterState
 from modelroute.engine.evaluate import evaluate
+from modelroute.engine.judgements import SERIALISED_DEPTH
 from modelroute.engine.podspec import NotAPodError
 
 NAMESPACES = ("default", "kube-system", "other")
@@ -261,3 +263,76 @@ def test_a_review_of_a_resource_the_pod_webhooks_do_not_route_gets_a_400(
     body = _json(review(obj, group=group, resource=resource, sub=sub, operation=operation))
     for path in (cfg.MUTATE_PODS, cfg.VALIDATE_PODS):
         _assert_400(webhook, path, body)
+
+
+DEEP = "<nested>"
+#: where a hostile caller can nest: what the engine reads, what it does not, and the review's envelope
+DEEP_PLACES = [
+    ("object", "metadata", "labels"),
+    ("object", "metadata", "annotations"),
+    ("object", "metadata", "managedFields"),
+    ("object", "kind"),
+    ("object", "spec"),
+    ("object", "spec", "containers", 0, "env"),
+    ("object", "spec", "containers", 0, "env", 0, "valueFrom"),
+    ("object", "spec", "hostAliases"),
+    ("object", "status"),
+    ("oldObject",),
+    ("userInfo", "extra"),
+    ("options",),
+]
+
+
+def _nested_text(depth: int, objects: bool) -> str:
+    opening = ['{"a":' if objects and level % 2 else "[" for level in range(depth)]
+    closing = ["}" if objects and level % 2 else "]" for level in reversed(range(depth))]
+    return "".join(opening) + '"x"' + "".join(closing)
+
+
+def _place(review_body: dict[str, Any], place: tuple[str | int, ...]) -> bytes:
+    target: Any = review_body["request"]
+    for step in place[:-1]:
+        target = target[step]
+    target[place[-1]] = DEEP
+    return _json(review_body)
+
+
+@manifests.fuzz
+@given(
+    st.sampled_from(DEEP_PLACES),
+    st.integers(min_value=200, max_value=1_020),
+    st.booleans(),
+    st.sampled_from([cfg.MUTATE_PODS, cfg.VALIDATE_PODS, cfg.VALIDATE_CONTROLLERS, cfg.VALIDATE_RESOURCES]),
+)
+def test_nesting_the_serialiser_cannot_take_is_refused_with_a_400_or_judged_never_a_traceback(
+    webhook: Webhook, place: tuple[str | int, ...], depth: int, objects: bool, path: str
+) -> None:
+    pod: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "default", "labels": {"app": "chat"}},
+        "spec": {"containers": [{"name": "app", "env": [{"name": "OPENAI_BASE_URL", "value": "https://x.example"}]}]},
+    }
+    if path == cfg.VALIDATE_CONTROLLERS:
+        obj: dict[str, Any] = manifests.workload_object("Deployment", pod["metadata"], pod["spec"])
+        body = review(obj, group="apps", resource="deployments", operation="UPDATE")
+        body["request"]["oldObject"] = copy.deepcopy(obj)
+    elif path == cfg.VALIDATE_RESOURCES:
+        obj = {"apiVersion": "modelroute.io/v1alpha1", "kind": "RoutePolicy", "metadata": {"name": "p"}, "spec": {}}
+        body = review(obj, group="modelroute.io", resource="routepolicies")
+    else:
+        body = review(pod)
+    if place[0] == "object" and len(place) > 2 and place[1] != "metadata" and path != cfg.MUTATE_PODS:
+        place = place if path == cfg.VALIDATE_PODS else ("object", "spec", "template", *place[1:])
+    try:
+        _place(body, place)
+    except (KeyError, IndexError, TypeError):
+        return  # that place is not in this kind of object
+    raw = _place(body, place).replace(_json(DEEP), _nested_text(depth, objects).encode())
+    status, reply = webhook.post(path, raw)
+    assert status in (200, 400), reply[:300]
+    if status == 400:
+        assert reply.strip()
+    judged = place in (("object", "kind"), ("object", "spec")) and path in (cfg.MUTATE_PODS, cfg.VALIDATE_PODS)
+    if judged and depth > SERIALISED_DEPTH:
+        assert (status, b"nested deeper than" in reply) == (400, True), reply[:300]

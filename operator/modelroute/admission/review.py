@@ -79,9 +79,9 @@ def template_unchanged(old: Mapping[str, Any] | None, new: Mapping[str, Any]) ->
         return False
     try:
         before, after = pod_shape(old), pod_shape(new)
-    except NotAPodError:
+        return before.spec == after.spec and before.metadata == after.metadata
+    except (NotAPodError, RecursionError):  # deeper than Python compares: judged afresh (and refused as such)
         return False
-    return before.spec == after.spec and before.metadata == after.metadata
 
 
 def needs_event(decision: Decision | None) -> bool:

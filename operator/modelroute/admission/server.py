@@ -22,6 +22,11 @@ log = logging.getLogger("modelroute")
 #: oldObject), JSON-escaped, so the webhook accepts twice that and a margin rather than a 1 MiB default.
 API_SERVER_REQUEST_LIMIT = 3 * 1024 * 1024
 REQUEST_LIMIT = 2 * API_SERVER_REQUEST_LIMIT + 256 * 1024
+#: a body larger than this (or of unknown length) is read, parsed and judged only while fewer than
+#: LARGE_BODIES_AT_ONCE others are: the request path's peak memory is bounded by a few parsed large bodies
+#: (each many times its size once parsed), however many callers send one at once. Pods are a few KiB.
+LARGE_BODY = 256 * 1024
+LARGE_BODIES_AT_ONCE = 2
 
 
 def server_tls(cert: Path, key: Path, client_ca: Path | None = None) -> ssl.SSLContext:
@@ -65,6 +70,7 @@ class WebhookServer:
         self._publish_expiry()
         self._runner: web.AppRunner | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._large_bodies = asyncio.Semaphore(LARGE_BODIES_AT_ONCE)
 
     def _files_stamp(self) -> tuple[tuple[int, int], ...]:
         out = []
@@ -77,8 +83,12 @@ class WebhookServer:
         return tuple(out)
 
     async def _serve(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        reply = await self.service.review(request.match_info["webhook"], body)
+        length = request.content_length
+        if length is not None and length <= LARGE_BODY:
+            reply = await self.service.review(request.match_info["webhook"], await request.read())
+        else:  # until its turn, the body waits in the socket (aiohttp stops reading it past 128 KiB)
+            async with self._large_bodies:
+                reply = await self.service.review(request.match_info["webhook"], await request.read())
         return web.Response(status=reply.status, body=reply.body, headers={"Content-Type": reply.content_type})
 
     async def start(self) -> int:

@@ -12,8 +12,8 @@ import base64
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -33,13 +33,13 @@ from modelroute.admission.review import (
     validate_produced,
 )
 from modelroute.api.annotations import PROCUREMENT_CHANNEL
-from modelroute.api.meta import GROUP
+from modelroute.api.meta import GROUP, is_dns_label
 from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import ClusterState
 from modelroute.engine.context import PolicyContext
-from modelroute.engine.judgements import content_key
-from modelroute.engine.verdict import Outcome
-from modelroute.observability import Metrics
+from modelroute.engine.judgements import NestingTooDeepError, sized_content_key, without_produced
+from modelroute.engine.verdict import JSONPatch, Outcome
+from modelroute.observability import OTHER, Metrics, RateLimitedLog
 
 log = logging.getLogger("modelroute")
 
@@ -55,6 +55,9 @@ ROUTES: Mapping[str, Mapping[Route, frozenset[str]]] = {
     cfg.VALIDATE_CONTROLLERS: {(g, r, ""): frozenset({"CREATE", "UPDATE"}) for g, _, r in cfg.POD_CONTROLLERS},
     cfg.VALIDATE_RESOURCES: {(GROUP, r, ""): frozenset({"CREATE", "UPDATE", "DELETE"}) for r in cfg.OWN_RESOURCES},
 }
+
+#: metadata fields the API server always sends as strings, and that the request path reads
+_METADATA_STRINGS = ("name", "generateName", "namespace")
 
 NamespaceReader = Callable[[str], Awaitable[dict[str, Any] | None]]
 
@@ -74,33 +77,54 @@ def _bad(message: str) -> Reply:
     return Reply(400, message.encode(), "text/plain; charset=utf-8")
 
 
+#: the serialised size (sized_content_key) of all the objects whose answers the verdict cache keeps: a kept
+#: answer holds its patch and decision (without the produced pod), a few times that size in memory
+VERDICT_CACHE_BYTES = 16 * 1024 * 1024
+#: an object larger than this is judged each time it is reviewed, and its answer never kept
+LARGEST_CACHED_OBJECT = 1024 * 1024
+
+
 class VerdictCache:
     """A small LRU of answers for one policy context, keyed by the judged content's hash: the pods of one
     template, and the pod the mutating call just produced, are judged once. Cleared when the context changes,
-    so a verdict is never served against policy inputs it was not computed from."""
+    so a verdict is never served against policy inputs it was not computed from. Bounded in entries and in the
+    serialised size of the objects behind them (VERDICT_CACHE_BYTES, LARGEST_CACHED_OBJECT)."""
 
-    def __init__(self, capacity: int = 4096) -> None:
-        self.capacity = capacity
+    def __init__(self, capacity: int = 4096, max_bytes: int = VERDICT_CACHE_BYTES) -> None:
+        self.capacity, self.max_bytes = capacity, max_bytes
         self.context: PolicyContext | None = None
-        self.answers: OrderedDict[tuple[str, bytes], Answer] = OrderedDict()
+        self.answers: OrderedDict[tuple[str, bytes], tuple[Answer, int]] = OrderedDict()
+        self.bytes = 0
         self.hits = 0
 
     def bind(self, context: PolicyContext) -> None:
         if context is not self.context:
             self.context = context
             self.answers.clear()
+            self.bytes = 0
 
     def get(self, webhook: str, key: bytes) -> Answer | None:
-        answer = self.answers.get((webhook, key))
-        if answer is not None:
-            self.answers.move_to_end((webhook, key))
-            self.hits += 1
-        return answer
+        found = self.answers.get((webhook, key))
+        if found is None:
+            return None
+        self.answers.move_to_end((webhook, key))
+        self.hits += 1
+        return found[0]
 
-    def put(self, webhook: str, key: bytes, answer: Answer) -> None:
-        self.answers[(webhook, key)] = answer
-        if len(self.answers) > self.capacity:
-            self.answers.popitem(last=False)
+    def put(self, webhook: str, key: bytes, answer: Answer, size: int) -> None:
+        if size > min(LARGEST_CACHED_OBJECT, self.max_bytes):
+            return
+        decision = answer.decision
+        if decision is not None and decision.produced is not None:
+            answer = replace(answer, decision=without_produced(decision))
+        previous = self.answers.pop((webhook, key), None)
+        if previous is not None:
+            self.bytes -= previous[1]
+        self.answers[(webhook, key)] = (answer, size)
+        self.bytes += size
+        while len(self.answers) > self.capacity or self.bytes > self.max_bytes:
+            _, (_, evicted) = self.answers.popitem(last=False)
+            self.bytes -= evicted
 
 
 class AdmissionService:
@@ -127,11 +151,14 @@ class AdmissionService:
         self._namespace_reads: dict[str, asyncio.Future[None]] = {}
         self._counters: dict[tuple[str, str], Any] = {}
         self._timers: dict[str, Any] = {}
+        self._refusals = RateLimitedLog(log)
 
     # ------------------------------------------------------------------ request parsing
     @staticmethod
-    def parse(path: str, body: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(review, request) of a well-formed review for this path; BadReviewError with the reason otherwise."""
+    def parse(path: str, body: bytes) -> tuple[dict[str, Any], dict[str, Any], JSONPatch]:
+        """(review, request, patch prefix) of a well-formed review for this path; BadReviewError with the reason
+        otherwise. An object without metadata is judged as one with empty metadata; the prefix adds that metadata
+        to the object sent, so a patch that writes annotations applies to it."""
         routes = ROUTES.get(path)
         if routes is None:
             raise BadReviewError(f"no webhook is served at /{path}")
@@ -173,16 +200,22 @@ class AdmissionService:
         namespace = request.get("namespace")
         if namespace is not None and not isinstance(namespace, str):
             raise BadReviewError("request.namespace must be a string")
+        prefix: JSONPatch = []
         for value in (obj, old):
             if isinstance(value, dict):
                 metadata = value.get("metadata")
                 if metadata is None:
                     metadata = value["metadata"] = {}
+                    if value is obj:
+                        prefix = [{"op": "add", "path": "/metadata", "value": {}}]
                 if not isinstance(metadata, dict):
                     raise BadReviewError("metadata must be an object")
+                for field in _METADATA_STRINGS:
+                    if metadata.get(field) is not None and not isinstance(metadata[field], str):
+                        raise BadReviewError(f"metadata.{field} must be a string")
                 if namespace and not metadata.get("namespace"):
                     metadata["namespace"] = namespace
-        return review, request
+        return review, request, prefix
 
     # ------------------------------------------------------------------ the one API read
     async def learn_namespace(self, namespace: str) -> None:
@@ -206,23 +239,32 @@ class AdmissionService:
     # ------------------------------------------------------------------ serving
     async def review(self, path: str, body: bytes) -> Reply:
         try:
-            review, request = self.parse(path, body)
+            review, request, prefix = self.parse(path, body)
         except BadReviewError as error:
             self._count(path, "bad-request")
             return _bad(str(error))
         obj = request.get("object")
         target = obj if isinstance(obj, dict) else request["oldObject"]
         namespace = str(target["metadata"].get("namespace") or "")
-        if namespace and ("", namespace) not in self.state.raw["namespaces"] and path != cfg.VALIDATE_RESOURCES:
+        if (
+            namespace
+            and ("", namespace) not in self.state.raw["namespaces"]
+            and path != cfg.VALIDATE_RESOURCES
+            and is_dns_label(namespace)  # a name no namespace can have is neither read nor remembered
+        ):
             await self.learn_namespace(namespace)
         try:
             answer = self.answer(path, request)
+        except NestingTooDeepError as error:  # a caller that is not the API server, maybe many times a second
+            self._count(path, "too-deep")
+            self._refusals.warning("refused a review at /%s: %s", path, error)
+            return _bad(f"ModelRoute refuses this review: {error}")
         except Exception as error:  # a bug must read as a clear refusal, never as a 500 with a traceback
             log.exception("could not judge a review at /%s", path)
             self._count(path, "error")
             answer = Answer(False, message=f"ModelRoute could not judge this object: {type(error).__name__}")
             return self.reply(review, answer, code=500)
-        return self.reply(review, answer, code=_CODES.get(path, 403))
+        return self.reply(review, answer, code=_CODES.get(path, 403), prefix=prefix)
 
     def answer(self, path: str, request: dict[str, Any]) -> Answer:
         obj = request.get("object")
@@ -246,11 +288,11 @@ class AdmissionService:
         context = self.state.context()
         self.cache.bind(context)
         namespace = str(obj["metadata"].get("namespace") or "default")
-        key = content_key(namespace, obj)
+        key, size = sized_content_key(namespace, obj)
         answer = self.cache.get(path, key)
         if answer is None:
             answer = mutate(obj, context) if path == cfg.MUTATE_PODS else self._validate(key, obj, context)
-            self.cache.put(path, key, answer)
+            self.cache.put(path, key, answer, size)
             if path == cfg.MUTATE_PODS:
                 # after this answer is written, not before: the mutating call's latency stays one judgement
                 asyncio.get_running_loop().call_soon(self._expect_validation, namespace, obj, answer, context)
@@ -272,15 +314,15 @@ class AdmissionService:
             return
         else:
             produced = obj
-        key = content_key(namespace, produced)
-        if (cfg.VALIDATE_PODS, key) in self.cache.answers:
+        key, size = sized_content_key(namespace, produced)
+        if (cfg.VALIDATE_PODS, key) in self.cache.answers or size > LARGEST_CACHED_OBJECT:
             return
         if produced is obj:
-            self.cache.put(cfg.VALIDATE_PODS, key, self._validate(key, obj, context))
+            self.cache.put(cfg.VALIDATE_PODS, key, self._validate(key, obj, context), size)
         else:
             assert mutation is not None
             answer = validate_produced(mutation, context)
-            self.cache.put(cfg.VALIDATE_PODS, key, self._remember(key, produced, answer, context))
+            self.cache.put(cfg.VALIDATE_PODS, key, self._remember(key, produced, answer, context), size)
 
     def _validate(self, key: bytes, obj: Mapping[str, Any], context: PolicyContext) -> Answer:
         return self._remember(key, obj, validate(obj, context), context)
@@ -311,7 +353,8 @@ class AdmissionService:
 
     def _event(self, answer: Answer, obj: Mapping[str, Any], namespace: str, dry_run: bool) -> None:
         recorder = self.recorder()
-        if dry_run or recorder is None or not needs_event(answer.decision):
+        # no Event about an object in a namespace that cannot exist: its name is the caller's, of any length
+        if dry_run or recorder is None or not needs_event(answer.decision) or not is_dns_label(namespace):
             return
         decision = answer.decision
         assert decision is not None
@@ -325,6 +368,8 @@ class AdmissionService:
             recorder.record(obj, namespace, "Normal", "RouteRewritten", message)
 
     def _count(self, path: str, result: str) -> None:
+        if path not in ROUTES:  # the URL is the caller's: a label value only when it is a path ModelRoute serves
+            path = OTHER
         counter = self._counters.get((path, result))
         if counter is None:
             counter = self._counters[(path, result)] = self.metrics.admission_requests.labels(path, result)
@@ -337,19 +382,20 @@ class AdmissionService:
         timer.observe(seconds)
 
     @staticmethod
-    def reply(review: Mapping[str, Any], answer: Answer, *, code: int) -> Reply:
+    def reply(review: Mapping[str, Any], answer: Answer, *, code: int, prefix: Sequence[dict[str, Any]] = ()) -> Reply:
         request = review["request"]
         response: dict[str, Any] = {"uid": request["uid"], "allowed": answer.allowed}
         if answer.warnings:
             response["warnings"] = list(answer.warnings)
         if answer.patch:
-            response["patch"] = base64.b64encode(orjson.dumps(answer.patch)).decode("ascii")
+            response["patch"] = base64.b64encode(orjson.dumps([*prefix, *answer.patch])).decode("ascii")
             response["patchType"] = "JSONPatch"
         if not answer.allowed:
             response["status"] = {"message": answer.message, "code": answer.code or code}
+        api_version, kind = review.get("apiVersion"), review.get("kind")
         out = {
-            "apiVersion": review.get("apiVersion") or "admission.k8s.io/v1",
-            "kind": review.get("kind") or "AdmissionReview",
+            "apiVersion": api_version if isinstance(api_version, str) and api_version else "admission.k8s.io/v1",
+            "kind": kind if isinstance(kind, str) and kind else "AdmissionReview",
             "response": response,
         }
         return Reply(200, orjson.dumps(out))

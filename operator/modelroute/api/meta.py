@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -18,6 +19,13 @@ DEFAULT_OPERATOR_NAMESPACE = "modelroute-system"
 
 DNS_LABEL_MAX = 63
 DNS_SUBDOMAIN_MAX = 253
+#: an RFC 1123 label, as Kubernetes names namespaces
+_DNS_LABEL = re.compile(rf"[a-z0-9](?:[-a-z0-9]{{0,{DNS_LABEL_MAX - 2}}}[a-z0-9])?")
+
+
+def is_dns_label(name: str) -> bool:
+    """Whether `name` can name a namespace (a lower-case RFC 1123 label of at most 63 characters)."""
+    return len(name) <= DNS_LABEL_MAX and _DNS_LABEL.fullmatch(name) is not None
 
 
 class WireModel(BaseModel):

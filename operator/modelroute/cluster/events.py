@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from modelroute.api.meta import DNS_SUBDOMAIN_MAX
 from modelroute.cluster.client import Kube
 from modelroute.engine.redaction import redact_text
 
@@ -24,11 +25,13 @@ def event_body(
     involved: Mapping[str, Any], namespace: str, kind_of_event: str, reason: str, message: str, now: datetime.datetime
 ) -> dict[str, Any]:
     metadata = involved.get("metadata") or {}
-    name = str(metadata.get("name") or metadata.get("generateName") or "unnamed").rstrip("-.") or "unnamed"
+    name = str(metadata.get("name") or metadata.get("generateName") or "unnamed")[:DNS_SUBDOMAIN_MAX]
+    name = name.rstrip("-.") or "unnamed"
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    reference = {
-        "apiVersion": involved.get("apiVersion", "v1"),
-        "kind": involved.get("kind", ""),
+    api_version, kind = involved.get("apiVersion"), involved.get("kind")
+    reference = {  # no object is named longer, nor has an apiVersion or kind that is not a string
+        "apiVersion": api_version if isinstance(api_version, str) else "v1",
+        "kind": kind if isinstance(kind, str) else "",
         "name": name,
         "namespace": namespace,
     }

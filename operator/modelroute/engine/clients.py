@@ -6,12 +6,12 @@ is a data change.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
 from modelroute.api.v1alpha1 import ClientProfile
+from modelroute.memo import memo
 
 
 class Route(Enum):
@@ -54,13 +54,13 @@ ENDPOINT_VARIABLES: dict[str, EndpointVariable] = {
 _URL_NAME_ENDINGS = ("BASEURL", "BASEURLS", "ENDPOINT", "APIBASE", "BASEPATH")
 
 
-@functools.lru_cache(maxsize=8192)
+@memo(8192)
 def canonical_name(name: str) -> str:
     """A setting name the way relaxed binders compare them: upper case, without '.', '_' and '-'."""
     return name.upper().replace("_", "").replace("-", "").replace(".", "")
 
 
-@functools.lru_cache(maxsize=4096)
+@memo(4096)
 def endpoint_variable(name: str) -> EndpointVariable | None:
     """The endpoint setting `name` is, whether an environment variable or a JVM/Spring property."""
     known = ENDPOINT_VARIABLES.get(name)

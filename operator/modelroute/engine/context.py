@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import Any
 
 from modelroute.api.annotations import IGNORE_LABEL
+from modelroute.api.meta import DNS_LABEL_MAX
 from modelroute.api.v1alpha1 import (
     AzureEndpoint,
     EndpointType,
@@ -28,6 +29,8 @@ from modelroute.engine.selectors import LabelPredicate, Labels, compile_selector
 
 ALWAYS_EXCLUDED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+#: namespaces whose effective policy one context remembers (each name at most DNS_LABEL_MAX characters)
+POLICY_MEMO_ENTRIES = 16_384
 
 _AZURE_MODEL_FAMILIES = frozenset(
     {hosts.HostFamily.AZURE_OPENAI, hosts.HostFamily.AZURE_COGNITIVE_SERVICES, hosts.HostFamily.AZURE_AI_FOUNDRY}
@@ -293,7 +296,9 @@ class PolicyContext:
             )
             if result is None and namespace not in self.opted_out_namespaces:
                 result = BUILT_IN_POLICY
-        self._policy_cache[namespace] = result
+        # the name is the judged object's: kept only when it can name a namespace, and only so many
+        if len(namespace) <= DNS_LABEL_MAX and len(self._policy_cache) < POLICY_MEMO_ENTRIES:
+            self._policy_cache[namespace] = result
         return result
 
     @cached_property

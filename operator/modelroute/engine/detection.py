@@ -56,6 +56,7 @@ from modelroute.engine.mountedconfig import (
 from modelroute.engine.mounts import MountedFile, Origin, container_files, volumes_by_name
 from modelroute.engine.redaction import redact_url
 from modelroute.engine.verdict import Code, Violation
+from modelroute.memo import LONGEST_MEMO_KEY
 
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 _DEPLOYMENT_IN_PATH = re.compile(r"/openai/deployments/([^/?#]+)", re.IGNORECASE)
@@ -387,9 +388,11 @@ def _name_kind(name: str) -> int:
     provider selector or carries properties. One dict look-up per name keeps detection cheap."""
     kind = _KINDS.get(name)
     if kind is None:
-        if len(_KINDS) >= _MAX_KINDS:
-            _KINDS.clear()
-        kind = _KINDS[name] = _classify_name(name)
+        kind = _classify_name(name)
+        if len(name) <= LONGEST_MEMO_KEY:  # a name of any length is classified, only short ones are kept
+            if len(_KINDS) >= _MAX_KINDS:
+                _KINDS.clear()
+            _KINDS[name] = kind
     return kind
 
 

@@ -12,7 +12,7 @@ from modelroute.engine import hosts
 from modelroute.engine.context import CompiledWorkload, EffectivePolicy, EndpointState, PolicyContext
 from modelroute.engine.detection import ContainerFindings, Target, TargetKind, inspect_pod_spec, redacted
 from modelroute.engine.mutation import Mutation, mutate_pod_spec
-from modelroute.engine.podspec import PodShape, pod_shape
+from modelroute.engine.podspec import NotAPodError, PodShape, pod_shape
 from modelroute.engine.redaction import redact_path
 from modelroute.engine.verdict import Code, Decision, JSONPatch, Outcome, Violation
 
@@ -481,6 +481,8 @@ def evaluate(
     shape = pod_shape(obj)
     metadata = obj.get("metadata") or {}
     namespace = metadata.get("namespace") or default_namespace
+    if not isinstance(namespace, str):
+        raise NotAPodError(f"metadata.namespace must be a string, not {type(namespace).__name__}")
     return evaluate_pod(shape, namespace, context, mutate=mutate)
 
 

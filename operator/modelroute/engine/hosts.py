@@ -4,12 +4,12 @@ and the URLs in free text. URLs are read by `modelroute.urls`, never by substrin
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
 
 from modelroute.api.v1alpha1 import AzureCloud
+from modelroute.memo import memo
 from modelroute.urls import ParsedURL, URLError, canonical_host, parse_url, whatwg_host
 
 # The URL reader's names are part of this module's surface: detection and its tests judge hosts here.
@@ -97,7 +97,7 @@ _QUOTES = frozenset("\"'`")
 _AUTHORITY_END = frozenset("/?#")
 
 
-@functools.lru_cache(maxsize=8192)
+@memo(8192)
 def classify_host(host: str) -> HostClass:
     """Family (and Azure cloud) of a host, matched on whole labels; raises URLError for invalid hosts."""
     labels = tuple(canonical_host(host).split("."))

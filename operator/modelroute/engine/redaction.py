@@ -9,12 +9,12 @@ OpenAI and Azure OpenAI REST APIs; every other segment becomes REDACTED_SEGMENT.
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Any
 
 from modelroute.engine import hosts
 from modelroute.engine.clients import CREDENTIALS
+from modelroute.memo import memo
 
 REDACTED_SEGMENT = "<redacted>"
 UNPARSABLE_URL = "<unparsable URL>"
@@ -63,7 +63,7 @@ def _segment(segment: str) -> str:
     return REDACTED_SEGMENT
 
 
-@functools.lru_cache(maxsize=4096)
+@memo(4096)
 def redact_path(path: str) -> str:
     return "/".join(_segment(segment) for segment in path.split("/"))
 
@@ -89,7 +89,7 @@ _URL_IN_TEXT = re.compile(r"https?://[^\s<>\"'`]*", re.IGNORECASE)
 _PROSE_TAIL = ").,;:"
 
 
-@functools.lru_cache(maxsize=8192)  # messages repeat across pods
+@memo(8192)  # messages repeat across pods
 def redact_text(text: str) -> str:
     """Free text (an Event or a report message) with every http(s) URL in it redacted; idempotent."""
     if "://" not in text:
