@@ -32,6 +32,7 @@ from urllib.request import Request, urlopen
 import pytest
 import yaml
 from builders import APPROVED_HOST
+from real_clients import litellm_calls
 
 from modelroute.engine import hosts
 from modelroute.engine.clientfiles import (
@@ -48,7 +49,6 @@ OTHER_AZURE = "https://fabrikam.openai.azure.com"
 FOUNDRY = "https://contoso.services.ai.azure.com/models"
 OPENAI = "https://api.openai.com/v1"
 GATEWAY = "https://llm-gateway.example.net/v1"
-PROBE = Path(__file__).with_name("litellm_probe.py")
 
 
 def host_of(url: str | None) -> str | None:
@@ -188,28 +188,17 @@ def reader_hosts(case: LiteLLMCase) -> dict[str, str | None]:
 
 
 @pytest.fixture(scope="module")
-def litellm_calls(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, str | None]]:
+def litellm_table_calls(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, str | None]]:
     """What the real LiteLLM calls for every case, from one run of the probe."""
-    answer = tmp_path_factory.mktemp("litellm") / "answer.json"
     cases = [{"config": c.config, "env": dict(c.env), "includes": dict(c.includes)} for c in LITELLM_CASES]
-    result = subprocess.run(
-        [sys.executable, str(PROBE), str(answer)],
-        input=json.dumps(cases),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, f"the LiteLLM probe failed:\n{result.stderr[-4000:]}"
-    calls: list[dict[str, str | None]] = json.loads(answer.read_text())
-    return calls
+    return litellm_calls(cases, tmp_path_factory.mktemp("litellm"))
 
 
 @pytest.mark.parametrize("case", LITELLM_CASES, ids=[c.name for c in LITELLM_CASES])
 def test_the_litellm_reader_resolves_every_model_to_the_host_litellm_calls(
-    case: LiteLLMCase, litellm_calls: list[dict[str, str | None]]
+    case: LiteLLMCase, litellm_table_calls: list[dict[str, str | None]]
 ) -> None:
-    called = litellm_calls[LITELLM_CASES.index(case)]
+    called = litellm_table_calls[LITELLM_CASES.index(case)]
     predicted = reader_hosts(case)
     for name, host in called.items():
         if name in predicted:
@@ -219,10 +208,10 @@ def test_the_litellm_reader_resolves_every_model_to_the_host_litellm_calls(
     assert set(predicted) <= set(called)
 
 
-def test_the_table_covers_each_outcome(litellm_calls: list[dict[str, str | None]]) -> None:
+def test_the_table_covers_each_outcome(litellm_table_calls: list[dict[str, str | None]]) -> None:
     """The cases are worth comparing: the file's own URL, the injected one, a variable's, the
     default, and no call at all all occur."""
-    seen = {host for calls in litellm_calls for host in calls.values()}
+    seen = {host for calls in litellm_table_calls for host in calls.values()}
     assert {"api.openai.com", APPROVED_HOST, "llm-gateway.example.net", "fabrikam.openai.azure.com", None} <= seen
 
 

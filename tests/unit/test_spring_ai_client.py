@@ -8,16 +8,13 @@ the probe starts the application context there and prints the base URL its OpenA
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from real_clients import chat_base_url, spring_probe_jar
 
-ROOT = Path(__file__).resolve().parents[2]
 APPROVED = "https://contoso-eastus.openai.azure.com/openai"
 OPENAI = "https://api.openai.com"
 GATEWAY = "https://llm-gateway.example.net"
@@ -116,32 +113,7 @@ CASES = (
 
 @pytest.fixture(scope="module")
 def probe_jar() -> Path:
-    """Built once per content of the probe's sources (Maven, cached under ~/.cache/modelroute)."""
-    result = subprocess.run(
-        ["bash", "hack/build-spring-probe.sh"], cwd=ROOT, capture_output=True, text=True, timeout=1200, check=False
-    )
-    assert result.returncode == 0, f"the Spring AI probe could not be built:\n{result.stderr[-4000:]}"
-    jar = Path(result.stdout.strip().splitlines()[-1])
-    assert jar.is_file(), f"the build printed {jar}, which is not a file"
-    return jar
-
-
-def chat_base_url(jar: Path, directory: Path, env: Mapping[str, str]) -> str:
-    java = os.environ.get("JAVA_HOME", "")
-    executable = str(Path(java, "bin", "java")) if java else "java"
-    result = subprocess.run(
-        [executable, "-XX:TieredStopAtLevel=1", "-jar", str(jar)],
-        cwd=directory,
-        env={"PATH": os.environ["PATH"], "SPRING_AI_OPENAI_API_KEY": "key-from-secret", **env},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, f"the Spring AI probe failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    printed: dict[str, str] = json.loads(result.stdout.strip().splitlines()[-1])
-    assert printed["chatCompletionsPath"] == "/v1/chat/completions"
-    return printed["chatBaseUrl"]
+    return spring_probe_jar()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
