@@ -30,8 +30,8 @@ BACKGROUND = {"github.com", "api.github.com", "chatgpt.com"}
 APPROVED = f"https://{APPROVED_HOST}/openai/v1"
 
 
-@pytest.fixture(scope="module")
-def codex() -> Path:
+def codex_cli() -> Path:
+    """The Codex CLI's command, installed with npm once per machine."""
     binary = CLI_DIR / "node_modules" / ".bin" / "codex"
     if not binary.exists():
         npm = shutil.which("npm")
@@ -42,6 +42,11 @@ def codex() -> Path:
         )
     assert binary.exists(), f"npm installed no codex binary in {CLI_DIR}"
     return binary
+
+
+@pytest.fixture(scope="module")
+def codex() -> Path:
+    return codex_cli()
 
 
 @contextmanager
@@ -80,10 +85,11 @@ def recording_proxy() -> Iterator[tuple[int, list[str]]]:
         server.close()
 
 
-def model_hosts(codex: Path, home: Path, env: Mapping[str, str]) -> set[str]:
-    """The hosts `codex exec` sends its model requests to, with `home` as HOME."""
-    work = home / "work"
-    work.mkdir(exist_ok=True)
+def model_hosts(codex: Path, home: Path, env: Mapping[str, str], work: Path | None = None) -> set[str]:
+    """The hosts `codex exec` sends its model requests to, with `home` as HOME, run in `work`."""
+    if work is None:
+        work = home / "work"
+    work.mkdir(parents=True, exist_ok=True)
     with recording_proxy() as (port, asked):
         process = subprocess.Popen(
             [str(codex), "exec", "--skip-git-repo-check", "say hi"],

@@ -2,7 +2,7 @@
 context of examples/0*-3*, then laid out in a directory (its ConfigMap files at their mount paths, its
 env, command line and working directory: tests/unit/pod_layout.py) and run with the real client the
 pod runs: LiteLLM's proxy config loader and Router, a Spring Boot + Spring AI application, python-dotenv
-with openai and langchain-openai, AG2. An admitted pod, as the webhook mutates it, calls only the
+with openai and langchain-openai, AG2, the Codex CLI. An admitted pod, as the webhook mutates it, calls only the
 approved host; a denied pod, as written, calls the host its violation names."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import yaml
 from builders import APPROVED_HOST
 from pod_layout import STAND_IN, LaidOut, lay_out
 from real_clients import chat_base_url, litellm_calls, spring_probe_jar
+from test_codex_cli import codex_cli, model_hosts
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "e2e" / "cases" / "mounted-clients.yaml"
@@ -143,6 +144,12 @@ print(json.dumps({
 class RunContext:
     litellm: dict[str, set[str]]  # pod name -> hosts, from one run of the LiteLLM probe for every pod
     jar: Callable[[], Path]  # the Spring AI probe, built when a Spring pod first needs it
+    codex: Callable[[], Path]  # the Codex CLI, installed when a Codex pod first needs it
+
+
+def codex_hosts(laid: LaidOut, run: RunContext) -> set[str]:
+    env = {k: v for k, v in _process_env(laid).items() if k not in {"PATH", "HOME"}}
+    return model_hosts(run.codex(), laid.root, env, laid.cwd)
 
 
 RUNNERS: dict[str, Callable[[LaidOut, RunContext], set[str]]] = {
@@ -150,6 +157,7 @@ RUNNERS: dict[str, Callable[[LaidOut, RunContext], set[str]]] = {
     "client-spring": spring_hosts,
     "client-dotenv": dotenv_hosts,
     "client-oai-config-list": ag2_hosts,
+    "client-codex": codex_hosts,
 }
 
 
@@ -177,7 +185,7 @@ def run(verdicts: dict[str, dict[str, Any]], tmp_path_factory: pytest.TempPathFa
     cases = [{"argv": one.argv, "cwd": str(one.cwd), "env": _process_env(one)} for one in laid]
     calls = litellm_calls(cases, tmp_path_factory.mktemp("litellm"))
     hosts = {one.root.name: {host for host in called.values() if host} for one, called in zip(laid, calls, strict=True)}
-    return RunContext(hosts, functools.cache(spring_probe_jar))
+    return RunContext(hosts, functools.cache(spring_probe_jar), functools.cache(codex_cli))
 
 
 @pytest.mark.parametrize("pod", PODS, ids=[p["metadata"]["name"] for p in PODS])
