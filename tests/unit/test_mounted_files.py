@@ -428,7 +428,7 @@ def test_a_spring_config_location_given_as_a_jvm_property_names_the_file() -> No
 
 
 def test_a_mounted_client_config_is_parsed_once_per_text_not_per_pod(monkeypatch: pytest.MonkeyPatch) -> None:
-    from modelroute.engine import clientfiles, mountedconfig
+    from modelroute.engine import clientconfig, clientfiles
 
     calls: list[str] = []
     real = clientfiles.litellm_destinations
@@ -438,7 +438,7 @@ def test_a_mounted_client_config_is_parsed_once_per_text_not_per_pod(monkeypatch
         return real(text, included)
 
     monkeypatch.setattr(clientfiles, "litellm_destinations", counting)
-    mountedconfig._PARSED.clear()
+    clientconfig._PARSED.clear()
     obj, cms = litellm_pod(LITELLM_CONFIG)
     for _ in range(100):
         assert not decide(obj, cms).allowed
@@ -500,3 +500,14 @@ def test_files_behind_a_sub_path_expr_that_cannot_be_expanded_are_still_scanned(
     cms = {("apps", "c"): {"gw.ini": f"url = {OPENAI}"}}
     (target,) = file_targets(obj, cms)
     assert target.kind is TargetKind.EMBEDDED
+
+
+def test_litellm_short_config_option_and_spring_application_json_locations_are_read() -> None:
+    obj, cms = litellm_pod(LITELLM_CONFIG)
+    obj["spec"]["containers"][0]["args"] = ["-c", "/app/config.yaml"]
+    assert [t.url.host for t in file_targets(obj, cms)] == ["api.openai.com"]
+    location = '{"spring": {"config": {"location": "/etc/app/custom.yml"}}}'
+    obj, cms = mounted_pod(
+        {"custom.yml": f"spring.ai.openai.base-url: {OPENAI}\n"}, "/etc/app", env={"SPRING_APPLICATION_JSON": location}
+    )
+    assert [t.url.host for t in file_targets(obj, cms)] == ["api.openai.com"]

@@ -20,6 +20,7 @@ from enum import Enum
 from typing import Any
 
 from modelroute.engine import hosts
+from modelroute.engine.clientconfig import ClientDestination
 from modelroute.engine.clients import (
     API_TYPE_VARIABLE,
     BEDROCK_API_TYPES,
@@ -39,8 +40,8 @@ from modelroute.engine.environment import ConfigMaps, ContainerEnv, EnvSetting, 
 from modelroute.engine.mountedconfig import (
     FILE_NAMING_VARIABLES,
     SPRING_LOCATION_PROPERTIES,
-    ClientDestination,
     FileScan,
+    MountedConfig,
     read_mounted_config,
     remedy,
 )
@@ -476,8 +477,10 @@ def inspect_container(
                 for prop in _property_settings(holder, pairs, "{name} on the command line"):
                     judge_property(prop)
 
-    if container.get("volumeMounts") or _names_config_files(settings, commands):
-        for setting in read_files(container, volumes or {}, env, namespace, config_maps, commands, seen, inspector):
+    named = _names_config_files(settings, commands)
+    if named or container.get("volumeMounts"):
+        found = read_files(container, volumes or {}, env, namespace, config_maps, commands, seen, inspector, named)
+        for setting in found:
             judge_property(setting)
         seen.invalidate()
 
@@ -556,15 +559,14 @@ def inspect_pod_spec(
 
 #: Arguments that name configuration files: a container with none of them, none of the variables
 #: that do (FILE_NAMING_VARIABLES) and no volume mount reads no configuration file, and pays nothing.
-_FILE_NAMING_ARGUMENTS = ("--config", "--env-file", "dotenv_config_path", "spring.config.")
+_FILE_NAMING_ARGUMENTS = ("--config", "-c", "--env-file", "dotenv_config_path", "spring.config.")
 
 
 def _names_config_files(settings: Mapping[str, EnvSetting], commands: list[tuple[str, list[str]]]) -> bool:
-    if not FILE_NAMING_VARIABLES.isdisjoint(settings):
+    if not FILE_NAMING_VARIABLES.isdisjoint(settings) or "HOME" in settings:
         return True
-    for carrier in PROPERTY_CARRIERS.intersection(settings):  # -Dspring.config.location=... and the like
-        if "spring.config" in (settings[carrier].value or ""):
-            return True
+    if not PROPERTY_CARRIERS.isdisjoint(settings):  # -Dspring.config.location=..., SPRING_APPLICATION_JSON
+        return True
     return any(hint in str(arg) for _, argv in commands for arg in argv for hint in _FILE_NAMING_ARGUMENTS)
 
 
@@ -577,14 +579,19 @@ def read_files(
     commands: list[tuple[str, list[str]]],
     seen: _Settings,
     inspector: _Inspector,
+    named: bool,
 ) -> list[EnvSetting]:
     """The container's mounted configuration: problems, URLs and client destinations are judged here;
-    the settings the files set are returned, to be judged as env settings are."""
+    the settings the files set are returned, to be judged as env settings are. `named`: whether a
+    variable or an argument may name a configuration file (otherwise only the mounts are read)."""
     files = container_files(container, volumes, env, namespace, config_maps)
-    argv = [env.expand(str(arg)) for part, args in commands if part in ("command", "args") for arg in args]
 
     def spring_value(name: str) -> EnvSetting | None:
         return seen._table(True).get(canonical_name(name))
+
+    if not named:
+        return _judge_config(read_mounted_config(files, env, [], spring_value, {}, named=False), env, inspector)
+    argv = [env.expand(str(arg)) for part, args in commands if part in ("command", "args") for arg in args]
 
     locations: dict[str, str] = {}
     for name in SPRING_LOCATION_PROPERTIES:
@@ -600,7 +607,10 @@ def read_files(
             )
         elif setting.value.strip():
             locations[setting.name] = setting.value
-    config = read_mounted_config(files, env, argv, spring_value, locations)
+    return _judge_config(read_mounted_config(files, env, argv, spring_value, locations), env, inspector)
+
+
+def _judge_config(config: MountedConfig, env: ContainerEnv, inspector: _Inspector) -> list[EnvSetting]:
     for problem in config.problems:
         inspector.problem(problem.code, problem.message, problem.field)
     for scan in config.scans:

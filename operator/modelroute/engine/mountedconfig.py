@@ -11,7 +11,7 @@ What is read, and from where (the README's "What counts as configured" says the 
   the environment, the command line or SPRING_APPLICATION_JSON sets under the same relaxed name wins;
 - .NET: `appsettings*.json` wherever mounted; a key the environment sets as `Section__Key` wins;
 - the LiteLLM proxy config, the Codex CLI's config.toml and AutoGen's OAI_CONFIG_LIST, at the paths
-  the clients load them from (modelroute.engine.clientfiles);
+  the clients load them from (modelroute.engine.clientconfig, with the readers of clientfiles);
 - every other file a ConfigMap mounts: scanned for model-host URLs, as env values are.
 """
 
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from dotenv.variables import parse_variables
 
 from modelroute.engine import clientfiles
+from modelroute.engine.clientconfig import OAI_CONFIG_LIST, ClientDestination, client_files, oai_file
 from modelroute.engine.clients import canonical_name
 from modelroute.engine.configfiles import Format, read
 from modelroute.engine.environment import ContainerEnv, EnvSetting, Source
@@ -51,7 +52,6 @@ _DOTENV_ARGUMENT = re.compile(r"(?:^|\s)(?:dotenv_config_path=|--env-file=)(\S+)
 SPRING_LOCATION_PROPERTIES = ("spring.config.location", "spring.config.additional-location", "spring.config.import")
 _SPRING_FILE = re.compile(r"application(-[^/]+)?\.(properties|ya?ml)", re.IGNORECASE)
 _APPSETTINGS_FILE = re.compile(r"appsettings(\.[^/]+)?\.json", re.IGNORECASE)
-_OAI_CONFIG_LIST = "OAI_CONFIG_LIST"
 _PLACEHOLDER = re.compile(r"\$\{([^}:]+)(?::([^}]*))?\}")
 _SPRING_FORMAT = {".properties": Format.PROPERTIES, ".yml": Format.YAML, ".yaml": Format.YAML}
 _DEFAULT_CONFIG_DIRS = ("", "config")
@@ -98,13 +98,6 @@ class FileScan:
     field: str
 
 
-@dataclass(frozen=True, slots=True)
-class ClientDestination:
-    destination: clientfiles.FileDestination
-    file: MountedFile
-    client: str
-
-
 @dataclass(slots=True)
 class MountedConfig:
     settings: list[EnvSetting] = field(default_factory=list)
@@ -133,7 +126,9 @@ def remedy(file: MountedFile, key: str, fmt: Format | str) -> str:
     return f"ModelRoute cannot change a mounted file: set {key} in {where} to the approved endpoint{hint}"
 
 
-class _Reader:
+class FileReader:
+    """Reads a container's configuration files into a MountedConfig, reporting what it cannot read."""
+
     def __init__(
         self,
         files: ContainerFiles,
@@ -347,30 +342,16 @@ def read_mounted_config(
     argv: list[str],
     spring_value: Callable[[str], EnvSetting | None],
     spring_locations: Mapping[str, str],
+    named: bool = True,
 ) -> MountedConfig:
     """Every setting, URL and problem the container's mounted configuration files hold.
 
     `spring_value(name)` finds a setting by Spring Boot's relaxed name among the environment, the
-    command line and SPRING_APPLICATION_JSON; `spring_locations` are spring.config.* values set there."""
-    reader = _Reader(files, env, argv, spring_value)
-    settings = env.settings
-    for name in _DOTENV_VARIABLES:
-        setting = settings.get(name)
-        if setting is not None and setting.value:
-            file = reader.named(setting.value.strip(), f"{name}")
-            if file is not None:
-                reader.dotenv(file)
-    for arg in argv:
-        for match in _DOTENV_ARGUMENT.finditer(arg):
-            file = reader.named(match.group(1).strip("\"'"), f"the argument {match.group(0).strip()}")
-            if file is not None:
-                reader.dotenv(file)
-    for name, value in spring_locations.items():
-        reader.spring_locations(value, name)
-    _client_files(reader)
-    spring_names: frozenset[str] = frozenset()
-    if (config_name := spring_value("spring.config.name")) is not None and config_name.value:
-        spring_names = frozenset(n.strip() for n in config_name.value.split(",") if n.strip())
+    command line and SPRING_APPLICATION_JSON; `spring_locations` are spring.config.* values set there.
+    `named=False` says no variable or argument names a file (detection checks it cheaply first): the
+    files are then judged by their names and contents alone."""
+    reader = FileReader(files, env, argv, spring_value)
+    spring_names = _named_files(reader, spring_locations) if named else frozenset()
     if files.working_dir:
         reader.config_dirs.update(files.absolute(d) for d in _DEFAULT_CONFIG_DIRS)
     for file in list(files.files()):
@@ -378,7 +359,7 @@ def read_mounted_config(
             continue
         fmt = config_format(file.path, spring_names)
         if file.origin is Origin.SECRET:
-            if fmt is not None or posixpath.basename(file.path).startswith(_OAI_CONFIG_LIST):
+            if fmt is not None or posixpath.basename(file.path).startswith(OAI_CONFIG_LIST):
                 reader.not_visible(file, "a configuration file by its name")
             continue
         if file.text is None:
@@ -389,10 +370,10 @@ def read_mounted_config(
             reader.appsettings(file)
         elif fmt is not None:
             reader.spring(file, fmt)
-        elif posixpath.basename(file.path).startswith(_OAI_CONFIG_LIST):
-            _oai_file(reader, file)
-        else:
-            reader.out.scans.append(FileScan(file.text, f"{file.where()}", file.field))
+        elif posixpath.basename(file.path).startswith(OAI_CONFIG_LIST):
+            oai_file(reader, file)
+        elif ":" in file.text:  # no colon, no URL (a CA bundle, most data files): nothing to scan
+            reader.out.scans.append(FileScan(file.text, file.where(), file.field))
     reported: set[str] = set()
     for directory in sorted(reader.config_dirs):
         where = files.directory(directory)
@@ -402,139 +383,24 @@ def read_mounted_config(
     return reader.out
 
 
-def _env_values(env: ContainerEnv) -> dict[str, str | None]:
-    return {name: setting.value for name, setting in env.settings.items()}
-
-
-def _client_files(reader: _Reader) -> None:
-    env = reader.env
-    values = _env_values(env)
-    _litellm(reader, values)
-    _codex(reader, values)
-    oai = env.settings.get(clientfiles.OAI_CONFIG_LIST_VARIABLE)
-    if oai is not None and oai.value is not None:
-        text = oai.value.strip()
-        if text.startswith("["):  # AG2 decodes the variable as JSON when it names no file
-            origin = MountedFile(_OAI_CONFIG_LIST, Origin.CONFIG_MAP, oai.field, f"env {_OAI_CONFIG_LIST}", text)
-            _destinations(reader, origin, "OAI_CONFIG_LIST", clientfiles.oai_config_list_destinations, "oai")
-        elif text:
-            file = reader.named(text, _OAI_CONFIG_LIST)
+def _named_files(reader: FileReader, spring_locations: Mapping[str, str]) -> frozenset[str]:
+    """Read the files variables and arguments name; returns the base names spring.config.name sets."""
+    settings = reader.env.settings
+    for name in _DOTENV_VARIABLES:
+        setting = settings.get(name)
+        if setting is not None and setting.value:
+            file = reader.named(setting.value.strip(), f"{name}")
             if file is not None:
-                _oai_file(reader, file)
-
-
-def _hidden_location(reader: _Reader, name: str, what: str) -> None:
-    setting = reader.env.settings[name]
-    reader.problem(
-        Code.ENDPOINT_NOT_VISIBLE,
-        f"{name} names {what}, and comes from {setting.detail}, whose value ModelRoute cannot see; set it as a "
-        "plain value or from a ConfigMap",
-        setting.field,
-    )
-
-
-def _litellm(reader: _Reader, values: Mapping[str, str | None]) -> None:
-    bucket = clientfiles.LITELLM_CONFIG_BUCKET_VARIABLE
-    if bucket in values:
-        setting = reader.env.settings[bucket]
-        reader.problem(
-            Code.ENDPOINT_NOT_VISIBLE,
-            f"{bucket} makes the LiteLLM proxy load its config from a bucket, which ModelRoute cannot read; "
-            "mount the config from a ConfigMap and name it with --config",
-            setting.field,
-        )
-        return
-    if values.get(clientfiles.LITELLM_CONFIG_VARIABLE, "") is None:
-        _hidden_location(reader, clientfiles.LITELLM_CONFIG_VARIABLE, "the LiteLLM proxy's config file")
-        return
-    for path in clientfiles.litellm_config_paths(reader.argv, values):
-        file = reader.named(path, "the LiteLLM proxy's config file")
-        if file is None or file.text is None:
-            continue
-        try:
-            includes = clientfiles.litellm_includes(file.text)
-        except clientfiles.ConfigFileError as error:
-            reader.unreadable(file, "LiteLLM proxy config", str(error))
-            continue
-        texts: list[str] = []
-        for include in includes:
-            included = reader.named(posixpath.join(posixpath.dirname(file.path), include), f"include: in {file.path}")
-            if included is not None and included.text is not None:
-                texts.append(included.text)
-        _destinations(reader, file, "LiteLLM proxy config", clientfiles.litellm_destinations, "litellm", tuple(texts))
-
-
-def _codex(reader: _Reader, values: Mapping[str, str | None]) -> None:
-    named = clientfiles.CODEX_HOME_VARIABLE in values
-    if named and values[clientfiles.CODEX_HOME_VARIABLE] is None:
-        _hidden_location(reader, clientfiles.CODEX_HOME_VARIABLE, "the Codex CLI's configuration directory")
-        return
-    home = values.get("HOME")
-    for path, read_as in (
-        (clientfiles.codex_config_path(values, home), "config"),
-        (clientfiles.codex_dotenv_path(values, home), "dotenv"),
-    ):
-        if path is None:
-            continue
-        file = reader.files.file_at(path)
-        if named and read_as == "config":
-            found = reader.named(path, clientfiles.CODEX_HOME_VARIABLE)
-        elif file.origin is Origin.SECRET:
-            reader.claimed.add(file.path)
-            reader.not_visible(file, f"the Codex CLI's {read_as} file")
-            found = None
-        else:
-            found = file if file.origin is Origin.CONFIG_MAP and file.text is not None else None
-        if found is None:
-            continue
-        reader.claimed.add(found.path)
-        if read_as == "config":
-            _destinations(reader, found, "Codex config", clientfiles.codex_destinations, "codex")
-        else:
-            reader.dotenv(found, override=True)  # the CLI loads it over its environment (but CODEX_ names)
-
-
-def _oai_file(reader: _Reader, file: MountedFile) -> None:
-    _destinations(reader, file, "OAI_CONFIG_LIST file", clientfiles.oai_config_list_destinations, "oai")
-
-
-def _destinations(
-    reader: _Reader,
-    file: MountedFile,
-    what: str,
-    parse: Callable[..., tuple[clientfiles.FileDestination, ...]],
-    client: str,
-    included: tuple[str, ...] = (),
-) -> None:
-    assert file.text is not None
-    reader.claimed.add(file.path)
-    try:
-        found = _parsed(parse, file.text, included)
-    except clientfiles.ConfigFileError as error:
-        reader.unreadable(file, what, str(error))
-        return
-    reader.out.destinations.extend(ClientDestination(d, file, client) for d in found)
-
-
-_Parsed = tuple[clientfiles.FileDestination, ...] | clientfiles.ConfigFileError
-_PARSED: dict[tuple[object, str, tuple[str, ...]], _Parsed] = {}
-_MAX_PARSED = 512
-
-
-def _parsed(
-    parse: Callable[..., tuple[clientfiles.FileDestination, ...]], text: str, included: tuple[str, ...]
-) -> tuple[clientfiles.FileDestination, ...]:
-    """A client file parsed once per text (errors included): the key is the ConfigMap's own string."""
-    key = (parse, text, included)
-    result = _PARSED.get(key)
-    if result is None:
-        if len(_PARSED) >= _MAX_PARSED:
-            _PARSED.clear()
-        try:
-            result = parse(text, included) if included else parse(text)
-        except clientfiles.ConfigFileError as error:
-            result = error
-        _PARSED[key] = result
-    if isinstance(result, clientfiles.ConfigFileError):
-        raise result
-    return result
+                reader.dotenv(file)
+    for arg in reader.argv:
+        for match in _DOTENV_ARGUMENT.finditer(arg):
+            file = reader.named(match.group(1).strip("\"'"), f"the argument {match.group(0).strip()}")
+            if file is not None:
+                reader.dotenv(file)
+    for name, value in spring_locations.items():
+        reader.spring_locations(value, name)
+    client_files(reader)
+    config_name = reader.spring_value("spring.config.name")
+    if config_name is None or not config_name.value:
+        return frozenset()
+    return frozenset(n.strip() for n in config_name.value.split(",") if n.strip())
