@@ -214,22 +214,17 @@ def test_codex_calls_the_selected_providers_base_url() -> None:
     )
 
 
-def test_codex_without_a_provider_uses_the_built_in_openai_which_reads_openai_base_url() -> None:
+def test_codex_without_a_provider_uses_the_built_in_openai_which_reads_only_openai_base_url() -> None:
     (found,) = codex_destinations('model = "gpt-5"\n')
-    assert (found.key, found.url, found.fallback, found.default) == (
-        "openai_base_url",
-        None,
-        ("OPENAI_BASE_URL",),
-        OPENAI,
-    )
-    assert resolve(found, {"OPENAI_BASE_URL": AZURE}) == AZURE
+    assert (found.key, found.url, found.fallback, found.default) == ("openai_base_url", None, (), OPENAI)
+    assert resolve(found, {"OPENAI_BASE_URL": AZURE}) == OPENAI  # the deprecated variable is not read
     (configured,) = codex_destinations(f'openai_base_url = "{OPENAI}"\n')
     assert (configured.url, configured.line) == (OPENAI, 1)
 
 
-def test_a_provider_table_cannot_replace_the_built_in_openai() -> None:
-    (found,) = codex_destinations(f'[model_providers.openai]\nbase_url = "{AZURE}"\n')
-    assert (found.url, found.default) == (None, OPENAI)
+def test_a_provider_table_named_after_a_built_in_one_is_a_file_codex_refuses() -> None:
+    with pytest.raises(ConfigFileError, match="built-in providers, which Codex refuses: openai"):
+        codex_destinations(f'[model_providers.openai]\nbase_url = "{AZURE}"\n')
 
 
 def test_the_active_profile_selects_the_provider_and_the_others_stay_selectable() -> None:

@@ -447,8 +447,8 @@ def litellm_config_paths(argv: Sequence[str], env: Mapping[str, str | None]) -> 
 
 CODEX_HOME_VARIABLE = "CODEX_HOME"
 _CODEX_OPENAI = "openai"
-#: Built-in providers, which `[model_providers.<id>]` cannot replace (merge_configured_model_providers
-#: keeps the built-in entry): the local open-source servers read CODEX_OSS_BASE_URL.
+#: Built-in providers, which `[model_providers.<id>]` cannot name (Codex refuses the file): the local
+#: open-source servers read CODEX_OSS_BASE_URL.
 _CODEX_OSS = {"ollama": "http://localhost:11434/v1", "lmstudio": "http://localhost:1234/v1"}
 _CODEX_BEDROCK = "amazon-bedrock"
 _CODEX_BUILT_IN = frozenset({_CODEX_OPENAI, _CODEX_BEDROCK, *_CODEX_OSS})
@@ -498,6 +498,10 @@ def codex_destinations(text: str) -> tuple[FileDestination, ...]:
     profiles = config.get("profiles", {})
     if not isinstance(profiles, dict):
         raise ConfigFileError("profiles must be a table")
+    reserved = sorted(str(name) for name in providers if name in _CODEX_BUILT_IN)
+    if reserved:
+        # Codex 0.171 refuses to load such a file (validate_model_providers); older ones ignored the table
+        raise ConfigFileError(f"model_providers names built-in providers, which Codex refuses: {', '.join(reserved)}")
     selected = _codex_string(config, "model_provider", "") or _CODEX_OPENAI
     active = _codex_string(config, "profile", "")
     if active is not None and isinstance(profiles.get(active), dict):
@@ -525,10 +529,12 @@ def _codex_provider(
     provider_id: str, providers: Mapping[str, Any], openai_base: str | None, text: str
 ) -> tuple[str, str | None, str | None, tuple[str, ...], str | None, int | None, str] | None:
     if provider_id == _CODEX_OPENAI:
-        # the built-in provider: openai_base_url, else OPENAI_BASE_URL (deprecated, still read), else OpenAI
+        # the built-in provider: openai_base_url, else OpenAI. Codex 0.171 no longer reads the deprecated
+        # OPENAI_BASE_URL (its real binary, given only that variable, calls api.openai.com: tests/unit/
+        # test_codex_cli.py), so the injected variable does not move it
         line = _toml_key_line(text, None, "openai_base_url")
         url = openai_base or None
-        return ("openai_base_url", url, None, ("OPENAI_BASE_URL",), OPENAI_DEFAULT_BASE_URL, line,
+        return ("openai_base_url", url, None, (), OPENAI_DEFAULT_BASE_URL, line,
                 "Codex built-in provider openai")  # fmt: skip
     if provider_id in _CODEX_OSS:
         return (f"model_providers.{provider_id}", None, None, ("CODEX_OSS_BASE_URL",), _CODEX_OSS[provider_id],
