@@ -10,7 +10,8 @@ keep-alive HTTPS connections with the admin client certificate. Figures: p50/p95
 and the ratios to the cluster without webhooks measured in the same run; the load average is printed
 before each phase. The allow-all phases (ModelRoute's mutating webhook alone, then its mutating and
 validating webhooks, pointed at a server on the same stack that answers "allowed" without reading the pod)
-show what one call and two calls cost by themselves: the floor under any webhook design.
+show what one call and two calls cost by themselves: the floor under any webhook design. A last phase creates
+covered LiteLLM proxy pods whose config file is mounted from a ConfigMap (the engine reads it, parsed once).
 """
 
 from __future__ import annotations
@@ -46,10 +47,10 @@ NAMESPACE = "team-00"
 ONE_CALL, TWO_CALLS = "one allow-all webhook", "two allow-all webhooks"
 
 
-def pods(phase: str, count: int) -> list[dict[str, Any]]:
+def pods(phase: str, count: int, make: Any = world.covered_pod) -> list[dict[str, Any]]:
     out = []
     for i in range(count):
-        pod = world.covered_pod(NAMESPACE, "app-0")
+        pod = make(NAMESPACE, "app-0")
         pod["metadata"].pop("generateName")
         pod["metadata"]["name"] = f"{phase}-{i}"
         pod["spec"]["containers"][0]["env"].append({"name": "REQUEST_ID", "value": f"{phase}-{i}"})
@@ -58,19 +59,24 @@ def pods(phase: str, count: int) -> list[dict[str, Any]]:
 
 
 async def phases(
-    api: Api, label: str, count: int, concurrencies: list[int], processes: dict[str, int]
+    api: Api,
+    label: str,
+    count: int,
+    concurrencies: list[int],
+    processes: dict[str, int],
+    make: Any = world.covered_pod,
 ) -> dict[int, CreateFigures]:
     """Each phase also prints, to show where the time went, the CPU the machine and each server process spent per
     pod (at 16 clients two cores are busy, so the create rate follows it) and the mean latency of a create and of
     each webhook call as the API server measured them."""
     out: dict[int, CreateFigures] = {}
     prefix = "-".join(label.split()[:2]).lower()
-    await create_pods(api, pods(f"{prefix}-warm-up", 20), 4)
+    await create_pods(api, pods(f"{prefix}-warm-up", 20, make), 4)
     for clients in concurrencies:
         print(f"  load average before {label} at {clients} clients: {load()}", flush=True)
         timings = await server_timings(api)
         before = {"machine": busy_seconds()} | {name: cpu_seconds(pid) for name, pid in processes.items()}
-        figures = await create_pods(api, pods(f"{prefix}-c{clients}", count), clients)
+        figures = await create_pods(api, pods(f"{prefix}-c{clients}", count, make), clients)
         after = {"machine": busy_seconds()} | {name: cpu_seconds(pid) for name, pid in processes.items()}
         means = mean_ms(timings, await server_timings(api))
         spent = {name: (after[name] - before[name]) / count * 1000 for name in before}
@@ -118,6 +124,7 @@ async def setup(api: Api) -> None:
             *bodies["namespaces"],
             *bodies["azureendpoints"],
             *bodies["routepolicies"],
+            *bodies["configmaps"],
         ],
     )
     await create_all(api, bodies["modelworkloads"])
@@ -165,7 +172,14 @@ def main(argv: list[str] | None = None) -> int:
                     processes = {**servers, "operator": operator.process.pid if operator.process else 0}
                     return await phases(api, "with ModelRoute", args.pods, concurrencies, processes)
 
+            async def litellm_pods() -> dict[int, CreateFigures]:
+                async with api_of(cp) as api:
+                    processes = {**servers, "operator": operator.process.pid if operator.process else 0}
+                    label = "LiteLLM with ModelRoute"
+                    return await phases(api, label, args.pods, concurrencies, processes, world.litellm_pod)
+
             governed = asyncio.run(with_webhooks())
+            mounted = asyncio.run(litellm_pods())
         finally:
             operator.stop()
     print("ratios to the cluster without webhooks (same run):")
@@ -174,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         for label, figures in (
             *((label, floor[clients]) for label, floor in floors.items()),
             ("ModelRoute", governed[clients]),
+            ("ModelRoute, LiteLLM pods", mounted[clients]),
         ):
             print(
                 f"  {clients:2d} clients, {label:22s}: p95 {figures.p(0.95) / b.p(0.95):.2f}x  "

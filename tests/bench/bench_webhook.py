@@ -4,10 +4,12 @@ driven over keep-alive TLS by a separate client process with a mix of mutate and
     python -m tests.bench.bench_webhook [--seconds 5] [--clients 1,8,32,64]
 
 The mix per round: the mutating review of a covered compliant pod and the validating review of the pod it
-produced, the same for a violating pod, and for a plain pod (six reviews). Every pod is distinct (a unique
-env value), so nothing is answered from the cache except what the design caches on purpose: the validating
-call for the pod the mutating call just produced. Figures: reviews/s, p50 and p99 per concurrency, and the
-ratios to the allow-all floor measured in the same run (load average printed before each phase).
+produced, the same for a violating pod, and for a plain pod (six reviews). A second ModelRoute phase sends
+only covered LiteLLM proxy pods whose config file is mounted from a ConfigMap (two reviews per round).
+Every pod is distinct (a unique env value), so nothing is answered from the cache except what the design
+caches on purpose: the validating call for the pod the mutating call just produced. Figures: reviews/s, p50
+and p99 per concurrency, and the ratios to the allow-all floor measured in the same run (load average
+printed before each phase).
 """
 
 from __future__ import annotations
@@ -108,8 +110,12 @@ def server_process(mode: str, workdir: Path) -> Iterator[tuple[int, Path, int]]:
 
 
 # ------------------------------------------------------------------ the client side
-def review_rounds(salt: str, rounds: int) -> list[tuple[str, bytes]]:
-    """Reviews as the API server sends them, for `rounds` x three distinct pods: the mutating review of each
+STANDARD_MIX = (world.covered_pod, world.violating_pod, world.plain_pod)
+LITELLM_MIX = (world.litellm_pod,)
+
+
+def review_rounds(salt: str, rounds: int, mix: tuple[Any, ...] = STANDARD_MIX) -> list[tuple[str, bytes]]:
+    """Reviews as the API server sends them, for `rounds` x the mix's distinct pods: the mutating review of each
     pod, then the validating review of the pod that mutation produced. Built before the clock starts, so the
     client does the same work against either server."""
     from modelroute.admission.review import mutate
@@ -121,7 +127,7 @@ def review_rounds(salt: str, rounds: int) -> list[tuple[str, bytes]]:
     context = state.context()
     out: list[tuple[str, bytes]] = []
     for index in range(rounds):
-        for make in (world.covered_pod, world.violating_pod, world.plain_pod):
+        for make in mix:
             pod = make()
             pod["spec"]["containers"][0].setdefault("env", []).append({"name": "REQUEST_ID", "value": f"{salt}{index}"})
             out.append((cfg.MUTATE_PODS, orjson.dumps(world.review(pod))))
@@ -132,7 +138,7 @@ def review_rounds(salt: str, rounds: int) -> list[tuple[str, bytes]]:
 
 
 async def _drive(
-    port: int, ca: Path, clients: int, seconds: float, reviews: list[tuple[str, bytes]]
+    port: int, ca: Path, clients: int, seconds: float, reviews: list[tuple[str, bytes]], per_round: int = 6
 ) -> tuple[float, list[float]]:
     import aiohttp
 
@@ -141,7 +147,6 @@ async def _drive(
     latencies: list[float] = []
     rounds = iter(range(10**9))
     deadline = time.perf_counter() + seconds
-    per_round = 6
 
     async with aiohttp.ClientSession(connector=connector) as session:
 
@@ -171,19 +176,28 @@ def load() -> str:
 
 
 def measure(
-    mode: str, workdir: Path, clients_list: list[int], seconds: float, rounds: int
+    mode: str,
+    workdir: Path,
+    clients_list: list[int],
+    seconds: float,
+    rounds: int,
+    mix: tuple[Any, ...] = STANDARD_MIX,
+    label: str | None = None,
 ) -> dict[int, tuple[float, float, float]]:
     out: dict[int, tuple[float, float, float]] = {}
+    label = label or mode
+    per_round = 2 * len(mix)
     with server_process(mode, workdir) as (port, ca, _):
-        asyncio.run(_drive(port, ca, 1, min(seconds, 0.5), review_rounds("warm-up", 50)))  # TLS, imports
+        warm_up = review_rounds("warm-up", 50, mix)
+        asyncio.run(_drive(port, ca, 1, min(seconds, 0.5), warm_up, per_round))  # TLS, imports
         for clients in clients_list:
-            reviews = review_rounds(f"{clients}-", rounds)
-            print(f"  load average before {mode} at {clients} clients: {load()}", flush=True)
-            elapsed, latencies = asyncio.run(_drive(port, ca, clients, seconds, reviews))
+            reviews = review_rounds(f"{clients}-", rounds, mix)
+            print(f"  load average before {label} at {clients} clients: {load()}", flush=True)
+            elapsed, latencies = asyncio.run(_drive(port, ca, clients, seconds, reviews, per_round))
             rate = len(latencies) / elapsed
             p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
             out[clients] = (rate, p50, p99)
-            print(f"  {mode:10s} {clients:3d} clients: {rate:7.0f} reviews/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms")
+            print(f"  {label:10s} {clients:3d} clients: {rate:7.0f} reviews/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms")
     return out
 
 
@@ -199,12 +213,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"webhook server benchmark: {args.seconds:g} s per phase, clients {clients_list}")
         floor = measure("allow-all", workdir, clients_list, args.seconds, args.rounds)
         ours = measure("modelroute", workdir, clients_list, args.seconds, args.rounds)
-    print("ratios (ModelRoute / allow-all, same run):")
-    for clients in clients_list:
-        (f_rate, f_p50, f_p99), (rate, p50, p99) = floor[clients], ours[clients]
-        print(
-            f"  {clients:3d} clients: throughput {rate / f_rate:.2f}x  p50 {p50 / f_p50:.2f}x  p99 {p99 / f_p99:.2f}x"
+        litellm = measure(
+            "modelroute", workdir, clients_list, args.seconds, args.rounds, LITELLM_MIX, "modelroute, LiteLLM pods"
         )
+    for title, figures in (("ModelRoute", ours), ("ModelRoute on LiteLLM pods with a mounted config", litellm)):
+        print(f"ratios ({title} / allow-all, same run):")
+        for clients in clients_list:
+            (f_rate, f_p50, f_p99), (rate, p50, p99) = floor[clients], figures[clients]
+            print(
+                f"  {clients:3d} clients: throughput {rate / f_rate:.2f}x  p50 {p50 / f_p50:.2f}x  "
+                f"p99 {p99 / f_p99:.2f}x"
+            )
     print(
         "targets: throughput >= 0.6x at 8 and 32 clients; p99 <= 1.5x at 1 client "
         "(figures on a shared machine are noisy: compare within one run)"

@@ -1,6 +1,7 @@
 """A governed cluster as data, shared by the benchmarks and the webhook tests: an approved AzureEndpoint,
 an enforcing RoutePolicy, ModelWorkloads spread over namespaces, and AdmissionReviews for a covered
-compliant pod, a violating pod and a plain pod."""
+compliant pod, a violating pod, a plain pod, and a covered LiteLLM proxy pod whose config file is mounted
+from a ConfigMap."""
 
 from __future__ import annotations
 
@@ -11,6 +12,21 @@ API = "modelroute.io/v1alpha1"
 ENDPOINT = "contoso"
 APPROVED_BASE = "https://contoso-eastus.openai.azure.com/openai/v1"
 DIRECT_BASE = "https://api.openai.com/v1"
+LITELLM_CONFIG_MAP = "litellm-config"
+LITELLM_CONFIG = f"""model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o
+      api_base: {APPROVED_BASE}
+      api_key: os.environ/OPENAI_API_KEY
+  - model_name: text-embedding-3-small
+    litellm_params:
+      model: openai/text-embedding-3-small
+      api_base: {APPROVED_BASE}
+      api_key: os.environ/OPENAI_API_KEY
+litellm_settings:
+  drop_params: true
+"""
 
 
 def endpoint_body(name: str = ENDPOINT) -> dict[str, Any]:
@@ -68,7 +84,7 @@ def cluster_bodies(workload_count: int = 3, namespace_count: int = 1) -> dict[st
         "azureendpoints": [endpoint_body()],
         "modelworkloads": workloads(workload_count, namespace_count),
         "routepolicies": [policy_body()],
-        "configmaps": [],
+        "configmaps": [litellm_config_map(n) for n in namespaces(namespace_count)],
         "namespaces": [namespace_body(n) for n in namespaces(namespace_count)],
         "pods": [],
     }
@@ -127,3 +143,24 @@ def review(
     if sub_resource:
         request["subResource"] = sub_resource
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+
+
+def litellm_config_map(namespace: str) -> dict[str, Any]:
+    """The LiteLLM proxy's config.yaml, every model on the approved route."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": LITELLM_CONFIG_MAP, "namespace": namespace},
+        "data": {"config.yaml": LITELLM_CONFIG},
+    }
+
+
+def litellm_pod(namespace: str = "team-00", app: str = "app-0") -> dict[str, Any]:
+    """Covered, compliant: a LiteLLM proxy reading its config from the ConfigMap through a subPath mount."""
+    body = pod(namespace, app, {"OPENAI_API_KEY": "from-a-secret-in-real-life"})
+    spec = body["spec"]
+    container = spec["containers"][0]
+    container["args"] = ["--config", "/app/config.yaml", "--port", "4000"]
+    container["volumeMounts"] = [{"name": "config", "mountPath": "/app/config.yaml", "subPath": "config.yaml"}]
+    spec["volumes"] = [{"name": "config", "configMap": {"name": LITELLM_CONFIG_MAP}}]
+    return body
