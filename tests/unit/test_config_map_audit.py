@@ -100,17 +100,20 @@ def test_a_change_to_a_config_map_no_pod_reads_judges_no_pod(monkeypatch: pytest
     assert recorded.events == []
 
 
-def test_any_other_change_re_judges_every_pod(monkeypatch: pytest.MonkeyPatch) -> None:
-    state, kube = primed(), FakeKube()
-    sync = StatusSync(state, kube)
+def test_any_other_change_re_judges_every_pod_and_the_readers_still_get_their_event(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state, kube, recorded = primed(), FakeKube(), Recorded()
+    sync = StatusSync(state, kube, recorder=lambda: recorded)  # type: ignore[arg-type,return-value]
     sync.sync_once()
     judged = counting(monkeypatch)
-    state.upsert("configmaps", config_map("chat-env", LOG_LEVEL="debug"))
+    state.upsert("configmaps", config_map("chat-env", OPENAI_API_BASE=world.DIRECT_BASE))
     state.upsert(
         "namespaces", {**world.namespace_body(NAMESPACE), "metadata": {"name": NAMESPACE, "labels": {"a": "b"}}}
     )
     sync.sync_once()
     assert len(judged) == 5
+    assert sorted(e[0] for e in recorded.events) == ["chat-0", "chat-1"]
 
 
 def test_the_audit_is_asked_for_only_when_a_pod_reads_the_changed_config_map() -> None:

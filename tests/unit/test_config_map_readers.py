@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelroute.cluster.state import WATCHED, ClusterState
+from modelroute.cluster.state import CONFIG_MAP_LOG_SIZE, WATCHED, ClusterState
 
 
 def reader(name: str, *config_maps: str, namespace: str = "team", volume: str | None = None) -> dict[str, Any]:
@@ -93,3 +93,22 @@ def test_listeners_are_told_which_config_maps_changed() -> None:
     state.upsert("configmaps", config_map("env", A="1"))  # the same data: no change
     state.delete("configmaps", config_map("env"))
     assert told == [frozenset({("team", "env")}), frozenset({("team", "env")})]
+
+
+def test_config_map_changes_are_known_even_when_other_inputs_changed_too() -> None:
+    state = synced()
+    since = state.version
+    state.upsert("configmaps", config_map("env", A="1"))
+    state.upsert("namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
+    assert state.config_map_changes_since(since) == ({("team", "env")}, True)
+
+
+def test_changes_older_than_the_log_are_unknown() -> None:
+    state = synced()
+    since = state.version
+    for i in range(CONFIG_MAP_LOG_SIZE + 1):
+        state.upsert("configmaps", config_map(f"cm-{i}", A="1"))
+    assert state.config_maps_changed_since(since) is None
+    # the first change is forgotten; every later one is known
+    expected = {("team", f"cm-{i}") for i in range(1, CONFIG_MAP_LOG_SIZE + 1)}
+    assert state.config_maps_changed_since(since + 1) == expected

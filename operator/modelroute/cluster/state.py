@@ -99,6 +99,8 @@ class ClusterState:
     )
     #: the last version moved by anything but a ConfigMap
     _other_input_version: int = 0
+    #: the newest version whose ConfigMap changes the log has dropped
+    _forgotten_through: int = 0
 
     @property
     def ready(self) -> bool:
@@ -121,15 +123,20 @@ class ClusterState:
     def config_maps_changed_since(self, version: int) -> frozenset[Key] | None:
         """The ConfigMaps changed after `version`; None when anything else that feeds the policy context changed
         since then too (or the change is older than the view remembers): then every pod may judge differently."""
+        changed, others = self.config_map_changes_since(version)
+        return None if others else changed
+
+    def config_map_changes_since(self, version: int) -> tuple[frozenset[Key] | None, bool]:
+        """(the ConfigMaps changed after `version`, None when the view no longer remembers them all; whether
+        anything else that feeds the policy context changed since then too)."""
         with self._lock:
             if version >= self.version:
-                return frozenset()
-            if self._other_input_version > version:
-                return None
-            log = [(at, keys) for at, keys in self._config_map_log if at > version]
-            if len(log) != self.version - version:
-                return None
-            return frozenset().union(*(keys for _, keys in log))
+                return frozenset(), False
+            others = self._other_input_version > version
+            if version < self._forgotten_through:
+                return None, others
+            changed = frozenset().union(*(keys for at, keys in self._config_map_log if at > version))
+            return changed, others
 
     def on_status(self, callback: Any) -> None:
         """`callback(plural, key, status)` when only the status of a ModelRoute resource changed."""
@@ -212,8 +219,11 @@ class ClusterState:
             return
         self.version += 1
         if plural == "configmaps" and config_maps is not None:
+            if len(self._config_map_log) == self._config_map_log.maxlen:
+                self._forgotten_through = self._config_map_log[0][0]
             self._config_map_log.append((self.version, config_maps))
         else:
+            # the first list of ConfigMaps names no change: everything is new
             self._other_input_version = self.version
 
     def _store(self, plural: str, body: dict[str, Any]) -> bool:

@@ -237,11 +237,12 @@ class StatusSync:
     def _carry_forward(self, context: PolicyContext) -> dict[Key, tuple[Decision, tuple[Key, ...]]]:
         """When only ConfigMaps changed since the last audit, the pods that read none of them keep their
         decisions under the new context: the memo is carried over to it, and only the readers are judged again.
-        Returns the readers' previous decisions, with the changed ConfigMaps each reads."""
+        Returns the readers' previous decisions, with the changed ConfigMaps each reads (also when other inputs
+        changed too and every pod is judged again)."""
         if self._audited is None or self._audited[1] is context:
             return {}
         version, previous = self._audited
-        changed = self.state.config_maps_changed_since(version)
+        changed, others = self.state.config_map_changes_since(version)
         if changed is None:
             return {}
         reads: dict[Key, list[Key]] = {}
@@ -255,7 +256,7 @@ class StatusSync:
             key = _pod_key(pod)
             if key in reads:
                 before[key] = (decision, tuple(reads[key]))
-            else:
+            elif not others:
                 self._memo[entry_id] = (pod, context, decision)
         return before
 
