@@ -141,6 +141,14 @@ def test_pods_of_one_template_are_judged_once(monkeypatch: pytest.MonkeyPatch) -
     assert len(calls) == 2  # before and after, for the one content
 
 
+def test_an_edit_that_opens_no_route_judges_each_template_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx = enforcing()
+    pods = [admitted(f"chat-{i}", ctx=ctx) for i in range(20)]
+    calls = count_evaluations(monkeypatch)
+    assert edit(ctx, pods, {"LOG_LEVEL": "debug"}).allowed
+    assert len(calls) == 1  # no violation under the new data: nothing to compare with
+
+
 def test_finished_pods_and_ungoverned_namespaces_are_not_judged(monkeypatch: pytest.MonkeyPatch) -> None:
     ctx = enforcing()
     done = admitted(ctx=ctx)

@@ -72,7 +72,7 @@ class EditVerdict:
     name: str
     enforcement: Enforcement | None  # None: the namespace is not governed
     regressions: tuple[PodRegression, ...] = ()
-    judged: int = 0  # distinct pod contents judged (each twice: before and after)
+    judged: int = 0  # distinct pod contents judged (under the new data; under the old too where that violates)
     after_missing: bool = False
 
     @property
@@ -142,7 +142,8 @@ def judge_config_map_edit(
     context: PolicyContext,
 ) -> EditVerdict:
     """Judge a write of ConfigMap namespace/name (its data `before` and `after`; None: absent) by the stored
-    pods that read it. Pods with the same content (the replicas of one template) are judged once."""
+    pods that read it. Pods with the same content (the replicas of one template) are judged once, under the new
+    data, and under the old data only where the new one violates."""
     policy = context.policy_for(namespace)
     if policy is None:
         return EditVerdict(namespace, name, None, after_missing=after is None)
@@ -157,10 +158,11 @@ def judge_config_map_edit(
         found = by_content.get(key)
         if found is None:
             try:
-                found = new_violations(
-                    evaluate(pod, old, namespace, mutate=False).violations,
-                    evaluate(pod, new, namespace, mutate=False).violations,
-                )
+                # the data after the write first: a pod that does not violate then needs no comparison
+                after_violations = evaluate(pod, new, namespace, mutate=False).violations
+                found = ()
+                if any(v.code not in _NO_NEW_ROUTE for v in after_violations):
+                    found = new_violations(evaluate(pod, old, namespace, mutate=False).violations, after_violations)
             except NotAPodError:
                 found = ()
             by_content[key] = found
