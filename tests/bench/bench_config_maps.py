@@ -4,11 +4,13 @@ concurrent writers.
 
     python -m tests.bench.bench_config_maps [--writes 300] [--readers 50] [--templates 5]
 
-Two ConfigMaps are written, each write a new value: one no pod reads (what nearly every ConfigMap write in a
-cluster is: the webhook's answer is an index lookup) and one that `--readers` running, covered pods load with
-`envFrom`, replicas of `--templates` distinct pod templates (each write judges every template twice, under
-the old data and the new). Figures: p50/p95 per write and writes/s, the ratios to the cluster without
-webhooks measured in the same run, and the mean of the webhook call as the API server measured it.
+Two kinds of ConfigMap are written, each write a new value, each writer to a ConfigMap of its own (writers
+sharing one ConfigMap would measure the API server's update conflicts, each retry admitted again): ones no pod
+reads (what nearly every ConfigMap write in a cluster is: the webhook's answer is an index lookup) and ones
+that `--readers` running, covered pods load with `envFrom`, replicas of `--templates` distinct pod templates
+(each write judges every template under the new data). Figures: p50/p95 per write and writes/s, the ratios
+to the cluster without webhooks measured in the same run, and the mean of the webhook call as the API server
+measured it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from tests.bench.cluster import Api, CreateFigures, Operator, api_of, control_pl
 
 NAMESPACE = "team-00"
 UNREAD, READ = "unread-settings", "chat-env"
-KINDS = {UNREAD: "a ConfigMap no pod reads", READ: "a ConfigMap pods read"}
+KINDS = {UNREAD: "ConfigMaps no pod reads", READ: "ConfigMaps pods read"}
 
 
 def config_map(name: str, value: str) -> dict[str, Any]:
@@ -38,33 +40,35 @@ def config_map(name: str, value: str) -> dict[str, Any]:
     }
 
 
-def readers(count: int, templates: int) -> list[dict[str, Any]]:
-    """Covered pods at the approved route that load READ with envFrom: `templates` distinct specs."""
+def readers(count: int, templates: int, writers: int) -> list[dict[str, Any]]:
+    """Covered pods at the approved route that load every writer's READ ConfigMap with envFrom: `templates`
+    distinct specs."""
     out = []
     for i in range(count):
         env = {"OPENAI_BASE_URL": world.APPROVED_BASE, "OPENAI_API_KEY": "x", "TEMPLATE": str(i % templates)}
         pod = world.pod(NAMESPACE, "app-0", env, name=f"reader-{i}")
-        pod["spec"]["containers"][0]["envFrom"] = [{"configMapRef": {"name": READ}}]
+        pod["spec"]["containers"][0]["envFrom"] = [{"configMapRef": {"name": f"{READ}-{k}"}} for k in range(writers)]
         out.append(pod)
     return out
 
 
 async def write_all(api: Api, name: str, phase: str, writes: int, clients: int) -> CreateFigures:
-    """`writes` unconditional updates of ConfigMap `name`, each with a value of its own; every one must succeed."""
+    """`writes` unconditional updates, writer k to ConfigMap `name`-k, each with a value of its own; every one
+    must succeed."""
     queue = iter(range(writes))
     latencies: list[float] = []
-    path = f"/api/v1/namespaces/{NAMESPACE}/configmaps/{name}"
 
-    async def writer() -> None:
+    async def writer(k: int) -> None:
+        path = f"/api/v1/namespaces/{NAMESPACE}/configmaps/{name}-{k}"
         for i in queue:
             started = time.perf_counter()
-            status, data = await api.request("PUT", path, config_map(name, f"{phase}-{i}"))
+            status, data = await api.request("PUT", path, config_map(f"{name}-{k}", f"{phase}-{i}"))
             latencies.append(time.perf_counter() - started)
             if status != 200:
                 raise RuntimeError(f"ConfigMap write: {status} {data}")
 
     started = time.perf_counter()
-    await asyncio.gather(*(writer() for _ in range(clients)))
+    await asyncio.gather(*(writer(k) for k in range(clients)))
     return CreateFigures(writes, time.perf_counter() - started, latencies)
 
 
@@ -103,16 +107,18 @@ def main(argv: list[str] | None = None) -> int:
     concurrencies = [int(c) for c in args.clients.split(",")]
     with tempfile.TemporaryDirectory(prefix="modelroute-bench-cm-") as tmp, control_plane(Path(tmp) / "cp") as cp:
         print(
-            f"ConfigMap-write benchmark: {args.writes} writes per phase, {args.readers} reading pods of "
-            f"{args.templates} templates, clients {concurrencies}"
+            f"ConfigMap-write benchmark: {args.writes} writes per phase, a ConfigMap per writer, {args.readers} "
+            f"reading pods of {args.templates} templates, clients {concurrencies}"
         )
 
         async def without() -> Figures:
             async with api_of(cp) as api:
                 await setup(api)
+                writers = max(concurrencies)
                 for name in KINDS:
-                    await api.create(f"/api/v1/namespaces/{NAMESPACE}/configmaps", config_map(name, "0"))
-                await create_all(api, readers(args.readers, args.templates))
+                    for k in range(writers):
+                        await api.create(f"/api/v1/namespaces/{NAMESPACE}/configmaps", config_map(f"{name}-{k}", "0"))
+                await create_all(api, readers(args.readers, args.templates, writers))
                 return await phases(api, "without webhooks", args.writes, concurrencies)
 
         baseline = asyncio.run(without())

@@ -43,5 +43,5 @@ def test_the_config_map_write_benchmark_prints_both_config_maps_and_ratios(capsy
     assert len(rows) == 8
     # the webhook is called for every data change once ModelRoute is there, never before
     assert [bool(call.strip()) for _, call in rows] == [False] * 4 + [True] * 4
-    ratios = re.findall(r"clients, (a ConfigMap [\w ]+?) *: p95 \d+\.\d+x  p50 \d+\.\d+x  writes/s \d+\.\d+x", out)
-    assert ratios == ["a ConfigMap no pod reads"] * 2 + ["a ConfigMap pods read"] * 2
+    ratios = re.findall(r"clients, (ConfigMaps [\w ]+?) *: p95 \d+\.\d+x  p50 \d+\.\d+x  writes/s \d+\.\d+x", out)
+    assert ratios == ["ConfigMaps no pod reads"] * 2 + ["ConfigMaps pods read"] * 2
