@@ -79,7 +79,7 @@ async def phases(api: Api, label: str, writes: int, concurrencies: list[int]) ->
     out: Figures = {}
     prefix = label.split()[0]
     for name in KINDS:
-        await write_all(api, name, f"{prefix}-warm-up", 20, 4)
+        await write_all(api, name, f"{prefix}-warm-up", 20, max(concurrencies))
         for clients in concurrencies:
             print(f"  load average before {label}, {KINDS[name]}, {clients} clients: {load()}", flush=True)
             before = await server_timings(api)
