@@ -20,6 +20,7 @@ from enum import Enum
 from typing import Any
 
 from modelroute.engine import hosts
+from modelroute.engine.clientconfig import ClientDestination
 from modelroute.engine.clients import (
     API_TYPE_VARIABLE,
     BEDROCK_API_TYPES,
@@ -36,6 +37,15 @@ from modelroute.engine.clients import (
     endpoint_variable,
 )
 from modelroute.engine.environment import ConfigMaps, ContainerEnv, EnvSetting, Source, container_env
+from modelroute.engine.mountedconfig import (
+    FILE_NAMING_VARIABLES,
+    SPRING_LOCATION_PROPERTIES,
+    FileScan,
+    MountedConfig,
+    read_mounted_config,
+    remedy,
+)
+from modelroute.engine.mounts import MountedFile, Origin, container_files, volumes_by_name
 from modelroute.engine.redaction import redact_url
 from modelroute.engine.verdict import Code, Violation
 
@@ -91,6 +101,7 @@ class TargetKind(Enum):
     SETTING = "setting"  # an endpoint variable
     EMBEDDED = "embedded"  # a URL inside another env value, the command or the args
     DEFAULT = "default"  # a credential with no endpoint: the SDK default, api.openai.com
+    FILE = "file"  # a URL a client takes from a mounted configuration file (LiteLLM, Codex, OAI_CONFIG_LIST)
     BEDROCK = "bedrock"  # an API type that routes to AWS Bedrock, no URL
 
 
@@ -101,6 +112,7 @@ class Target:
     setting: str  # what names it, for messages: "OPENAI_BASE_URL", "args[1]"
     field: str  # full field path
     variable: str | None = None  # the endpoint variable, when kind is SETTING
+    remedy: str = ""  # what to change, when the mutation cannot (a mounted file)
 
     @property
     def deployment(self) -> str | None:
@@ -218,11 +230,13 @@ class _Inspector:
         return f"{self.f.path}.{relative}"
 
     def problem(self, code: Code, message: str, relative: str) -> None:
-        self.f.problems.append(Violation(code, message, self.f.name, self.path(relative)))
+        where = self.path(relative) if relative else self.f.path
+        self.f.problems.append(Violation(code, message, self.f.name, where))
 
     def endpoint_setting(self, setting: EnvSetting) -> None:
         variable = endpoint_variable(setting.name)
         assert variable is not None
+        label = setting.in_file or setting.name
         if setting.source is Source.UNRESOLVED:
             self.problem(
                 Code.UNRESOLVED_REFERENCE,
@@ -234,7 +248,7 @@ class _Inspector:
             hidden_from = setting.detail if setting.value is None else f"$({', '.join(setting.hidden_refs)})"
             self.problem(
                 Code.ENDPOINT_NOT_VISIBLE,
-                f"{setting.name} depends on {hidden_from}, whose value ModelRoute cannot see; set the endpoint "
+                f"{label} depends on {hidden_from}, whose value ModelRoute cannot see; set the endpoint "
                 "as a plain value or from a ConfigMap so its route can be proven",
                 setting.field,
             )
@@ -247,12 +261,13 @@ class _Inspector:
             except hosts.URLError as error:
                 self.problem(
                     Code.MALFORMED_ENDPOINT_URL,
-                    f"{setting.name} is not a usable URL ({error})",
+                    f"{label} is not a usable URL ({error})",
                     setting.field,
                 )
                 continue
             kind = TargetKind.SETTING
-            self.f.targets.append(Target(kind, url, setting.name, self.path(setting.field), setting.name))
+            target = Target(kind, url, label, self.path(setting.field), setting.name, remedy=setting.remedy)
+            self.f.targets.append(target)
 
     def unseen_carrier(self, setting: EnvSetting) -> None:
         """A provider selector or a properties carrier whose value ModelRoute cannot see."""
@@ -271,7 +286,7 @@ class _Inspector:
                 setting.field,
             )
 
-    def embedded_urls(self, text: str, setting: str, relative: str) -> None:
+    def embedded_urls(self, text: str, setting: str, relative: str, remedy: str = "") -> None:
         if ":" not in text:  # most values hold no URL at all; skip the scan
             return
         candidates = hosts.find_urls(text)
@@ -297,7 +312,7 @@ class _Inspector:
                 continue
             host_class = hosts.classify_host(url.host)
             if host_class.is_openai_model_host or host_class.family is hosts.HostFamily.AWS_BEDROCK:
-                self.f.targets.append(Target(TargetKind.EMBEDDED, url, setting, self.path(relative)))
+                self.f.targets.append(Target(TargetKind.EMBEDDED, url, setting, self.path(relative), remedy=remedy))
 
 
 def _property_settings(holder: EnvSetting, pairs: list[tuple[str, str]], how: str) -> list[EnvSetting]:
@@ -381,13 +396,21 @@ class _Settings:
                 return True
         return False
 
+    def invalidate(self) -> None:
+        self._relaxed = None
+
     def first(self, names: tuple[str, ...], relaxed: bool) -> EnvSetting | None:
         table = self._table(relaxed)
         return next((table[name] for name in names if name in table), None)
 
 
 def inspect_container(
-    container: Mapping[str, Any], field_path: str, is_app: bool, namespace: str, config_maps: ConfigMaps
+    container: Mapping[str, Any],
+    field_path: str,
+    is_app: bool,
+    namespace: str,
+    config_maps: ConfigMaps,
+    volumes: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ContainerFindings:
     env = container_env(container, namespace, config_maps)
     findings = ContainerFindings(str(container.get("name", "")), field_path, is_app, env)
@@ -408,7 +431,8 @@ def inspect_container(
                     "keep API keys in a Secret (spec.inject.credentialsSecretRef)"
                 )
         elif setting.value:
-            inspector.embedded_urls(setting.value, f"env {setting.name}", setting.field)
+            label = setting.in_file or f"env {setting.name}"
+            inspector.embedded_urls(setting.value, label, setting.field, setting.remedy)
 
     def judge_property(setting: EnvSetting) -> None:
         seen.properties.setdefault(setting.name, setting)
@@ -439,7 +463,8 @@ def inspect_container(
     if any(name in settings for name in BEDROCK_CREDENTIALS):
         findings.signals.append("AWS Bedrock credentials are set")
 
-    for part, argv in container_commands(container):
+    commands = container_commands(container)
+    for part, argv in commands:
         for index, arg in enumerate(argv):
             if ":" not in arg and "$" not in arg and "-D" not in arg and "--s" not in arg and "--S" not in arg:
                 continue  # no URL, no $(VAR), no -D or --spring. property: nothing to judge
@@ -451,6 +476,13 @@ def inspect_container(
                 holder = EnvSetting(where, expanded, Source.LITERAL, where, "the command line", hidden)
                 for prop in _property_settings(holder, pairs, "{name} on the command line"):
                     judge_property(prop)
+
+    named = _names_config_files(settings, commands)
+    if named or container.get("volumeMounts"):
+        found = read_files(container, volumes or {}, env, namespace, config_maps, commands, seen, inspector, named)
+        for setting in found:
+            judge_property(setting)
+        seen.invalidate()
 
     # a key whose client has no base URL setting goes to that client's default: OpenAI itself
     for route in DEFAULT_ROUTES if seen.has_credential else ():
@@ -466,8 +498,10 @@ def inspect_container(
             Target(
                 TargetKind.DEFAULT,
                 _DEFAULT_URLS[route.url],
-                f"{credential.name} with no {base_names} (so {route.client} would call {route.url})",
+                f"{credential.in_file or credential.name} with no {base_names} (so {route.client} would call "
+                f"{route.url})",
                 inspector.path(credential.field),
+                remedy=credential.remedy,
             )
         )
 
@@ -509,9 +543,136 @@ def _route_relevant(name: str) -> bool:
 def inspect_pod_spec(
     spec: Mapping[str, Any], field_prefix: str, namespace: str, config_maps: ConfigMaps
 ) -> list[ContainerFindings]:
+    volumes = volumes_by_name(spec) if spec.get("volumes") else None
     return [
         inspect_container(
-            container, f"{field_prefix}.{list_name}[{index}]", list_name == "containers", namespace, config_maps
+            container,
+            f"{field_prefix}.{list_name}[{index}]",
+            list_name == "containers",
+            namespace,
+            config_maps,
+            volumes,
         )
         for list_name, index, container in iter_containers(spec, field_prefix)
     ]
+
+
+#: Arguments that name configuration files: a container with none of them, none of the variables
+#: that do (FILE_NAMING_VARIABLES) and no volume mount reads no configuration file, and pays nothing.
+_FILE_NAMING_ARGUMENTS = ("--config", "-c", "--env-file", "dotenv_config_path", "spring.config.")
+
+
+def _names_config_files(settings: Mapping[str, EnvSetting], commands: list[tuple[str, list[str]]]) -> bool:
+    if not FILE_NAMING_VARIABLES.isdisjoint(settings) or "HOME" in settings:
+        return True
+    if not PROPERTY_CARRIERS.isdisjoint(settings):  # -Dspring.config.location=..., SPRING_APPLICATION_JSON
+        return True
+    return any(hint in str(arg) for _, argv in commands for arg in argv for hint in _FILE_NAMING_ARGUMENTS)
+
+
+def read_files(
+    container: Mapping[str, Any],
+    volumes: Mapping[str, Mapping[str, Any]],
+    env: ContainerEnv,
+    namespace: str,
+    config_maps: ConfigMaps,
+    commands: list[tuple[str, list[str]]],
+    seen: _Settings,
+    inspector: _Inspector,
+    named: bool,
+) -> list[EnvSetting]:
+    """The container's mounted configuration: problems, URLs and client destinations are judged here;
+    the settings the files set are returned, to be judged as env settings are. `named`: whether a
+    variable or an argument may name a configuration file (otherwise only the mounts are read)."""
+    files = container_files(container, volumes, env, namespace, config_maps)
+
+    def spring_value(name: str) -> EnvSetting | None:
+        return seen._table(True).get(canonical_name(name))
+
+    if not named:
+        return _judge_config(read_mounted_config(files, env, [], spring_value, {}, named=False), env, inspector)
+    argv = [env.expand(str(arg)) for part, args in commands if part in ("command", "args") for arg in args]
+
+    locations: dict[str, str] = {}
+    for name in SPRING_LOCATION_PROPERTIES:
+        setting = spring_value(name)
+        if setting is None:
+            continue
+        if setting.value is None or setting.hidden_refs:
+            inspector.problem(
+                Code.ENDPOINT_NOT_VISIBLE,
+                f"{setting.name} names the configuration files Spring Boot loads, and comes from {setting.detail}, "
+                "whose value ModelRoute cannot see; set it as a plain value or from a ConfigMap",
+                setting.field,
+            )
+        elif setting.value.strip():
+            locations[setting.name] = setting.value
+    return _judge_config(read_mounted_config(files, env, argv, spring_value, locations), env, inspector)
+
+
+def _judge_config(config: MountedConfig, env: ContainerEnv, inspector: _Inspector) -> list[EnvSetting]:
+    for problem in config.problems:
+        inspector.problem(problem.code, problem.message, problem.field)
+    for scan in config.scans:
+        inspector.embedded_urls(scan.text, scan.label, scan.field, remedy(_file_of(scan), "the URL", "scan"))
+    for found in config.destinations:
+        _judge_destination(found, env, inspector)
+    return config.settings
+
+
+def _file_of(scan: FileScan) -> MountedFile:
+    return MountedFile(scan.label, Origin.CONFIG_MAP, scan.field, scan.label)
+
+
+def _judge_destination(found: ClientDestination, env: ContainerEnv, inspector: _Inspector) -> None:
+    """A URL a client takes from its configuration file, in the client's order (clientfiles.resolve):
+    the variable the file names, the literal URL, the variables the client falls back to, its default."""
+    destination, file = found.destination, found.file
+    at = f" line {destination.line}" if destination.line else ""
+    label = f"{destination.note} ({destination.key}) in {file.where()}{at}"
+    fix = remedy(file, destination.key, found.client)
+    chain = [destination.variable] if destination.variable is not None else []
+    if destination.url is None:
+        chain += destination.fallback
+    for index, name in enumerate(chain):
+        setting = env.settings.get(name)
+        if setting is None:
+            continue
+        is_fallback = index > 0 or destination.variable is None
+        if is_fallback and endpoint_variable(name) is not None:
+            return  # an endpoint variable the client falls back to: judged as env already
+        if setting.value is None or setting.hidden_refs:
+            inspector.problem(
+                Code.ENDPOINT_NOT_VISIBLE,
+                f"{label} takes its URL from {name}, which comes from {setting.detail}; ModelRoute cannot see "
+                "its value",
+                file.field,
+            )
+            return
+        if setting.value.strip():
+            _file_target(inspector, f"{label}, from {name}", setting.value, file.field, fix)
+            return
+    if destination.url is not None:
+        _file_target(inspector, label, destination.url, file.field, fix)
+    elif destination.default is not None:
+        inspector.f.targets.append(
+            Target(
+                TargetKind.DEFAULT,
+                hosts.parse_url(destination.default),
+                f"{label} names no base URL (so the client would call {destination.default})",
+                inspector.path(file.field),
+                remedy=fix,
+            )
+        )
+
+
+def _file_target(inspector: _Inspector, label: str, text: str, field: str, fix: str) -> None:
+    try:
+        url = hosts.parse_url(text.strip())
+    except hosts.URLError as error:
+        inspector.problem(Code.MALFORMED_ENDPOINT_URL, f"{label} is not a usable URL ({error})", field)
+        return
+    field_path = inspector.path(field)
+    if any(t.field == field_path and t.url == url for t in inspector.f.targets):
+        return  # the same URL, already found in the same place (OAI_CONFIG_LIST's JSON is an env value too)
+    inspector.f.targets.append(Target(TargetKind.FILE, url, label, field_path, remedy=fix))

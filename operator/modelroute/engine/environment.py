@@ -34,6 +34,10 @@ class EnvSetting:
     # the value depends on a ConfigMap, directly or through $(VAR): the kubelet reads it again at
     # every container start, so what was approved at admission may not be what runs
     volatile: bool = False
+    #: a setting read from a mounted file: where it is, for messages ("OPENAI_API_BASE in /app/.env (...)")
+    in_file: str = ""
+    #: what to change when it is not approved (a mounted file, which the mutation cannot fix)
+    remedy: str = ""
 
 
 @dataclass(frozen=True, slots=True)

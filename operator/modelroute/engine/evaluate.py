@@ -137,7 +137,8 @@ class _Judge:
         ):
             return Violation(
                 Code.NON_AZURE_PROVIDER,
-                f"{target.describe()} routes OpenAI models through AWS Bedrock, not an approved Azure endpoint",
+                f"{target.describe()} routes OpenAI models through AWS Bedrock, not an approved Azure endpoint"
+                + (f"; {target.remedy}" if target.remedy else ""),
                 container.name,
                 target.field,
             )
@@ -185,9 +186,10 @@ class _Judge:
     def _not_approved(self, container: ContainerFindings, target: Target, why: str) -> Violation:
         code = Code.DEFAULT_OPENAI_ENDPOINT if target.kind is TargetKind.DEFAULT else Code.ENDPOINT_NOT_APPROVED
         subject = target.setting if target.kind is TargetKind.DEFAULT else target.describe()
-        return Violation(
-            code, f"container {container.name}: {subject} is not an approved route: {why}", container.name, target.field
-        )
+        message = f"container {container.name}: {subject} is not an approved route: {why}"
+        if target.remedy:
+            message += f"; {target.remedy}"
+        return Violation(code, message, container.name, target.field)
 
 
 def _owned_annotations(

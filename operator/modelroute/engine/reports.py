@@ -119,8 +119,8 @@ RULES: tuple[Rule, ...] = (
         "visible-configuration",
         "Configuration visibility",
         Severity.LOW,
-        frozenset({Code.ENDPOINT_NOT_VISIBLE, Code.UNRESOLVED_REFERENCE}),
-        "every endpoint setting could be read",
+        frozenset({Code.ENDPOINT_NOT_VISIBLE, Code.UNRESOLVED_REFERENCE, Code.UNREADABLE_CONFIG_FILE}),
+        "every endpoint setting and configuration file could be read",
     ),
 )
 RULE_OF_CODE: Mapping[Code, Rule] = {code: rule for rule in RULES for code in rule.codes}

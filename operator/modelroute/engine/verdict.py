@@ -30,6 +30,7 @@ class Code(StrEnum):
     NAMESPACE_NOT_ALLOWED = "NamespaceNotAllowed"
     STATEFUL_DIRECT_DENIED = "StatefulDirectDenied"
     HOST_ALIAS_OVERRIDE = "HostAliasOverride"
+    UNREADABLE_CONFIG_FILE = "UnreadableConfigFile"
 
 
 #: What each code means, for people: the README's table, `check -o sarif`'s rules and their help text.
@@ -52,6 +53,8 @@ CODE_HELP: Mapping[Code, str] = {
     Code.NAMESPACE_NOT_ALLOWED: "The endpoint's namespaceSelector does not admit the workload's namespace.",
     Code.STATEFUL_DIRECT_DENIED: "A Stateful workload reaching OpenAI directly under statefulDirect: Deny.",
     Code.HOST_ALIAS_OVERRIDE: "hostAliases redirects a model host or an approved host.",
+    Code.UNREADABLE_CONFIG_FILE: "A configuration file a client would load, mounted from a ConfigMap, cannot be read "
+    "(bad syntax, too large, too deep, binary, or a key outside the ConfigMap's data): its route cannot be checked.",
 }
 
 
