@@ -15,7 +15,7 @@ import pytest
 from kube import apply, eventually, get, pod
 from localcluster import ClusterClient
 from operator_process import OperatorProcess, free_port
-from test_operator import endpoint, policy, wait_ready, workload
+from test_operator import AZURE_URL, endpoint, policy, wait_ready, workload
 
 from modelroute.admission import configurations as cfg
 
@@ -171,3 +171,70 @@ def test_a_config_map_webhook_with_no_server_never_blocks_a_write(cluster: Clust
         assert time.monotonic() - started < 3 * (cfg.DEFAULT_CONFIG_MAP_TIMEOUT_SECONDS + 2)
     finally:
         cluster.kubectl("delete", "validatingwebhookconfiguration", name, "--ignore-not-found", check=False)
+
+
+# --- a LiteLLM proxy whose mounted config.yaml names the route ---------------------------------------
+
+
+def litellm_config(api_base: str, model: str = "azure/gpt-4o") -> str:
+    return (
+        f"model_list:\n  - model_name: gpt-4o\n    litellm_params:\n      model: {model}\n      api_base: {api_base}\n"
+    )
+
+
+def litellm_proxy(name: str, namespace: str, config_map_name: str) -> dict[str, Any]:
+    """The LiteLLM proxy's image, started with --config on a ConfigMap mounted as a directory (the kubelet
+    updates the file in the running pod when the ConfigMap changes)."""
+    body = pod(name, namespace)
+    container = body["spec"]["containers"][0]
+    container.update(
+        image="registry.example.com/litellm:1.0",
+        args=["--config", "/app/config/config.yaml", "--port", "4000"],
+        volumeMounts=[{"name": "config", "mountPath": "/app/config"}],
+    )
+    body["spec"]["volumes"] = [{"name": "config", "configMap": {"name": config_map_name}}]
+    return body
+
+
+def test_a_litellm_proxy_whose_mounted_config_routes_to_openai_is_refused_and_so_is_an_edit_that_would(
+    cluster: ClusterClient, enforced: str
+) -> None:
+    ns = enforced
+    apply(cluster, config_map("litellm-openai", ns, **{"config.yaml": litellm_config(OPENAI, "openai/gpt-4o")}))
+    refused = apply(cluster, litellm_proxy("gateway-openai", ns, "litellm-openai"), check=False)
+    assert refused.returncode != 0
+    assert "[EndpointNotApproved]" in refused.stderr
+    assert "litellm-openai" in refused.stderr
+    apply(cluster, config_map("litellm", ns, **{"config.yaml": litellm_config(AZURE_URL)}))
+    apply(cluster, litellm_proxy("gateway", ns, "litellm"))
+    eventually(lambda: pods_of(cluster, ns).get("matched") == 1, "the audit counts the gateway", 30)
+    edit = patch_data(cluster, ns, "litellm", **{"config.yaml": litellm_config(OPENAI, "openai/gpt-4o")})
+    assert edit.returncode != 0
+    assert f"ConfigMap {ns}/litellm" in edit.stderr
+    assert "gateway" in edit.stderr
+    assert "[EndpointNotApproved]" in edit.stderr
+    assert "api.openai.com" not in get(cluster, "configmap", "litellm", "-n", ns)["data"]["config.yaml"]
+
+
+def test_under_warn_a_litellm_config_edit_to_openai_is_warned_and_the_audit_reports_the_gateway(
+    cluster: ClusterClient, warned: str
+) -> None:
+    ns = warned
+    apply(cluster, config_map("litellm", ns, **{"config.yaml": litellm_config(AZURE_URL)}))
+    apply(cluster, litellm_proxy("gateway", ns, "litellm"))
+    eventually(lambda: pods_of(cluster, ns).get("matched") == 1, "the audit counts the gateway", 30)
+    assert pods_of(cluster, ns)["violating"] == 0
+    edit = patch_data(cluster, ns, "litellm", **{"config.yaml": litellm_config(OPENAI, "openai/gpt-4o")})
+    assert edit.returncode == 0, edit.stderr
+    assert "Warning:" in edit.stderr
+    assert "gateway" in edit.stderr
+    eventually(lambda: pods_of(cluster, ns)["violating"] == 1, "the audit counts the gateway violating", 15)
+    events = eventually(
+        lambda: [
+            e
+            for e in get(cluster, "events", "-n", ns)["items"]
+            if e["reason"] == "RouteViolation" and e["involvedObject"]["name"] == "gateway"
+        ],
+        "a RouteViolation Event on the gateway",
+    )
+    assert f"ConfigMap {ns}/litellm" in events[0]["message"]
