@@ -23,6 +23,7 @@ case "${1:-}" in
     MODELROUTE_BIN_DIR="$(ensure_control_plane)"
     export MODELROUTE_BIN_DIR
     python -m tests.bench.bench_pods
+    python -m tests.bench.bench_config_maps
     python -m tests.bench.bench_scale
     ;;
   demo-down)

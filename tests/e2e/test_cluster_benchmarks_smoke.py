@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from tests.bench import bench_pods, bench_scale
+from tests.bench import bench_config_maps, bench_pods, bench_scale
 
 
 def test_the_pod_creation_benchmark_prints_every_phase_and_ratios(capsys: pytest.CaptureFixture[str]) -> None:
@@ -33,3 +33,15 @@ def test_the_scale_benchmark_prints_throughput_convergence_memory_and_quiet_cpu(
     assert all(s != float("inf") for s in converged), out
     assert re.search(r"ratio: throughput \d+\.\d+x", out)
     assert re.search(r"quiet CPU <= 0\.02 cores \(\d+\.\d+\)", out)
+
+
+def test_the_config_map_write_benchmark_prints_both_config_maps_and_ratios(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench_config_maps.main(["--writes", "6", "--readers", "4", "--templates", "2", "--clients", "1,2"]) == 0
+    out = capsys.readouterr().out
+    assert len(re.findall(r"load average before", out)) == 8
+    rows = re.findall(r"(without webhooks|with ModelRoute) .* writes/s  p50 +\d+\.\d+ ms  p95 +\d+\.\d+ ms(.*)", out)
+    assert len(rows) == 8
+    # the webhook is called for every data change once ModelRoute is there, never before
+    assert [bool(call.strip()) for _, call in rows] == [False] * 4 + [True] * 4
+    ratios = re.findall(r"clients, (ConfigMaps [\w ]+?) *: p95 \d+\.\d+x  p50 \d+\.\d+x  writes/s \d+\.\d+x", out)
+    assert ratios == ["ConfigMaps no pod reads"] * 2 + ["ConfigMaps pods read"] * 2

@@ -184,8 +184,12 @@ def test_the_rendered_chart_passes_server_side_dry_run(
 
 @pytest.mark.parametrize(
     "values",
-    [{}, {"webhook.failurePolicy": "Ignore", "webhook.timeoutSeconds": 12}],
-    ids=["defaults", "ignore-12s"],
+    [
+        {},
+        {"webhook.failurePolicy": "Ignore", "webhook.timeoutSeconds": 12, "webhook.configMaps.timeoutSeconds": 4},
+        {"webhook.configMaps.enabled": False},
+    ],
+    ids=["defaults", "ignore-12s", "no-configmaps"],
 )
 def test_the_charts_webhooks_are_the_ones_the_operator_registers_itself(
     cluster: ClusterClient, values: dict[str, Any]
@@ -203,6 +207,8 @@ def test_the_charts_webhooks_are_the_ones_the_operator_registers_itself(
         failure_policy=values.get("webhook.failurePolicy", "Fail"),
         timeout_seconds=values.get("webhook.timeoutSeconds", 5),
         name=CONFIGURATION,
+        config_maps=values.get("webhook.configMaps.enabled", True),
+        config_map_timeout_seconds=values.get("webhook.configMaps.timeoutSeconds", 2),
     )
     for kind, expected in (
         ("MutatingWebhookConfiguration", cfg.mutating_configuration(client_config, options)),
@@ -236,6 +242,7 @@ def test_user_namespace_requirements_narrow_the_built_in_exclusions(cluster: Clu
         "pods.mutate.modelroute.io",
         "pods.validate.modelroute.io",
         "controllers.validate.modelroute.io",
+        "configmaps.validate.modelroute.io",
     }
     for selector in scoped.values():
         assert selector == {"matchExpressions": [*builtin_exclusions(), team]}

@@ -85,3 +85,13 @@ def test_the_report_api_value_and_its_schema_agree() -> None:
     api = json.loads((CHART / "values.schema.json").read_text())["properties"]["reports"]["properties"]["api"]
     assert chart_values["reports"]["api"] in api["enum"]
     assert api["enum"] == ["auto", "openreports", "wgpolicyk8s", "none"]
+
+
+def test_the_config_map_webhook_can_be_switched_off_and_its_values_are_everywhere() -> None:
+    chart_values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert chart_values["webhook"]["configMaps"] == {"enabled": True, "timeoutSeconds": 2}
+    for path in ("webhook.configMaps.enabled", "webhook.configMaps.timeoutSeconds"):
+        assert path in documented(), path
+        assert in_schema(path), path
+    template = (CHART / "templates" / "webhook.yaml").read_text()
+    assert "{{- if .Values.webhook.configMaps.enabled }}" in template

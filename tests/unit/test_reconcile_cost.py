@@ -41,6 +41,7 @@ def primed() -> ClusterState:
     for i in range(4):
         pod = world.covered_pod()
         pod["metadata"]["name"] = f"p{i}"
+        pod["spec"]["containers"][0]["env"].append({"name": "REPLICA", "value": str(i)})  # distinct contents
         pods.append(pod)
     state.replace_all("pods", pods)
     return state
@@ -60,10 +61,32 @@ def test_a_pod_already_judged_against_the_same_context_is_not_judged_again(monke
     first = audit(list(state.raw["pods"].values()), state.context(), memo=memo)
     newcomer = world.covered_pod()
     newcomer["metadata"]["name"] = "new"
+    newcomer["spec"]["containers"][0]["env"].append({"name": "REPLICA", "value": "new"})
     state.upsert("pods", newcomer)
     second = audit(list(state.raw["pods"].values()), state.context(), memo=memo)
     assert len(calls) == 4 + 1
     assert second.pod_counts("team-00", "model-0")["matched"] == first.pod_counts("team-00", "model-0")["matched"] + 1
+
+
+def test_the_replicas_of_one_template_are_judged_once_per_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    state = primed()
+    replicas = []
+    for i in range(10):
+        pod = world.covered_pod()
+        pod["metadata"]["name"] = f"replica-{i}"
+        replicas.append(pod)
+    calls: list[object] = []
+    real = audit_module.evaluate
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(audit_module, "evaluate", counting)
+    result = audit(replicas, state.context())
+    assert len(calls) == 1
+    assert result.pod_counts("team-00", "model-0")["matched"] == 10
+    assert len(result.findings) == 10
 
 
 def test_the_echo_of_its_own_status_write_does_not_wake_the_reconciler() -> None:
@@ -122,6 +145,7 @@ def test_pod_churn_does_not_re_list_egress_policies() -> None:
     first = len(listed)
     newcomer = world.covered_pod()
     newcomer["metadata"]["name"] = "new"
+    newcomer["spec"]["containers"][0]["env"].append({"name": "REPLICA", "value": "new"})
     state.upsert("pods", newcomer)
     sync.sync_once()
     assert first > 0

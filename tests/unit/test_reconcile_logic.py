@@ -231,7 +231,13 @@ def test_two_workloads_with_the_same_selector_earn_a_warning() -> None:
 
 
 @pytest.mark.parametrize(
-    "hook_name", ["pods.mutate.modelroute.io", "pods.validate.modelroute.io", "controllers.validate.modelroute.io"]
+    "hook_name",
+    [
+        "pods.mutate.modelroute.io",
+        "pods.validate.modelroute.io",
+        "controllers.validate.modelroute.io",
+        "configmaps.validate.modelroute.io",
+    ],
 )
 def test_webhooks_never_cover_system_namespaces_or_the_operators_own(hook_name: str) -> None:
     options = cfg.WebhookOptions(operator_namespace="mr")

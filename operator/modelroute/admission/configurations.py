@@ -17,6 +17,7 @@ MUTATE_PODS = "mutate-pods"
 VALIDATE_PODS = "validate-pods"
 VALIDATE_CONTROLLERS = "validate-pod-controllers"
 VALIDATE_RESOURCES = "validate-modelroute-resources"
+VALIDATE_CONFIG_MAPS = "validate-configmaps"
 
 POD_CONTROLLERS: tuple[tuple[str, str, str], ...] = (
     ("apps", "v1", "deployments"),
@@ -32,6 +33,8 @@ OWN_RESOURCES = OWN_PLURALS
 DEFAULT_FAILURE_POLICY = "Fail"
 DEFAULT_TIMEOUT_SECONDS = 5
 DEFAULT_CONFIGURATION_NAME = "modelroute"
+#: the ConfigMap webhook fails open (see config_map_webhook): it may hold a write this long at most
+DEFAULT_CONFIG_MAP_TIMEOUT_SECONDS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,8 @@ class WebhookOptions:
     failure_policy: str = DEFAULT_FAILURE_POLICY
     timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
     name: str = DEFAULT_CONFIGURATION_NAME
+    config_maps: bool = True
+    config_map_timeout_seconds: int = DEFAULT_CONFIG_MAP_TIMEOUT_SECONDS
 
 
 ClientConfigFor = Callable[[str], dict[str, Any]]
@@ -94,6 +99,53 @@ def _rule(group: str, version: str, resources: list[str], operations: list[str],
     }
 
 
+#: ConfigMaps every namespace has, written by kube-controller-manager: never sent
+CLUSTER_CONFIG_MAPS = ("kube-root-ca.crt",)
+#: writers that are the cluster itself (kube-controller-manager, including the namespace controller that
+#: deletes a namespace's ConfigMaps, the API server, kubelets, kube-system's service accounts): never sent
+CLUSTER_WRITERS = ("system:kube-controller-manager", "system:kube-scheduler", "system:apiserver")
+CLUSTER_WRITER_PREFIXES = ("system:serviceaccount:kube-system:", "system:node:")
+
+
+def _cel_strings(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
+
+
+def config_map_match_conditions() -> list[dict[str, str]]:
+    """CEL the API server evaluates before calling the ConfigMap webhook: what it skips costs no call."""
+    prefixes = " || ".join(f"request.userInfo.username.startsWith('{p}')" for p in CLUSTER_WRITER_PREFIXES)
+    return [
+        {"name": "not-cluster-config-maps", "expression": f"!(request.name in {_cel_strings(CLUSTER_CONFIG_MAPS)})"},
+        {
+            "name": "not-cluster-writers",
+            "expression": f"!(request.userInfo.username in {_cel_strings(CLUSTER_WRITERS)} || {prefixes})",
+        },
+        {
+            # an UPDATE that leaves data as it was (labels, annotations, binaryData) cannot change a route
+            "name": "data-changed",
+            "expression": "request.operation != 'UPDATE' || "
+            "(has(object.data) ? object.data : {}) != (has(oldObject.data) ? oldObject.data : {})",
+        },
+    ]
+
+
+def config_map_webhook(client_config: ClientConfigFor, options: WebhookOptions) -> dict[str, Any]:
+    """ConfigMap UPDATE and DELETE, judged by the running pods that read the ConfigMap. It fails open with a
+    short timeout: kube-controller-manager and every controller write ConfigMaps, and an operator that is down
+    must never block them; what it lets through meanwhile, the background audit reports."""
+    hook = _webhook(
+        "configmaps.validate.modelroute.io",
+        VALIDATE_CONFIG_MAPS,
+        [_rule("", "v1", ["configmaps"], ["UPDATE", "DELETE"], "Namespaced")],
+        client_config,
+        options,
+        failure_policy="Ignore",
+    )
+    hook["timeoutSeconds"] = options.config_map_timeout_seconds
+    hook["matchConditions"] = config_map_match_conditions()
+    return hook
+
+
 def mutating_configuration(client_config: ClientConfigFor, options: WebhookOptions) -> dict[str, Any]:
     hook = _webhook(
         "pods.mutate.modelroute.io",
@@ -142,6 +194,7 @@ def validating_configuration(client_config: ClientConfigFor, options: WebhookOpt
                 failure_policy="Ignore",
                 scoped=False,
             ),
+            *([config_map_webhook(client_config, options)] if options.config_maps else []),
         ],
     }
 

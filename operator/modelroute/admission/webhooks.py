@@ -36,7 +36,8 @@ from modelroute.api.annotations import PROCUREMENT_CHANNEL
 from modelroute.api.meta import GROUP, is_dns_label
 from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import ClusterState
-from modelroute.engine.context import PolicyContext
+from modelroute.engine.config_map_edits import judge_config_map_edit
+from modelroute.engine.context import PolicyContext, config_map_data
 from modelroute.engine.judgements import NestingTooDeepError, sized_content_key, without_produced
 from modelroute.engine.verdict import JSONPatch, Outcome
 from modelroute.observability import OTHER, Metrics, RateLimitedLog
@@ -54,6 +55,7 @@ ROUTES: Mapping[str, Mapping[Route, frozenset[str]]] = {
     },
     cfg.VALIDATE_CONTROLLERS: {(g, r, ""): frozenset({"CREATE", "UPDATE"}) for g, _, r in cfg.POD_CONTROLLERS},
     cfg.VALIDATE_RESOURCES: {(GROUP, r, ""): frozenset({"CREATE", "UPDATE", "DELETE"}) for r in cfg.OWN_RESOURCES},
+    cfg.VALIDATE_CONFIG_MAPS: {("", "configmaps", ""): frozenset({"UPDATE", "DELETE"})},
 }
 
 #: metadata fields the API server always sends as strings, and that the request path reads
@@ -249,7 +251,7 @@ class AdmissionService:
         if (
             namespace
             and ("", namespace) not in self.state.raw["namespaces"]
-            and path != cfg.VALIDATE_RESOURCES
+            and path not in _NO_NAMESPACE_READ
             and is_dns_label(namespace)  # a name no namespace can have is neither read nor remembered
         ):
             await self.learn_namespace(namespace)
@@ -272,6 +274,8 @@ class AdmissionService:
         if path == cfg.VALIDATE_RESOURCES:
             target = obj if isinstance(obj, dict) else request["oldObject"]
             return validate_resource(target, str(request.get("operation")), self.state.context())
+        if path == cfg.VALIDATE_CONFIG_MAPS:
+            return self._config_map_write(request)
         assert isinstance(obj, dict)
         if path == cfg.VALIDATE_CONTROLLERS and template_unchanged(request.get("oldObject"), obj):
             self._count(path, "unchanged-template")
@@ -299,6 +303,38 @@ class AdmissionService:
         self._time(path, time.perf_counter() - started)
         self._account(path, answer, obj, namespace, dry_run)
         return answer
+
+    def _config_map_write(self, request: Mapping[str, Any]) -> Answer:
+        """A ConfigMap UPDATE or DELETE, judged by the running pods the index says read it: a write no pod reads
+        costs a lookup. Read-only: the answer never carries a patch."""
+        path = cfg.VALIDATE_CONFIG_MAPS
+        old, new = request.get("oldObject"), request.get("object")
+        target = old if isinstance(old, dict) else new
+        assert isinstance(target, dict)
+        namespace = str(target["metadata"].get("namespace") or request.get("namespace") or "")
+        name = str(target["metadata"].get("name") or request.get("name") or "")
+        deleted = request.get("operation") == "DELETE"
+        before = config_map_data(old) if isinstance(old, dict) else None
+        after = None if deleted or not isinstance(new, dict) else config_map_data(new)
+        if not self.state.ready:  # failing open: the audit judges the pods once the view is read
+            self._count(path, "not-synced")
+            return Answer(True)
+        if before == after:
+            self._count(path, "unchanged-data")
+            return Answer(True)
+        readers = self.state.readers_of(namespace, name)
+        if not readers:
+            self._count(path, "no-readers")
+            return Answer(True)
+        started = time.perf_counter()
+        pods = [pod for key in readers if (pod := self.state.raw["pods"].get(key)) is not None]
+        verdict = judge_config_map_edit(pods, namespace, name, before, after, self.state.context())
+        self._time(path, time.perf_counter() - started)
+        if not verdict.allowed:
+            self._count(path, "denied")
+            return Answer(False, message=verdict.message)
+        self._count(path, "warned" if verdict.warnings else "allowed")
+        return Answer(True, warnings=verdict.warnings)
 
     def _expect_validation(
         self, namespace: str, obj: Mapping[str, Any], answer: Answer, context: PolicyContext
@@ -403,3 +439,6 @@ class AdmissionService:
 
 #: the status code inside a denial, per webhook: a judgement (403) or a resource the schema cannot express (422)
 _CODES = {cfg.VALIDATE_RESOURCES: 422}
+#: paths whose answer never depends on a namespace the view has not seen (a ConfigMap's readers are pods the
+#: view holds, and their namespaces with them)
+_NO_NAMESPACE_READ = frozenset({cfg.VALIDATE_RESOURCES, cfg.VALIDATE_CONFIG_MAPS})

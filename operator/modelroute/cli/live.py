@@ -21,6 +21,7 @@ from modelroute.api import kinds
 from modelroute.api.meta import explain
 from modelroute.cli.manifests import Document, InputError, is_context_object
 from modelroute.engine.podspec import POD_TEMPLATE_PATHS
+from modelroute.engine.references import config_maps_read
 
 _T = TypeVar("_T")
 
@@ -157,30 +158,8 @@ def config_map_references(obj: Mapping[str, Any], default_namespace: str) -> Ite
         return
     metadata = obj.get("metadata") or {}
     namespace = str((metadata.get("namespace") if isinstance(metadata, Mapping) else None) or default_namespace)
-
-    def named(ref: Any) -> Iterator[tuple[str, str]]:
-        if isinstance(ref, Mapping) and isinstance(ref.get("name"), str) and ref["name"]:
-            yield namespace, ref["name"]
-
-    for list_name in ("initContainers", "containers", "ephemeralContainers"):
-        for container in _mappings(spec.get(list_name)):
-            for env in _mappings(container.get("env")):
-                value_from = env.get("valueFrom")
-                if isinstance(value_from, Mapping):
-                    yield from named(value_from.get("configMapKeyRef"))
-            for source in _mappings(container.get("envFrom")):
-                yield from named(source.get("configMapRef"))
-    for volume in _mappings(spec.get("volumes")):
-        yield from named(volume.get("configMap"))
-        projected = volume.get("projected")
-        if isinstance(projected, Mapping):
-            for source in _mappings(projected.get("sources")):
-                yield from named(source.get("configMap"))
-
-
-def _mappings(value: Any) -> Iterator[Mapping[str, Any]]:
-    if isinstance(value, list):
-        yield from (item for item in value if isinstance(item, Mapping))
+    for name in sorted(config_maps_read(spec)):
+        yield namespace, name
 
 
 class ReadsCluster(Protocol):

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,10 +18,14 @@ from modelroute.api.meta import explain
 from modelroute.api.v1alpha1 import ModelWorkload
 from modelroute.engine.context import CompiledWorkload, PolicyContext, config_map_data, namespace_labels_of
 from modelroute.engine.judgements import Judgements
+from modelroute.engine.references import config_maps_read
 
 Key = tuple[str, str]  # (namespace or "", name)
 _MODELS = kinds.MODELS_BY_PLURAL
 WATCHED = tuple(k.plural for k in kinds.WATCHED_KINDS)
+#: how many ConfigMap changes the view remembers for config_maps_changed_since; an older version gets None
+CONFIG_MAP_LOG_SIZE = 1024
+ConfigMapListener = Callable[[frozenset[Key]], None]
 
 
 def _slim_pod(body: dict[str, Any]) -> dict[str, Any]:
@@ -84,6 +89,18 @@ class ClusterState:
     judgements: Judgements = field(default_factory=Judgements)
     _listeners: list[Any] = field(default_factory=list)
     _status_listeners: list[Any] = field(default_factory=list)
+    _config_map_listeners: list[ConfigMapListener] = field(default_factory=list)
+    #: (namespace, ConfigMap name) -> the keys of the pods that read it, and each pod's reads
+    _readers: dict[Key, set[Key]] = field(default_factory=dict)
+    _reads: dict[Key, frozenset[Key]] = field(default_factory=dict)
+    #: (version, ConfigMaps changed by that bump), the last CONFIG_MAP_LOG_SIZE of them
+    _config_map_log: deque[tuple[int, frozenset[Key]]] = field(
+        default_factory=lambda: deque(maxlen=CONFIG_MAP_LOG_SIZE)
+    )
+    #: the last version moved by anything but a ConfigMap
+    _other_input_version: int = 0
+    #: the newest version whose ConfigMap changes the log has dropped
+    _forgotten_through: int = 0
 
     @property
     def ready(self) -> bool:
@@ -91,6 +108,35 @@ class ClusterState:
 
     def on_change(self, callback: Any) -> None:
         self._listeners.append(callback)
+
+    def on_config_maps(self, callback: ConfigMapListener) -> None:
+        """`callback(keys)` with the (namespace, name) of the ConfigMaps whose data changed (or that appeared or
+        went): the audit re-judges only the pods that read them."""
+        self._config_map_listeners.append(callback)
+
+    def readers_of(self, namespace: str, name: str) -> frozenset[Key]:
+        """The keys of the watched pods that read ConfigMap namespace/name (env, envFrom or a volume): a dict
+        lookup, so a write to a ConfigMap no pod reads costs nothing more."""
+        with self._lock:
+            return frozenset(self._readers.get((namespace, name), ()))
+
+    def config_maps_changed_since(self, version: int) -> frozenset[Key] | None:
+        """The ConfigMaps changed after `version`; None when anything else that feeds the policy context changed
+        since then too (or the change is older than the view remembers): then every pod may judge differently."""
+        changed, others = self.config_map_changes_since(version)
+        return None if others else changed
+
+    def config_map_changes_since(self, version: int) -> tuple[frozenset[Key] | None, bool]:
+        """(the ConfigMaps changed after `version`, None when the view no longer remembers them all; whether
+        anything else that feeds the policy context changed since then too)."""
+        with self._lock:
+            if version >= self.version:
+                return frozenset(), False
+            others = self._other_input_version > version
+            if version < self._forgotten_through:
+                return None, others
+            changed = frozenset().union(*(keys for at, keys in self._config_map_log if at > version))
+            return changed, others
 
     def on_status(self, callback: Any) -> None:
         """`callback(plural, key, status)` when only the status of a ModelRoute resource changed."""
@@ -103,25 +149,28 @@ class ClusterState:
             first = plural not in self.synced
             listed = {_key(b) for b in bodies}
             gone = [key for key in self.raw[plural] if key not in listed]
-            changed = first or bool(gone)
+            touched = set(gone)
             for key in gone:
                 self._forget(plural, key)
             for body in bodies:
-                changed = self._store(plural, body) or changed
+                if self._store(plural, body):
+                    touched.add(_key(body))
             self.synced.add(plural)
+            changed = first or bool(touched)
             if changed:
-                self._bump(plural)
+                # the first list is everything at once: no pod was judged by the ConfigMaps before it
+                self._bump(plural, None if first else frozenset(touched))
         if changed:
-            self._notify(plural)
+            self._notify(plural, frozenset(touched))
 
     def upsert(self, plural: str, body: dict[str, Any]) -> None:
         with self._lock:
             before = self.raw[plural].get(_key(body))
             changed = self._store(plural, body)
             if changed:
-                self._bump(plural)
+                self._bump(plural, frozenset({_key(body)}))
         if changed:
-            self._notify(plural)
+            self._notify(plural, frozenset({_key(body)}))
         elif plural in _MODELS and before is not None and before.get("status") != body.get("status"):
             for callback in list(self._status_listeners):
                 callback(plural, _key(body), body.get("status"))
@@ -132,23 +181,50 @@ class ClusterState:
             known = key in self.raw[plural]
             self._forget(plural, key)
             if known:
-                self._bump(plural)
+                self._bump(plural, frozenset({key}))
         if known:
-            self._notify(plural)
+            self._notify(plural, frozenset({key}))
 
     def _forget(self, plural: str, key: Key) -> None:
         self.raw[plural].pop(key, None)
+        if plural == "pods":
+            self._index(key, frozenset())
         if plural in _MODELS:
             self._parsed[plural].pop(key, None)
             self.invalid[plural].pop(key, None)
 
-    def _bump(self, plural: str) -> None:
+    def _index(self, pod: Key, reads: frozenset[Key]) -> None:
+        before = self._reads.get(pod, frozenset())
+        if reads == before:
+            return
+        for config_map in before - reads:
+            readers = self._readers.get(config_map)
+            if readers is not None:
+                readers.discard(pod)
+                if not readers:
+                    del self._readers[config_map]
+        for config_map in reads - before:
+            self._readers.setdefault(config_map, set()).add(pod)
+        if reads:
+            self._reads[pod] = reads
+        else:
+            self._reads.pop(pod, None)
+
+    def _bump(self, plural: str, config_maps: frozenset[Key] | None = None) -> None:
+        """Move the version; `config_maps` names the ConfigMaps a ConfigMap bump changed (None: unknown)."""
         # pods never feed the policy context: their churn must not make admissions recompile it
         if plural == "pods":
             self.pod_version += 1
             self.pods_changed_at = time.monotonic()
+            return
+        self.version += 1
+        if plural == "configmaps" and config_maps is not None:
+            if len(self._config_map_log) == self._config_map_log.maxlen:
+                self._forgotten_through = self._config_map_log[0][0]
+            self._config_map_log.append((self.version, config_maps))
         else:
-            self.version += 1
+            # the first list of ConfigMaps names no change: everything is new
+            self._other_input_version = self.version
 
     def _store(self, plural: str, body: dict[str, Any]) -> bool:
         """Store an object; False when nothing ModelRoute judges by changed (kubelet and status updates):
@@ -160,6 +236,9 @@ class ClusterState:
         self.raw[plural][key] = body
         if before is not None and _policy_input(plural, before) == _policy_input(plural, body):
             return False
+        if plural == "pods":
+            namespace = key[0]
+            self._index(key, frozenset((namespace, name) for name in config_maps_read(body["spec"])))
         model = _MODELS.get(plural)
         if model is None:
             return True
@@ -171,9 +250,12 @@ class ClusterState:
             self.invalid[plural][key] = explain(error)
         return True
 
-    def _notify(self, plural: str) -> None:
+    def _notify(self, plural: str, keys: frozenset[Key] = frozenset()) -> None:
         for callback in list(self._listeners):
             callback(plural)
+        if plural == "configmaps" and keys:
+            for listener in list(self._config_map_listeners):
+                listener(keys)
 
     def _compile(self, key: Key, workload: ModelWorkload) -> CompiledWorkload:
         cached = self._compiled.get(key)

@@ -17,11 +17,16 @@ from modelroute.api.annotations import MANAGED_SELECTOR
 from modelroute.api.kinds import MODELS_BY_PLURAL, OWN_PLURALS, ReportAPI
 from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
 from modelroute.cluster.client import Kube
-from modelroute.cluster.state import ClusterState
+from modelroute.cluster.events import EventRecorder
+from modelroute.cluster.state import ClusterState, Key
 from modelroute.engine import egress
 from modelroute.engine import status as st
 from modelroute.engine.audit import AuditMemo, AuditResult, audit
+from modelroute.engine.config_map_edits import new_violations
+from modelroute.engine.context import PolicyContext
+from modelroute.engine.redaction import redact_text
 from modelroute.engine.reports import ReportChoice, candidates, endpoint_reports, same_report, workload_reports
+from modelroute.engine.verdict import Decision
 from modelroute.observability import Metrics, WorkloadPods
 
 log = logging.getLogger(__name__)
@@ -54,6 +59,7 @@ class StatusSync:
         min_interval_seconds: float = 1.0,
         clock: Callable[[], str] = _now,
         report_choice: ReportChoice = ReportChoice.AUTO,
+        recorder: Callable[[], EventRecorder | None] = lambda: None,
     ) -> None:
         self.state = state
         self.kube = kube
@@ -63,6 +69,10 @@ class StatusSync:
         self.min_interval_seconds = min_interval_seconds
         self.clock = clock
         self.report_choice = report_choice
+        self.recorder = recorder
+        #: (the view's version before the last audit, the context it judged by): what a ConfigMap change is
+        #: measured from, so that only the pods that read it are judged again
+        self._audited: tuple[int, PolicyContext] | None = None
         self.dirty = asyncio.Event()
         self.last_audit = AuditResult()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -203,10 +213,14 @@ class StatusSync:
         versions = self._versions()
         previous_pass, self._passed_at = self._passed_at, time.monotonic()
         self._repair_status = False
+        version = self.state.version
         context = self.state.context()
         pods = list(self.state.raw["pods"].values())
+        before = self._carry_forward(context)
         result = audit(pods, context, memo=self._memo, judgements=self.state.judgements)
+        self._audited = (version, context)
         self.last_audit = result
+        self._report_config_map_changes(before, result)
         self.metrics.audit_runs.inc()
         for outcome, count in result.totals.items():
             self.metrics.audit_pods.labels(outcome).set(count)
@@ -219,6 +233,53 @@ class StatusSync:
         self._reports(result)
         self._synced_at = versions
         return patched
+
+    def _carry_forward(self, context: PolicyContext) -> dict[Key, tuple[Decision, tuple[Key, ...]]]:
+        """When only ConfigMaps changed since the last audit, the pods that read none of them keep their
+        decisions under the new context: the memo is carried over to it, and only the readers are judged again.
+        Returns the readers' previous decisions, with the changed ConfigMaps each reads (also when other inputs
+        changed too and every pod is judged again)."""
+        if self._audited is None or self._audited[1] is context:
+            return {}
+        version, previous = self._audited
+        changed, others = self.state.config_map_changes_since(version)
+        if changed is None:
+            return {}
+        reads: dict[Key, list[Key]] = {}
+        for config_map in sorted(changed):
+            for reader in self.state.readers_of(*config_map):
+                reads.setdefault(reader, []).append(config_map)
+        before: dict[Key, tuple[Decision, tuple[Key, ...]]] = {}
+        for entry_id, (pod, judged_by, decision) in list(self._memo.items()):
+            if judged_by is not previous:
+                continue
+            key = _pod_key(pod)
+            if key in reads:
+                before[key] = (decision, tuple(reads[key]))
+            elif not others:
+                self._memo[entry_id] = (pod, context, decision)
+        return before
+
+    def _report_config_map_changes(
+        self, before: dict[Key, tuple[Decision, tuple[Key, ...]]], result: AuditResult
+    ) -> None:
+        """A Warning Event on each running pod that a ConfigMap change made violate where it did not before: an
+        edit the ConfigMap webhook did not refuse (Warn, Audit, or the operator down) is seen at once."""
+        recorder = self.recorder() if before else None
+        if recorder is None:
+            return
+        for finding in result.findings:
+            key = _pod_key(finding.pod)
+            if key not in before:
+                continue
+            decision, config_maps = before[key]
+            added = new_violations(decision.violations, finding.decision.violations)
+            if not added:
+                continue
+            names = ", ".join(f"{ns}/{name}" for ns, name in config_maps)
+            lines = "; ".join(f"[{v.code}] {redact_text(v.message)}" for v in added)
+            message = f"after a change to ConfigMap {names}: {lines}"
+            recorder.record(finding.pod, finding.namespace, "Warning", "RouteViolation", message)
 
     def _workload_pods(self, result: AuditResult) -> list[WorkloadPods]:
         rows = []
@@ -345,3 +406,8 @@ class StatusSync:
         for name in existing.keys() - desired.keys():
             if name:
                 self.kube.delete_cluster_object(api.group, api.version, kind.plural, name)
+
+
+def _pod_key(pod: Any) -> Key:
+    metadata = pod.get("metadata") or {}
+    return str(metadata.get("namespace") or ""), str(metadata.get("name") or "")

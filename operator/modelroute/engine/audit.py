@@ -66,6 +66,9 @@ def audit(
     judged as it is stored is not judged again either."""
     result = AuditResult()
     seen: AuditMemo = {}
+    # the replicas of one template are judged once per pass: a ConfigMap they all read changing, or a new
+    # context, would otherwise judge every replica again
+    by_content: dict[bytes, Decision] = {}
     for pod in pods:
         metadata = pod.get("metadata") or {}
         namespace = str(metadata.get("namespace") or "default")
@@ -75,13 +78,15 @@ def audit(
         if known is not None and known[0] is pod and known[1] is context:
             decision = known[2]
         else:
-            found = None
-            if judgements is not None and not as_admitted:
-                found = judgements.get(context, content_key(namespace, pod))
+            key = content_key(namespace, pod)
+            found = by_content.get(key)
+            if found is None and judgements is not None and not as_admitted:
+                found = judgements.get(context, key)
             try:
                 decision = evaluate(pod, context, mutate=as_admitted) if found is None else found
             except NotAPodError:
                 continue
+            by_content[key] = decision
         seen[id(pod)] = (pod, context, decision)
         if decision.outcome not in _JUDGED and not decision.workload:
             continue

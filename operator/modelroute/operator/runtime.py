@@ -56,6 +56,7 @@ class Runtime:
             self.metrics,
             resync_seconds=self.options.resync_seconds,
             report_choice=self.options.report_api,
+            recorder=lambda: self.recorder,
         )
         self.leader_tasks.append(asyncio.create_task(self.status_sync.run(), name="modelroute-reconcile"))
         self.metrics.leader.set(1)
@@ -108,8 +109,15 @@ class Runtime:
         return self.metrics.forget(present)
 
     def poke(self, plural: str) -> None:
+        # ConfigMaps come through config_maps_changed, which knows which ones
         if self.status_sync is not None and plural != "configmaps":
             self.status_sync.poke(plural)
+
+    def config_maps_changed(self, keys: frozenset[tuple[str, str]]) -> None:
+        """A ConfigMap that running pods read changed: the audit judges those pods again now. One no pod reads
+        asks for nothing (the next pass carries every decision over)."""
+        if self.status_sync is not None and any(self.state.readers_of(*key) for key in keys):
+            self.status_sync.poke("configmaps")
 
 
 def _settle(future: asyncio.Future[None], error: Exception | None) -> None:

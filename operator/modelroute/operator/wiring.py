@@ -113,6 +113,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
             runtime.health = HealthServer(runtime.metrics, runtime.ready, options.metrics_bind_address)
             await runtime.health.start()
         state.on_change(runtime.poke)
+        state.on_config_maps(runtime.config_maps_changed)
         if options.reconcile and options.leader_elect:
             terms = LeaseTerms(namespace=options.leader_election_namespace or options.namespace)
             elector = LeaderElector(
