@@ -137,9 +137,14 @@ def path_for(body: dict[str, Any]) -> str:
     if kind in PLURALS:
         return PLURALS[kind]
     namespace = body["metadata"]["namespace"]
-    if kind == "ModelWorkload":
-        return f"/apis/modelroute.io/v1alpha1/namespaces/{namespace}/modelworkloads"
-    return f"/api/v1/namespaces/{namespace}/pods"
+    namespaced = {
+        "ModelWorkload": f"/apis/modelroute.io/v1alpha1/namespaces/{namespace}/modelworkloads",
+        "ConfigMap": f"/api/v1/namespaces/{namespace}/configmaps",
+        "Pod": f"/api/v1/namespaces/{namespace}/pods",
+    }
+    if kind not in namespaced:
+        raise ValueError(f"the benchmark cannot create a {kind}: add its path to path_for")
+    return namespaced[kind]
 
 
 async def create_all(api: Api, bodies: list[dict[str, Any]], concurrency: int = 16) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from tests.bench import bench_check
+from tests.bench import bench_check, world
+from tests.bench.cluster import path_for
 
 
 def test_the_benchmark_prints_throughput_and_ratios_to_its_baselines(capsys: pytest.CaptureFixture[str]) -> None:
@@ -31,3 +32,24 @@ def test_the_webhook_benchmark_prints_rates_latencies_and_ratios(capsys: pytest.
     assert len(re.findall(r"\d+ reviews/s  p50 +\d+\.\d+ ms  p99 +\d+\.\d+ ms", out)) == 6
     assert len(re.findall(r"throughput \d+\.\d+x  p50 \d+\.\d+x  p99 \d+\.\d+x", out)) == 4
     assert "ratios (ModelRoute on LiteLLM pods with a mounted config / allow-all" in out
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        (world.litellm_config_map("team-00"), "/api/v1/namespaces/team-00/configmaps"),
+        (world.covered_pod(), "/api/v1/namespaces/team-00/pods"),
+        (
+            world.workload_body("m", "team-00", "app-0"),
+            "/apis/modelroute.io/v1alpha1/namespaces/team-00/modelworkloads",
+        ),
+        (world.namespace_body("team-00"), "/api/v1/namespaces"),
+    ],
+)
+def test_the_benchmark_creates_each_kind_at_its_own_path(body: dict[str, object], path: str) -> None:
+    assert path_for(body) == path
+
+
+def test_the_benchmark_refuses_a_kind_it_has_no_path_for() -> None:
+    with pytest.raises(ValueError, match="Secret"):
+        path_for({"kind": "Secret", "metadata": {"namespace": "team-00"}})
