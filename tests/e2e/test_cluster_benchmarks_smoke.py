@@ -11,16 +11,19 @@ from tests.bench import bench_config_maps, bench_pods, bench_scale
 def test_the_pod_creation_benchmark_prints_every_phase_and_ratios(capsys: pytest.CaptureFixture[str]) -> None:
     assert bench_pods.main(["--pods", "6", "--clients", "1,2"]) == 0
     out = capsys.readouterr().out
-    # without webhooks, with one and two allow-all webhooks, with ModelRoute's: at each concurrency
-    assert len(re.findall(r"load average before", out)) == 8
-    assert len(re.findall(r"pods/s  p50 +\d+\.\d+ ms  p95 +\d+\.\d+ ms  CPU per pod: machine \d+\.\d+ ms", out)) == 8
+    # no webhooks, one and two allow-all webhooks, ModelRoute's, ModelRoute's with LiteLLM pods: at each concurrency
+    assert len(re.findall(r"load average before", out)) == 10
+    assert len(re.findall(r"pods/s  p50 +\d+\.\d+ ms  p95 +\d+\.\d+ ms  CPU per pod: machine \d+\.\d+ ms", out)) == 10
     server_side = re.findall(r"as the API server measured them \(mean\): create \d+\.\d+ ms(.*)", out)
-    assert len(server_side) == 8
-    # no webhook, the mutating one, both, both: each call is seen where the API server makes it
+    assert len(server_side) == 10
+    # no webhook, the mutating one, both, both, both: each call is seen where the API server makes it
     calls_per_phase = [len(re.findall(r"pods\.(mutate|validate) \d+\.\d+ ms", line)) for line in server_side]
-    assert calls_per_phase == [0, 0, 1, 1, 2, 2, 2, 2]
-    ratios = re.findall(r"(\w+ allow-all webhooks?|ModelRoute) *: p95 \d+\.\d+x  p50 \d+\.\d+x  pods/s \d+\.\d+x", out)
-    assert ratios == ["one allow-all webhook", "two allow-all webhooks", "ModelRoute"] * 2
+    assert calls_per_phase == [0, 0, 1, 1, 2, 2, 2, 2, 2, 2]
+    ratios = re.findall(
+        r"(\w+ allow-all webhooks?|ModelRoute(?:, LiteLLM pods)?) *: p95 \d+\.\d+x  p50 \d+\.\d+x  pods/s \d+\.\d+x",
+        out,
+    )
+    assert ratios == ["one allow-all webhook", "two allow-all webhooks", "ModelRoute", "ModelRoute, LiteLLM pods"] * 2
 
 
 def test_the_scale_benchmark_prints_throughput_convergence_memory_and_quiet_cpu(
