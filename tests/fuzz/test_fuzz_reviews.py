@@ -35,12 +35,7 @@ from modelroute.engine.judgements import SERIALISED_DEPTH
 from modelroute.engine.podspec import NotAPodError
 
 NAMESPACES = ("default", "kube-system", "other")
-CONTROLLER_RESOURCES = {
-    "Deployment": "deployments",
-    "StatefulSet": "statefulsets",
-    "Job": "jobs",
-    "CronJob": "cronjobs",
-}
+CONTROLLER_RESOURCES = {k.kind: (k.group, k.plural) for k in kinds.POD_CONTROLLER_KINDS}
 
 
 def _state() -> ClusterState:
@@ -143,8 +138,7 @@ def _with_namespace(obj: dict[str, Any]) -> dict[str, Any]:
 def test_a_well_formed_review_gets_the_engines_verdict(webhook: Webhook, obj: dict[str, Any]) -> None:
     expected = expected_allowed(obj, webhook)
     if obj["kind"] != "Pod":
-        resource = CONTROLLER_RESOURCES[obj["kind"]]
-        group = "batch" if obj["kind"] in ("Job", "CronJob") else "apps"
+        group, resource = CONTROLLER_RESOURCES[obj["kind"]]
         body = _json(review(obj, group=group, resource=resource))
         assert response_of(*webhook.post(cfg.VALIDATE_CONTROLLERS, body))["allowed"] is expected
         return

@@ -13,11 +13,13 @@ from builders import APPROVED_HOST, container, context, endpoint, pod, policy, w
 from modelroute.admission import configurations as cfg
 from modelroute.admission.resources import validate_resource
 from modelroute.admission.review import mutate, validate
+from modelroute.api import kinds
 from modelroute.cli.report import inventory, render
 from modelroute.controllers.leader import LeaseTerms, decide
 from modelroute.engine import egress
 from modelroute.engine.audit import audit
 from modelroute.engine.context import endpoint_state
+from modelroute.engine.podspec import POD_TEMPLATE_PATHS
 from modelroute.engine.status import (
     azure_endpoint_status,
     differs_ignoring_times,
@@ -257,3 +259,21 @@ def test_the_own_kinds_webhook_fails_open() -> None:
     hooks = cfg.validating_configuration(lambda p: {"url": p}, options)["webhooks"]
     own = next(h for h in hooks if h["name"] == "resources.validate.modelroute.io")
     assert own["failurePolicy"] == "Ignore"
+
+
+def test_the_controller_webhook_sees_every_kind_check_judges_as_a_pod_template() -> None:
+    # `modelroute check` and admission must never disagree: a kind check judges is a kind the API
+    # server sends to the controller webhook (a ReplicationController still creates pods)
+    options = cfg.WebhookOptions(operator_namespace="mr")
+    hooks = cfg.validating_configuration(lambda p: {"url": p}, options)["webhooks"]
+    controllers = next(h for h in hooks if h["name"] == "controllers.validate.modelroute.io")
+    registered = {
+        (group, resource)
+        for rule in controllers["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    judged = {(k.group, k.plural) for k in kinds.POD_KINDS if k.kind != "Pod"}
+    assert ("", "replicationcontrollers") in judged
+    assert registered == judged
+    assert set(POD_TEMPLATE_PATHS) == {k.kind for k in kinds.POD_KINDS}

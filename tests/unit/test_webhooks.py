@@ -208,6 +208,29 @@ def _deployment(pod: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@pytest.mark.parametrize(
+    ("kind", "resource", "template"),
+    [
+        ("ReplicationController", ("", "v1", "replicationcontrollers"), ("spec", "template")),
+        ("PodTemplate", ("", "v1", "podtemplates"), ("template",)),
+    ],
+)
+def test_a_core_pod_template_is_judged_as_its_pods_will_be(
+    harness: Harness, kind: str, resource: tuple[str, str, str], template: tuple[str, ...]
+) -> None:
+    def holding(pod: dict[str, Any]) -> dict[str, Any]:
+        inner: dict[str, Any] = {"metadata": {"labels": pod["metadata"]["labels"]}, "spec": pod["spec"]}
+        for step in reversed(template[1:]):
+            inner = {step: inner}
+        return {"apiVersion": "v1", "kind": kind, "metadata": {"name": "c", "namespace": "team-00"}, template[0]: inner}
+
+    bad = harness.response(cfg.VALIDATE_CONTROLLERS, world.review(holding(world.violating_pod()), resource=resource))
+    assert bad["allowed"] is False
+    assert "api.openai.com" in bad["status"]["message"]
+    good = harness.response(cfg.VALIDATE_CONTROLLERS, world.review(holding(world.covered_pod()), resource=resource))
+    assert good["allowed"] is True, good
+
+
 def test_a_modelroute_resource_the_models_reject_is_refused_with_422(harness: Harness) -> None:
     bad = world.workload_body("w", "team-00", "x")
     bad["spec"]["procurement"] = {"channel": "Somewhere"}
@@ -389,3 +412,12 @@ def test_an_enforcement_probe_is_not_answered_as_one_before_the_cluster_is_read(
     answer = harness.response(cfg.VALIDATE_PODS, world.review(probe_pod()))
     assert answer["allowed"] is False
     assert annotations.ENFORCEMENT_PROBE_REFUSAL not in answer["status"]["message"]
+
+
+def test_pod_templates_that_differ_only_in_their_template_are_different_content() -> None:
+    def template(pod: dict[str, Any]) -> dict[str, Any]:
+        return {"kind": "PodTemplate", "metadata": {"name": "t"}, "template": {"spec": pod["spec"]}}
+
+    assert content_key("team-00", template(world.covered_pod())) != content_key(
+        "team-00", template(world.violating_pod())
+    )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelroute.api import annotations as ann
-from modelroute.api.kinds import OWN_PLURALS
+from modelroute.api.kinds import OWN_PLURALS, POD_CONTROLLER_KINDS
 from modelroute.api.meta import GROUP, VERSION
 from modelroute.engine.context import ALWAYS_EXCLUDED_NAMESPACES, NAMESPACE_NAME_LABEL
 
@@ -19,14 +19,8 @@ VALIDATE_CONTROLLERS = "validate-pod-controllers"
 VALIDATE_RESOURCES = "validate-modelroute-resources"
 VALIDATE_CONFIG_MAPS = "validate-configmaps"
 
-POD_CONTROLLERS: tuple[tuple[str, str, str], ...] = (
-    ("apps", "v1", "deployments"),
-    ("apps", "v1", "statefulsets"),
-    ("apps", "v1", "daemonsets"),
-    ("apps", "v1", "replicasets"),
-    ("batch", "v1", "jobs"),
-    ("batch", "v1", "cronjobs"),
-)
+#: (group, version, plural) of every kind the controller webhook judges
+POD_CONTROLLERS: tuple[tuple[str, str, str], ...] = tuple((k.group, k.version, k.plural) for k in POD_CONTROLLER_KINDS)
 OWN_RESOURCES = OWN_PLURALS
 
 

@@ -28,6 +28,8 @@ class Kind:
     model: ResourceModel | None = None
     short_names: tuple[str, ...] = ()
     printer_columns: tuple[dict[str, Any], ...] = ()
+    #: for the kinds judged as pods: the path from the object's root to its pod (template), empty for a Pod
+    pod_template: tuple[str, ...] | None = None
 
     @property
     def api_version(self) -> str:
@@ -59,7 +61,24 @@ def _own(model: ResourceModel) -> Kind:
 OWN_KINDS: tuple[Kind, ...] = tuple(_own(model) for model in (AzureEndpoint, ModelWorkload, RoutePolicy))
 CONFIG_MAP = Kind("ConfigMap", "configmaps", "", "v1", namespaced=True)
 NAMESPACE = Kind("Namespace", "namespaces", "", "v1", namespaced=False)
-POD = Kind("Pod", "pods", "", "v1", namespaced=True)
+POD = Kind("Pod", "pods", "", "v1", namespaced=True, pod_template=())
+_TEMPLATE = ("spec", "template")
+#: Every kind judged as a pod: the Pod, and each kind holding a pod template, judged as its pods will be (by
+#: the controller webhook and by `modelroute check` alike). A PodTemplate creates no pod but is judged, so a
+#: template that a controller copies fails where it is written.
+POD_KINDS: tuple[Kind, ...] = (
+    POD,
+    Kind("Deployment", "deployments", "apps", "v1", namespaced=True, pod_template=_TEMPLATE),
+    Kind("StatefulSet", "statefulsets", "apps", "v1", namespaced=True, pod_template=_TEMPLATE),
+    Kind("DaemonSet", "daemonsets", "apps", "v1", namespaced=True, pod_template=_TEMPLATE),
+    Kind("ReplicaSet", "replicasets", "apps", "v1", namespaced=True, pod_template=_TEMPLATE),
+    Kind("Job", "jobs", "batch", "v1", namespaced=True, pod_template=_TEMPLATE),
+    Kind("CronJob", "cronjobs", "batch", "v1", namespaced=True, pod_template=("spec", "jobTemplate", *_TEMPLATE)),
+    Kind("ReplicationController", "replicationcontrollers", "", "v1", namespaced=True, pod_template=_TEMPLATE),
+    Kind("PodTemplate", "podtemplates", "", "v1", namespaced=True, pod_template=("template",)),
+)
+#: The kinds the controller webhook judges: every pod kind but the Pod itself.
+POD_CONTROLLER_KINDS: tuple[Kind, ...] = tuple(k for k in POD_KINDS if k.pod_template)
 #: What the operator watches: its own kinds and the core objects its decisions read.
 WATCHED_KINDS: tuple[Kind, ...] = (*OWN_KINDS, CONFIG_MAP, NAMESPACE, POD)
 #: What a policy context is made of, by kind name (the offline reader's context kinds).

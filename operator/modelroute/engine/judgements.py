@@ -31,8 +31,9 @@ class NestingTooDeepError(ValueError):
 
 
 def content_key(namespace: str, obj: Mapping[str, Any]) -> bytes:
-    """What the engine reads of a pod: its namespace, labels, annotations and spec (not its name, uid or
-    timestamps, which the API server fills in between the mutating and the validating call).
+    """What the engine reads of a pod: its namespace, labels, annotations and spec, or a PodTemplate's
+    `template` (not its name, uid or timestamps, which the API server fills in between the mutating and the
+    validating call).
 
     Raises NestingTooDeepError for an object nested deeper than SERIALISED_DEPTH levels."""
     return sized_content_key(namespace, obj)[0]
@@ -44,7 +45,14 @@ def sized_content_key(namespace: str, obj: Mapping[str, Any]) -> tuple[bytes, in
     metadata = obj.get("metadata") or {}
     try:
         material = orjson.dumps(
-            [namespace, obj.get("kind"), metadata.get("labels"), metadata.get("annotations"), obj.get("spec")],
+            [
+                namespace,
+                obj.get("kind"),
+                metadata.get("labels"),
+                metadata.get("annotations"),
+                obj.get("spec"),
+                obj.get("template"),
+            ],
             option=orjson.OPT_SORT_KEYS,
         )
     except orjson.JSONEncodeError as error:  # orjson's only refusal of what orjson parsed is the depth

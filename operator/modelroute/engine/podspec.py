@@ -6,20 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from modelroute.api import kinds
+
 #: kind -> path from the object root to its pod template (empty for a Pod itself).
 POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
-    "Pod": (),
-    "Deployment": ("spec", "template"),
-    "StatefulSet": ("spec", "template"),
-    "DaemonSet": ("spec", "template"),
-    "ReplicaSet": ("spec", "template"),
-    "ReplicationController": ("spec", "template"),
-    "Job": ("spec", "template"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template"),
-    "PodTemplate": ("template",),
+    k.kind: k.pod_template for k in kinds.POD_KINDS if k.pod_template is not None
 }
-
-POD_CONTROLLER_KINDS = frozenset(POD_TEMPLATE_PATHS) - {"Pod"}
 
 
 @dataclass(frozen=True, slots=True)
