@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -110,7 +111,7 @@ def model_hosts(codex: Path, home: Path, env: Mapping[str, str], work: Path | No
             while time.monotonic() < deadline and not set(asked) - BACKGROUND and process.poll() is None:
                 time.sleep(0.2)
         finally:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)  # the npm launcher and the codex binary it starts
             process.wait()
         return set(asked) - BACKGROUND
 
