@@ -153,6 +153,23 @@ def test_a_violating_deployment_is_refused_at_apply(cluster: ClusterClient, scen
     assert cluster.kubectl("get", "deployment", "direct", "-n", ns, check=False).returncode != 0
 
 
+@pytest.mark.parametrize("kind", ["ReplicationController", "PodTemplate"])
+def test_a_violating_core_pod_template_is_refused_at_apply(
+    cluster: ClusterClient, scenario: dict[str, str], kind: str
+) -> None:
+    ns = scenario["namespace"]
+    spec = deployment("direct", ns, env={"OPENAI_BASE_URL": "https://api.openai.com/v1"})["spec"]
+    body: dict[str, Any] = {"apiVersion": "v1", "kind": kind, "metadata": {"name": "direct", "namespace": ns}}
+    if kind == "PodTemplate":
+        body["template"] = spec["template"]
+    else:
+        body["spec"] = {"replicas": 1, "selector": {"app": "chat"}, "template": spec["template"]}
+    result = apply(cluster, body, check=False)
+    assert "controllers.validate.modelroute.io" in result.stderr
+    assert "[EndpointNotApproved]" in result.stderr
+    assert cluster.kubectl("get", kind.lower(), "direct", "-n", ns, check=False).returncode != 0
+
+
 def test_a_compliant_deployments_pods_are_mutated(cluster: ClusterClient, scenario: dict[str, str]) -> None:
     ns = scenario["namespace"]
     apply(cluster, deployment("chat", ns))
