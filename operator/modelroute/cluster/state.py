@@ -4,6 +4,7 @@ so the admission hot path never calls the API server.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import deque
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 from modelroute.api import kinds
 from modelroute.api.meta import explain
 from modelroute.api.v1alpha1 import ModelWorkload
+from modelroute.cluster.shared import Shared
 from modelroute.engine.context import CompiledWorkload, PolicyContext, config_map_data, namespace_labels_of
 from modelroute.engine.judgements import Judgements
 from modelroute.engine.references import config_maps_read
@@ -28,17 +30,58 @@ CONFIG_MAP_LOG_SIZE = 1024
 ConfigMapListener = Callable[[frozenset[Key]], None]
 
 
-def _slim_pod(body: dict[str, Any]) -> dict[str, Any]:
-    """What the audit needs of a pod; the rest (managedFields, most of status) would only cost memory."""
+#: what the view keeps of a pod's metadata: the pod's own, and (shared between pods) what a template gives;
+#: a watched pod always has its name, so its generateName is not kept
+_POD_OWN = ("name", "uid")
+_POD_SHARED = ("labels", "annotations", "ownerReferences")
+_POD_INTERNED = ("namespace",)
+
+
+def _keep(shared: Shared, value: Any, before: Any) -> Any:
+    """The copy of `value` the view keeps, where the pod held `before`: unchanged (the kubelet's status
+    updates) it stays as it is, without hashing it again."""
+    if before is not None and (before is value or before == value):
+        return before
+    kept = shared.take(value)
+    if before is not None:
+        shared.release(before)
+    return kept
+
+
+def _slim_pod(body: Mapping[str, Any], shared: Shared, before: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What the audit needs of a pod, its template's part shared with the pods that have it alike; the rest
+    (managedFields, most of status) would only cost memory. `before`: what the view kept of it until now."""
     metadata = body.get("metadata") or {}
-    keep = ("name", "namespace", "uid", "labels", "annotations", "ownerReferences", "generateName")
+    old = before["metadata"] if before is not None else {}
+    kept = {k: metadata[k] for k in _POD_OWN if k in metadata}
+    for k in _POD_INTERNED:
+        if isinstance(value := metadata.get(k), str):
+            kept[k] = sys.intern(value)
+    for k in _POD_SHARED:
+        if k in metadata:
+            kept[k] = _keep(shared, metadata[k], old.get(k))
+        elif k in old:
+            shared.release(old[k])
+    phase = (body.get("status") or {}).get("phase")
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {k: metadata[k] for k in keep if k in metadata},
-        "spec": body.get("spec") or {},
-        "status": {"phase": (body.get("status") or {}).get("phase")},
+        "metadata": kept,
+        "spec": _keep(shared, body.get("spec") or {}, before["spec"] if before is not None else None),
+        "status": _PHASES.get(phase) if isinstance(phase, str) and phase in _PHASES else {"phase": phase},
     }
+
+
+def _release_pod(body: Mapping[str, Any], shared: Shared) -> None:
+    metadata = body["metadata"]
+    for k in _POD_SHARED:
+        if k in metadata:
+            shared.release(metadata[k])
+    shared.release(body["spec"])
+
+
+#: the status the view keeps of a pod, one per phase
+_PHASES = {phase: {"phase": phase} for phase in ("Pending", "Running", "Succeeded", "Failed", "Unknown")}
 
 
 def _policy_input(plural: str, body: Mapping[str, Any]) -> Any:
@@ -93,6 +136,8 @@ class ClusterState:
     #: (namespace, ConfigMap name) -> the keys of the pods that read it, and each pod's reads
     _readers: dict[Key, set[Key]] = field(default_factory=dict)
     _reads: dict[Key, frozenset[Key]] = field(default_factory=dict)
+    #: what pods hold alike (a template's spec, labels, annotations, owner, ConfigMap reads), kept once
+    _shared: Shared = field(default_factory=Shared)
     #: (version, ConfigMaps changed by that bump), the last CONFIG_MAP_LOG_SIZE of them
     _config_map_log: deque[tuple[int, frozenset[Key]]] = field(
         default_factory=lambda: deque(maxlen=CONFIG_MAP_LOG_SIZE)
@@ -186,9 +231,11 @@ class ClusterState:
             self._notify(plural, frozenset({key}))
 
     def _forget(self, plural: str, key: Key) -> None:
-        self.raw[plural].pop(key, None)
+        body = self.raw[plural].pop(key, None)
         if plural == "pods":
             self._index(key, frozenset())
+            if body is not None:
+                _release_pod(body, self._shared)
         if plural in _MODELS:
             self._parsed[plural].pop(key, None)
             self.invalid[plural].pop(key, None)
@@ -206,9 +253,10 @@ class ClusterState:
         for config_map in reads - before:
             self._readers.setdefault(config_map, set()).add(pod)
         if reads:
-            self._reads[pod] = reads
+            self._reads[pod] = self._shared.take(reads)
         else:
             self._reads.pop(pod, None)
+        self._shared.release(before)
 
     def _bump(self, plural: str, config_maps: frozenset[Key] | None = None) -> None:
         """Move the version; `config_maps` names the ConfigMaps a ConfigMap bump changed (None: unknown)."""
@@ -229,10 +277,10 @@ class ClusterState:
     def _store(self, plural: str, body: dict[str, Any]) -> bool:
         """Store an object; False when nothing ModelRoute judges by changed (kubelet and status updates):
         the body is kept (the reconciler compares statuses with it) but the version does not move."""
-        if plural == "pods":
-            body = _slim_pod(body)
         key = _key(body)
         before = self.raw[plural].get(key)
+        if plural == "pods":
+            body = _slim_pod(body, self._shared, before)
         self.raw[plural][key] = body
         if before is not None and _policy_input(plural, before) == _policy_input(plural, body):
             return False
