@@ -25,6 +25,7 @@ case "${1:-}" in
     python -m tests.bench.bench_pods
     python -m tests.bench.bench_config_maps
     python -m tests.bench.bench_scale
+    python -m tests.bench.bench_memory
     ;;
   demo-down)
     if [[ -f .demo/operator.pid ]]; then kill "$(cat .demo/operator.pid)" 2>/dev/null || true; fi

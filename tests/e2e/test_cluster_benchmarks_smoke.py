@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from tests.bench import bench_config_maps, bench_pods, bench_scale
+from tests.bench import bench_config_maps, bench_memory, bench_pods, bench_scale
 
 
 def test_the_pod_creation_benchmark_prints_every_phase_and_ratios(capsys: pytest.CaptureFixture[str]) -> None:
@@ -48,3 +48,12 @@ def test_the_config_map_write_benchmark_prints_both_config_maps_and_ratios(capsy
     assert [bool(call.strip()) for _, call in rows] == [False] * 4 + [True] * 4
     ratios = re.findall(r"clients, (ConfigMaps [\w ]+?) *: p95 \d+\.\d+x  p50 \d+\.\d+x  writes/s \d+\.\d+x", out)
     assert ratios == ["ConfigMaps no pod reads"] * 2 + ["ConfigMaps pods read"] * 2
+
+
+def test_the_memory_benchmark_prints_rss_per_stage_and_the_bytes_per_pod(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench_memory.main(["--stages", "10,20", "--workloads", "4", "--namespaces", "2"]) == 0
+    out = capsys.readouterr().out
+    assert len(re.findall(r"load average before growing to \d+ pods", out)) == 2
+    assert len(re.findall(r"\d+ pods: operator RSS +\d+\.\d MB \(peak +\d+\.\d MB\), statuses converged +\d", out)) == 2
+    assert re.search(r"fit: -?\d+ bytes per watched pod over a base of \d+ MB", out)
+    assert re.search(r"a 150,000-pod cluster: about -?\d+ MB \(chart's default limit 768 MB\)", out)

@@ -1,8 +1,9 @@
 """The webhook server's memory under large and distinct reviews: a real server process over TLS, driven by
 concurrent clients with bodies up to the API server's 3 MiB limit (env-heavy pods, whose parsed form is many
 times their size; one huge annotation; many containers) and many distinct small pods, through the mutating and
-the validating call. Its RSS high-water mark (VmHWM) is printed and must stay within the chart's default memory
-limit: in a pod, a webhook over its limit is OOM-killed, and with failurePolicy Fail that stops pod creation.
+the validating call. Its RSS high-water mark (VmHWM) is printed and, with the view of a 150,000-pod cluster
+added, must stay within the chart's default memory limit: in a pod, a webhook over its limit is OOM-killed, and
+with failurePolicy Fail that stops pod creation.
 
 A longer phase: MODELROUTE_MEMORY_ROUNDS=10 python -m pytest -s tests/fuzz/test_fuzz_memory.py
 """
@@ -34,6 +35,11 @@ LARGE_PER_ROUND, CLIENTS = 4, 8
 SMALL_PER_ROUND = 4000
 SALT = "<salt>"
 _UNITS = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3}
+
+
+#: what the view of a 150,000-pod cluster adds to the operator's memory (README, Memory at scale: about
+#: 1.3 KB per watched pod): the peak of judging reviews must leave room for it under the chart's limit
+LARGEST_VIEW = 1300 * 150_000
 
 
 def chart_memory_limit() -> int:
@@ -169,6 +175,8 @@ def test_the_webhook_servers_memory_stays_within_the_charts_limit_under_large_an
         f"{peak / mib:.0f} MiB, {after / mib:.0f} MiB at the end; chart limit {limit / mib:.0f} MiB; "
         f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
-    assert peak < limit, (
-        f"the webhook server's RSS reached {peak / mib:.0f} MiB, over the chart's {limit / mib:.0f} MiB"
+    budget = limit - LARGEST_VIEW
+    assert peak < budget, (
+        f"the webhook server's RSS reached {peak / mib:.0f} MiB: with the view of a 150,000-pod cluster "
+        f"({LARGEST_VIEW / mib:.0f} MiB) that is over the chart's {limit / mib:.0f} MiB"
     )

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from tests.bench import bench_check, world
+from tests.bench.bench_memory import Stage, fit
 from tests.bench.cluster import path_for
 
 
@@ -53,3 +54,9 @@ def test_the_benchmark_creates_each_kind_at_its_own_path(body: dict[str, object]
 def test_the_benchmark_refuses_a_kind_it_has_no_path_for() -> None:
     with pytest.raises(ValueError, match="Secret"):
         path_for({"kind": "Secret", "metadata": {"namespace": "team-00"}})
+
+
+def test_the_memory_fit_is_the_least_squares_slope_in_bytes_per_pod() -> None:
+    per_pod, base = fit([Stage(1000, 101.0, 0), Stage(3000, 103.0, 0), Stage(11000, 111.0, 0)])
+    assert round(per_pod) == 1049  # 1 MB per 1,000 pods
+    assert round(base, 6) == 100.0
