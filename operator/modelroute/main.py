@@ -18,7 +18,7 @@ from modelroute.cli.manifests import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_INTERNAL,
 from modelroute.cli.pipe import ClosedPipeGuard
 from modelroute.cli.policy_tests import TEST_DESCRIPTION, add_test_arguments
 from modelroute.cli.text import printable
-from modelroute.engine.reports import ReportChoice
+from modelroute.engine import ReportChoice
 from modelroute.operator.options import RunOptions
 
 _RUN = RunOptions()  # the one declaration of the run defaults

@@ -11,7 +11,7 @@ from typing import Any
 from modelroute.api import annotations as ann
 from modelroute.api.kinds import OWN_PLURALS, POD_CONTROLLER_KINDS
 from modelroute.api.meta import GROUP, VERSION
-from modelroute.engine.context import ALWAYS_EXCLUDED_NAMESPACES, NAMESPACE_NAME_LABEL
+from modelroute.engine import ALWAYS_EXCLUDED_NAMESPACES, NAMESPACE_NAME_LABEL
 
 MUTATE_PODS = "mutate-pods"
 VALIDATE_PODS = "validate-pods"

@@ -13,8 +13,7 @@ from modelroute.admission.review import Answer
 from modelroute.api import kinds
 from modelroute.api.meta import explain
 from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload
-from modelroute.engine.context import PolicyContext, endpoint_state
-from modelroute.engine.evaluate import workload_problems
+from modelroute.engine import PolicyContext, endpoint_state, workload_problems
 
 _MODELS = kinds.MODELS_BY_KIND
 

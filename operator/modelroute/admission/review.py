@@ -7,10 +7,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelroute.api import annotations as ann
-from modelroute.engine.context import PolicyContext
-from modelroute.engine.evaluate import evaluate, evaluate_produced
-from modelroute.engine.podspec import NotAPodError, pod_shape
-from modelroute.engine.verdict import Decision, JSONPatch, Outcome
+from modelroute.engine import (
+    Decision,
+    JSONPatch,
+    NotAPodError,
+    Outcome,
+    PolicyContext,
+    evaluate_produced,
+    judge_object,
+    pod_shape,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +39,7 @@ NOT_SYNCED = (
 
 def _judge(obj: Mapping[str, Any], context: PolicyContext, *, mutate: bool = True) -> Decision | Answer:
     try:
-        return evaluate(obj, context, mutate=mutate)
+        return judge_object(obj, context, mutate=mutate)
     except NotAPodError as error:
         return Answer(allowed=False, message=f"ModelRoute cannot read this object: {error}")
 

@@ -36,10 +36,16 @@ from modelroute.api.annotations import PROCUREMENT_CHANNEL
 from modelroute.api.meta import GROUP, is_dns_label
 from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import ClusterState
-from modelroute.engine.config_map_edits import judge_config_map_edit
-from modelroute.engine.context import PolicyContext, config_map_data
-from modelroute.engine.judgements import NestingTooDeepError, sized_content_key, without_produced
-from modelroute.engine.verdict import JSONPatch, Outcome
+from modelroute.engine import (
+    JSONPatch,
+    NestingTooDeepError,
+    Outcome,
+    PolicyContext,
+    config_map_data,
+    judge_config_map_edit,
+    sized_content_key,
+    without_produced,
+)
 from modelroute.observability import OTHER, Metrics, RateLimitedLog
 
 log = logging.getLogger("modelroute")

@@ -42,11 +42,15 @@ from modelroute.cli.manifests import (
 )
 from modelroute.cli.positions import parse_field, render_field
 from modelroute.cli.text import printable
-from modelroute.engine.context import PolicyContext
-from modelroute.engine.evaluate import evaluate
-from modelroute.engine.podspec import POD_TEMPLATE_PATHS
-from modelroute.engine.redaction import redact_text, redact_values
-from modelroute.engine.verdict import Decision, Outcome
+from modelroute.engine import (
+    POD_TEMPLATE_PATHS,
+    Decision,
+    Outcome,
+    PolicyContext,
+    judge_object,
+    redact_text,
+    redact_values,
+)
 
 _JUDGED_KINDS = tuple(POD_TEMPLATE_PATHS)
 _might_be_judged = might_hold(_JUDGED_KINDS)
@@ -110,7 +114,7 @@ def judge(doc: Document, context: PolicyContext, default_namespace: str) -> Judg
     """The engine's decision on one pod or controller; anything it cannot judge is bad input, named."""
     refuse_unknown_fields(doc)
     try:
-        decision = evaluate(doc.obj, context, default_namespace)
+        decision = judge_object(doc.obj, context, default_namespace)
     except Exception as error:  # a malformed object must end as exit 2 naming it, never as a traceback
         raise InputError(f"{doc.where}: {doc.kind} {doc.name!r} cannot be judged: {error}") from error
     line = doc.line()

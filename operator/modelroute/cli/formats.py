@@ -34,7 +34,7 @@ from sarif_pydantic import (
 from modelroute import __version__
 from modelroute.cli.manifests import STDIN
 from modelroute.cli.text import printable
-from modelroute.engine.verdict import CODE_HELP, Code, Outcome
+from modelroute.engine import CODE_HELP, Code, Outcome
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 TOOL = "modelroute"

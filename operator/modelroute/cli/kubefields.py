@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from modelroute.cli.positions import FieldPath
-from modelroute.engine.podspec import POD_TEMPLATE_PATHS
+from modelroute.engine import POD_TEMPLATE_PATHS
 
 FIELDS_FILE = Path(__file__).with_name("kube-fields.json")
 

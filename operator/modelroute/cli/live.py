@@ -20,8 +20,7 @@ from pydantic import ValidationError
 from modelroute.api import kinds
 from modelroute.api.meta import explain
 from modelroute.cli.manifests import Document, InputError, is_context_object
-from modelroute.engine.podspec import POD_TEMPLATE_PATHS
-from modelroute.engine.references import config_maps_read
+from modelroute.engine import POD_TEMPLATE_PATHS, config_maps_read
 
 _T = TypeVar("_T")
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from modelroute.api import kinds
 from modelroute.api.meta import CLI_GROUP, GROUP, VERSION
-from modelroute.engine.podspec import POD_TEMPLATE_PATHS
+from modelroute.engine import POD_TEMPLATE_PATHS
 
 OWN_KIND_NAMES: tuple[str, ...] = tuple(k.kind for k in kinds.OWN_KINDS)
 #: the groups of the kinds the gate judges (core, apps, batch), where a misspelt kind would go unjudged

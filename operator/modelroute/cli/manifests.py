@@ -31,7 +31,7 @@ from modelroute.api.meta import GROUP, explain
 from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
 from modelroute.cli.lookalikes import lookalike_problem
 from modelroute.cli.positions import FieldPath, Positions, first_content_line, render_field
-from modelroute.engine.context import PolicyContext, config_map_data, namespace_labels_of
+from modelroute.engine import PolicyContext, config_map_data, namespace_labels_of
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"

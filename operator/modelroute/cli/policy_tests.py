@@ -35,10 +35,7 @@ from modelroute.cli.manifests import (
     read_documents,
 )
 from modelroute.cli.text import printable
-from modelroute.engine.context import PolicyContext
-from modelroute.engine.evaluate import evaluate
-from modelroute.engine.podspec import POD_TEMPLATE_PATHS
-from modelroute.engine.verdict import Code, Outcome
+from modelroute.engine import POD_TEMPLATE_PATHS, Code, Outcome, PolicyContext, judge_object
 
 #: Test files are read by the command line only, never served by an API server: their own group, as
 #: Kyverno's `cli.kyverno.io`, keeps them apart from the cluster kinds of `modelroute.io`.
@@ -223,7 +220,7 @@ def _admitted_pod(doc: Document, judged: Judged, context: PolicyContext, namespa
         node = node[step]
     metadata = {**(node.get("metadata") or {}), "namespace": namespace}
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": node["spec"]}
-    patch = evaluate(pod, context, namespace).patch
+    patch = judge_object(pod, context, namespace).patch
     return jsonpatch.apply_patch(copy.deepcopy(pod), patch)  # type: ignore[no-any-return]
 
 

@@ -20,11 +20,16 @@ from typing import Any, TextIO
 from modelroute.api.v1alpha1 import ModelWorkload
 from modelroute.cli.manifests import EXIT_DENIED, EXIT_OK, Document, InputError
 from modelroute.cli.text import printable
-from modelroute.engine.audit import audit
-from modelroute.engine.context import PolicyContext
-from modelroute.engine.evaluate import evaluate, workload_problems
-from modelroute.engine.podspec import NotAPodError, pod_shape, pods_created
-from modelroute.engine.verdict import Outcome
+from modelroute.engine import (
+    NotAPodError,
+    Outcome,
+    PolicyContext,
+    audit_pods,
+    judge_object,
+    pod_shape,
+    pods_created,
+    workload_problems,
+)
 
 COLUMNS = (
     "namespace",
@@ -117,7 +122,7 @@ class Tally:
 def _running(objects: Iterable[Mapping[str, Any]], context: PolicyContext) -> Tally:
     """A cluster's pods, judged as they run (admitted already: nothing is refused)."""
     tally = Tally()
-    for finding in audit(objects, context).findings:
+    for finding in audit_pods(objects, context).findings:
         key = (finding.namespace, finding.decision.workload or "")
         tally.add(key, 1, allowed=True, violating=not finding.compliant)
     return tally
@@ -127,7 +132,7 @@ def _admitted(objects: Iterable[Mapping[str, Any]], context: PolicyContext) -> T
     """Manifests, judged as they would be admitted and counted as the pods their controllers would create."""
     tally = Tally()
     for obj in objects:
-        decision = evaluate(obj, context)
+        decision = judge_object(obj, context)
         if decision.outcome not in _MODEL_BACKED and not decision.workload:
             continue
         namespace = str((obj.get("metadata") or {}).get("namespace") or "default")

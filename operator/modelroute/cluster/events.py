@@ -14,7 +14,7 @@ from typing import Any
 
 from modelroute.api.meta import DNS_SUBDOMAIN_MAX
 from modelroute.cluster.client import Kube
-from modelroute.engine.redaction import redact_text
+from modelroute.engine import redact_text
 
 log = logging.getLogger(__name__)
 COMPONENT = "modelroute"

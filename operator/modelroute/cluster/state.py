@@ -18,9 +18,14 @@ from modelroute.api import kinds
 from modelroute.api.meta import explain
 from modelroute.api.v1alpha1 import ModelWorkload
 from modelroute.cluster.shared import Shared
-from modelroute.engine.context import CompiledWorkload, PolicyContext, config_map_data, namespace_labels_of
-from modelroute.engine.judgements import Judgements
-from modelroute.engine.references import config_maps_read
+from modelroute.engine import (
+    CompiledWorkload,
+    Judgements,
+    PolicyContext,
+    config_map_data,
+    config_maps_read,
+    namespace_labels_of,
+)
 
 Key = tuple[str, str]  # (namespace or "", name)
 _MODELS = kinds.MODELS_BY_PLURAL

@@ -19,14 +19,29 @@ from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
 from modelroute.cluster.client import Kube
 from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import ClusterState, Key
-from modelroute.engine import egress
-from modelroute.engine import status as st
-from modelroute.engine.audit import AuditMemo, AuditResult, audit
-from modelroute.engine.config_map_edits import new_violations
-from modelroute.engine.context import PolicyContext
-from modelroute.engine.redaction import redact_text
-from modelroute.engine.reports import ReportChoice, candidates, endpoint_reports, same_report, workload_reports
-from modelroute.engine.verdict import Decision
+from modelroute.engine import (
+    AuditMemo,
+    AuditResult,
+    Decision,
+    PolicyContext,
+    ReportChoice,
+    audit_pods,
+    azure_endpoint_status,
+    candidates,
+    cilium_network_policy,
+    differs_ignoring_times,
+    endpoint_reports,
+    invalid_status,
+    model_workload_status,
+    network_policy,
+    new_violations,
+    only_counts_differ,
+    redact_text,
+    route_policy_status,
+    same_report,
+    with_transition_times,
+    workload_reports,
+)
 from modelroute.observability import Metrics, WorkloadPods
 
 log = logging.getLogger(__name__)
@@ -190,14 +205,14 @@ class StatusSync:
                 problem = self.state.invalid[plural].get((namespace, name))
                 desired: dict[str, Any]
                 if problem is not None:
-                    desired = st.invalid_status(MODELS_BY_PLURAL[plural], problem, generation)
+                    desired = invalid_status(MODELS_BY_PLURAL[plural], problem, generation)
                 elif plural == "azureendpoints":
-                    desired = st.azure_endpoint_status(self._model(plural, body, AzureEndpoint), context)
+                    desired = azure_endpoint_status(self._model(plural, body, AzureEndpoint), context)
                 elif plural == "modelworkloads":
                     workload = self._model(plural, body, ModelWorkload)
-                    desired = st.model_workload_status(workload, context, result.pod_counts(namespace, name))
+                    desired = model_workload_status(workload, context, result.pod_counts(namespace, name))
                 else:
-                    desired = st.route_policy_status(self._model(plural, body, RoutePolicy), context, namespaces)
+                    desired = route_policy_status(self._model(plural, body, RoutePolicy), context, namespaces)
                 out.append((plural, namespace or None, name, desired, body.get("status")))
         return out
 
@@ -217,7 +232,7 @@ class StatusSync:
         context = self.state.context()
         pods = list(self.state.raw["pods"].values())
         before = self._carry_forward(context)
-        result = audit(pods, context, memo=self._memo, judgements=self.state.judgements)
+        result = audit_pods(pods, context, memo=self._memo, judgements=self.state.judgements)
         self._audited = (version, context)
         self.last_audit = result
         self._report_config_map_changes(before, result)
@@ -302,9 +317,9 @@ class StatusSync:
         stale_since, self._stale_since = self._stale_since, {}  # only what this pass holds back stays
         for plural, namespace, name, desired, current in self.desired(result):
             key = (plural, (namespace or "", name))
-            if not st.differs_ignoring_times(desired, current):
+            if not differs_ignoring_times(desired, current):
                 continue
-            if quiet_in > 0 and st.only_counts_differ(desired, current):
+            if quiet_in > 0 and only_counts_differ(desired, current):
                 since = stale_since.get(key, previous_pass)
                 if now - since < COUNTS_MAX_STALE_SECONDS:
                     # new counts only, while pods are still changing: a later pass writes the settled ones
@@ -312,7 +327,7 @@ class StatusSync:
                     wait = min(quiet_in, since + COUNTS_MAX_STALE_SECONDS - now)
                     self.deferred_seconds = min(wait, self.deferred_seconds or wait)
                     continue
-            status = st.with_transition_times(desired, current, self.clock())
+            status = with_transition_times(desired, current, self.clock())
             self._written[key] = status
             writes.append((plural, namespace, name, status))
 
@@ -343,12 +358,12 @@ class StatusSync:
             endpoint = context.endpoints.get(ref.name) if ref else None
             if not workload.spec.egress.restrict or endpoint is None or endpoint.url is None:
                 continue
-            body, gaps = egress.network_policy(workload, endpoint)
+            body, gaps = network_policy(workload, endpoint)
             for gap in gaps:
                 log.info("egress policy for %s/%s: %s", workload.metadata.namespace, workload.metadata.name, gap)
             wanted[("networkpolicies", body["metadata"]["namespace"], body["metadata"]["name"])] = body
             if cilium:
-                cnp = egress.cilium_network_policy(workload, endpoint)
+                cnp = cilium_network_policy(workload, endpoint)
                 wanted[("ciliumnetworkpolicies", cnp["metadata"]["namespace"], cnp["metadata"]["name"])] = cnp
         kinds = {"networkpolicies": ("networking.k8s.io", "v1")}
         if cilium:

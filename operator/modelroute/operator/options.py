@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from modelroute.admission import configurations as cfg
 from modelroute.api.meta import DEFAULT_OPERATOR_NAMESPACE
-from modelroute.engine.reports import ReportChoice
+from modelroute.engine import ReportChoice
 
 if TYPE_CHECKING:  # the probes need the API client, which the offline commands never load
     from modelroute.operator import enforcement
