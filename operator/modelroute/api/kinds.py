@@ -62,6 +62,10 @@ OWN_KINDS: tuple[Kind, ...] = tuple(_own(model) for model in (AzureEndpoint, Mod
 CONFIG_MAP = Kind("ConfigMap", "configmaps", "", "v1", namespaced=True)
 NAMESPACE = Kind("Namespace", "namespaces", "", "v1", namespaced=False)
 POD = Kind("Pod", "pods", "", "v1", namespaced=True, pod_template=())
+#: what the reconciler writes for a workload whose egress is restricted, and the Lease its replicas elect by
+NETWORK_POLICY = Kind("NetworkPolicy", "networkpolicies", "networking.k8s.io", "v1", namespaced=True)
+CILIUM_NETWORK_POLICY = Kind("CiliumNetworkPolicy", "ciliumnetworkpolicies", "cilium.io", "v2", namespaced=True)
+LEASE = Kind("Lease", "leases", "coordination.k8s.io", "v1", namespaced=True)
 _TEMPLATE = ("spec", "template")
 #: Every kind judged as a pod: the Pod, and each kind holding a pod template, judged as its pods will be (by
 #: the controller webhook and by `modelroute check` alike). A PodTemplate creates no pod but is judged, so a

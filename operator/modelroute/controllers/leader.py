@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from modelroute.api.kinds import LEASE
 from modelroute.cluster.client import Kube
 
 log = logging.getLogger(__name__)
@@ -84,8 +85,8 @@ class LeaderElector:
         if current is None:
             return self.kube.create_lease(
                 {
-                    "apiVersion": "coordination.k8s.io/v1",
-                    "kind": "Lease",
+                    "apiVersion": LEASE.api_version,
+                    "kind": LEASE.kind,
                     "metadata": {"name": self.terms.name, "namespace": self.terms.namespace},
                     "spec": decide(None, self.identity, _now(), self.terms),
                 }

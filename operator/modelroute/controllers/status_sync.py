@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from modelroute.api.annotations import MANAGED_SELECTOR
-from modelroute.api.kinds import MODELS_BY_PLURAL, OWN_PLURALS, ReportAPI
+from modelroute.api.kinds import CILIUM_NETWORK_POLICY, MODELS_BY_PLURAL, NETWORK_POLICY, OWN_PLURALS, ReportAPI
 from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
 from modelroute.cluster.client import Kube
 from modelroute.cluster.events import EventRecorder
@@ -46,7 +46,7 @@ from modelroute.observability import Metrics, WorkloadPods
 
 log = logging.getLogger(__name__)
 _M = TypeVar("_M", AzureEndpoint, ModelWorkload, RoutePolicy)
-CILIUM_CRD = "ciliumnetworkpolicies.cilium.io"
+CILIUM_CRD = f"{CILIUM_NETWORK_POLICY.plural}.{CILIUM_NETWORK_POLICY.group}"
 _MANAGED = MANAGED_SELECTOR
 STATUS_WRITERS = 8  # within the Kubernetes client's default connection pool
 MAX_PAUSE_SECONDS = 5.0
@@ -351,7 +351,9 @@ class StatusSync:
 
     def _egress(self) -> None:
         context = self.state.context()
-        cilium = self.kube.has_crd(CILIUM_CRD) and self.kube.may_create("cilium.io", "ciliumnetworkpolicies")
+        cilium = self.kube.has_crd(CILIUM_CRD) and self.kube.may_create(
+            CILIUM_NETWORK_POLICY.group, CILIUM_NETWORK_POLICY.plural
+        )
         wanted: dict[tuple[str, str, str], dict[str, Any]] = {}
         for workload in self.state.parsed("modelworkloads"):
             ref = workload.spec.endpoint_ref
@@ -361,14 +363,12 @@ class StatusSync:
             body, gaps = network_policy(workload, endpoint)
             for gap in gaps:
                 log.info("egress policy for %s/%s: %s", workload.metadata.namespace, workload.metadata.name, gap)
-            wanted[("networkpolicies", body["metadata"]["namespace"], body["metadata"]["name"])] = body
+            wanted[(NETWORK_POLICY.plural, body["metadata"]["namespace"], body["metadata"]["name"])] = body
             if cilium:
                 cnp = cilium_network_policy(workload, endpoint)
-                wanted[("ciliumnetworkpolicies", cnp["metadata"]["namespace"], cnp["metadata"]["name"])] = cnp
-        kinds = {"networkpolicies": ("networking.k8s.io", "v1")}
-        if cilium:
-            kinds["ciliumnetworkpolicies"] = ("cilium.io", "v2")
-        for plural, (group, version) in kinds.items():
+                wanted[(CILIUM_NETWORK_POLICY.plural, cnp["metadata"]["namespace"], cnp["metadata"]["name"])] = cnp
+        written = [NETWORK_POLICY, CILIUM_NETWORK_POLICY] if cilium else [NETWORK_POLICY]
+        for plural, group, version in ((k.plural, k.group, k.version) for k in written):
             for body in [b for (p, _, _), b in wanted.items() if p == plural]:
                 self.kube.upsert(group, version, plural, body)
             for existing in self.kube.list_labelled(group, version, plural, _MANAGED):

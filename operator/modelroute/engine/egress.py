@@ -10,6 +10,7 @@ import ipaddress
 from typing import Any
 
 from modelroute.api.annotations import MANAGED_BY, WORKLOAD_LABEL
+from modelroute.api.kinds import CILIUM_NETWORK_POLICY, NETWORK_POLICY
 from modelroute.api.meta import API_VERSION
 from modelroute.api.v1alpha1 import ModelWorkload
 from modelroute.engine import hosts
@@ -81,8 +82,8 @@ def network_policy(workload: ModelWorkload, endpoint: EndpointState) -> tuple[di
     if not (egress and (egress.cidrs or egress.proxy)):
         gaps.append(f"AzureEndpoint {endpoint.name} declares no spec.egress.cidrs or proxy; only DNS is allowed")
     body = {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
+        "apiVersion": NETWORK_POLICY.api_version,
+        "kind": NETWORK_POLICY.kind,
         "metadata": _metadata(workload),
         "spec": {"podSelector": workload.spec.selector.to_wire(), "policyTypes": ["Egress"], "egress": rules},
     }
@@ -102,8 +103,8 @@ def cilium_network_policy(workload: ModelWorkload, endpoint: EndpointState) -> d
         "toPorts": [{"ports": [{"port": str(endpoint.url.port), "protocol": "TCP"}]}],
     }
     return {
-        "apiVersion": "cilium.io/v2",
-        "kind": "CiliumNetworkPolicy",
+        "apiVersion": CILIUM_NETWORK_POLICY.api_version,
+        "kind": CILIUM_NETWORK_POLICY.kind,
         "metadata": _metadata(workload),
         "spec": {"endpointSelector": selector, "egress": [dns, to_endpoint]},
     }
