@@ -153,7 +153,7 @@ class FileReader:
             if file.text is None:
                 self.problem(
                     Code.UNREADABLE_CONFIG_FILE,
-                    f"{by} names {file.where()}, which is not in the ConfigMap's data (binaryData is never read)",
+                    f"{by} names {file.where()}, which {file.unreadable or 'has no text'}: its route cannot be checked",
                     file.field,
                 )
                 return None
@@ -363,6 +363,13 @@ def read_mounted_config(
                 reader.not_visible(file, "a configuration file by its name")
             continue
         if file.text is None:
+            if fmt is not None or posixpath.basename(file.path).startswith(OAI_CONFIG_LIST):
+                reader.problem(
+                    Code.UNREADABLE_CONFIG_FILE,
+                    f"a client loads {file.where()} as configuration by its name, but it "
+                    f"{file.unreadable or 'has no text'}: its route cannot be checked",
+                    file.field,
+                )
             continue
         if fmt is Format.DOTENV:
             reader.dotenv(file)
