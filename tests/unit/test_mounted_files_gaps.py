@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import pytest
 from builders import APPROVED_URL, codes, container, context, judge, pod, workload
 
 from modelroute.engine.context import config_map_data
@@ -78,3 +79,92 @@ def test_env_references_read_only_data_never_binary_data() -> None:
     hosts = {t.url.host for t in targets_of(obj, cms) if t.url is not None}
     assert "api.openai.com" not in hosts
     assert dict(cms[("apps", "app-config")]) == {"url": APPROVED_V1}
+
+
+# -- the Codex CLI with no mounted config.toml --------------------------------------------------
+
+CODEX_KEY = {"name": "OPENAI_API_KEY", "valueFrom": {"secretKeyRef": {"name": "k", "key": "k"}}}
+CODEX_CONFIG = f'openai_base_url = "{APPROVED_V1}"\n'
+
+
+def codex_pod(
+    command: list[str], files: dict[str, str] | None = None, secret: bool = False, env: list[Any] | None = None
+) -> Any:
+    """A pod running `command` with an API key from a Secret, and a config.toml volume at /home/u/.codex."""
+    mounts, volumes = [], []
+    if files is not None or secret:
+        mounts = [{"name": "codex", "mountPath": "/home/u/.codex"}]
+        source = {"secret": {"secretName": "codex"}} if secret else {"configMap": {"name": "codex"}}
+        volumes = [{"name": "codex", **source}]
+    app = container(command=command, volumeMounts=mounts)
+    app["env"] = env or [CODEX_KEY]
+    return pod(app, volumes=volumes), {("apps", "codex"): files or {}}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["npx", "@openai/codex", "exec", "summarise"],
+        ["npx", "-y", "@openai/codex@0.171.0", "exec", "summarise"],
+        ["codex", "exec", "summarise"],
+        ["/usr/local/bin/codex", "exec", "--full-auto", "fix the tests"],
+        ["sh", "-c", "cd /work && exec codex exec 'summarise the logs'"],
+        ["bash", "-lc", "npm exec -- @openai/codex exec summarise"],
+    ],
+    ids=["npx", "npx-y-version", "codex", "codex-path", "sh-c", "npm-exec"],
+)
+def test_the_codex_cli_without_a_mounted_config_calls_openai_itself(command: list[str]) -> None:
+    obj, cms = codex_pod(command)
+    decision = judge(obj, context(config_maps=cms, workloads=[workload(inject={"profiles": ["OpenAI"]})]))
+    assert codes(decision) == ["DefaultOpenAIEndpoint"], decision.violations
+    (violation,) = decision.violations
+    assert violation.field == "spec.containers[0].command"
+    assert "the Codex CLI" in violation.message
+    assert "config.toml" in violation.message
+    assert "openai_base_url, or the selected model provider's base_url" in violation.message
+
+
+def test_the_codex_cli_without_a_config_at_its_home_names_the_path_it_reads() -> None:
+    obj, cms = codex_pod(["codex", "exec", "summarise"])
+    obj["spec"]["containers"][0]["env"].append({"name": "HOME", "value": "/home/u"})
+    decision = judge(obj, context(config_maps=cms))
+    assert codes(decision) == ["DefaultOpenAIEndpoint"]
+    assert "no config.toml mounted at /home/u/.codex/config.toml" in decision.violations[0].message
+
+
+def test_the_codex_cli_with_a_mounted_config_routing_to_the_approved_endpoint_is_compliant() -> None:
+    for home in ({"name": "HOME", "value": "/home/u"}, None):
+        obj, cms = codex_pod(["npx", "@openai/codex", "exec", "summarise"], {"config.toml": CODEX_CONFIG})
+        if home is not None:
+            obj["spec"]["containers"][0]["env"].append(home)
+        decision = judge(obj, context(config_maps=cms))
+        assert decision.allowed, decision.violations
+
+
+def test_the_codex_cli_with_a_mounted_config_routing_elsewhere_is_denied_for_the_file() -> None:
+    obj, cms = codex_pod(["codex", "exec", "x"], {"config.toml": 'model = "gpt-5"\n'})
+    decision = judge(obj, context(config_maps=cms))
+    assert codes(decision) == ["DefaultOpenAIEndpoint"]
+    assert "openai_base_url" in decision.violations[0].message
+    assert decision.violations[0].field == "spec.containers[0].volumeMounts[0]"
+
+
+def test_the_codex_cli_with_its_config_from_a_secret_is_not_visible() -> None:
+    obj, cms = codex_pod(["codex", "exec", "x"], secret=True, env=[CODEX_KEY, {"name": "HOME", "value": "/home/u"}])
+    decision = judge(obj, context(config_maps=cms))
+    assert set(codes(decision)) == {"EndpointNotVisible"}  # config.toml and the .env beside it
+    assert "config.toml" in decision.violations[0].message
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["python", "app.py", "--model", "codex"],
+        ["sh", "-c", "echo codex && exec python app.py"],
+        ["npx", "@openai/codex-sdk-docs"],
+    ],
+    ids=["an-argument", "echoed", "another-package"],
+)
+def test_a_command_that_only_mentions_codex_is_not_the_codex_cli(command: list[str]) -> None:
+    obj, cms = codex_pod(command)
+    assert judge(obj, context(config_maps=cms)).allowed

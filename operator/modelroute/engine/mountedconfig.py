@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from dotenv.variables import parse_variables
 
 from modelroute.engine import clientfiles
-from modelroute.engine.clientconfig import OAI_CONFIG_LIST, ClientDestination, client_files, oai_file
+from modelroute.engine.clientconfig import OAI_CONFIG_LIST, ClientDefault, ClientDestination, client_files, oai_file
 from modelroute.engine.clients import canonical_name
 from modelroute.engine.configfiles import Format, read
 from modelroute.engine.environment import ContainerEnv, EnvSetting, Source
@@ -104,9 +104,10 @@ class MountedConfig:
     scans: list[FileScan] = field(default_factory=list)
     problems: list[FileProblem] = field(default_factory=list)
     destinations: list[ClientDestination] = field(default_factory=list)
+    defaults: list[ClientDefault] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.settings or self.scans or self.problems or self.destinations)
+        return bool(self.settings or self.scans or self.problems or self.destinations or self.defaults)
 
 
 def remedy(file: MountedFile, key: str, fmt: Format | str) -> str:
