@@ -168,3 +168,98 @@ def test_the_codex_cli_with_its_config_from_a_secret_is_not_visible() -> None:
 def test_a_command_that_only_mentions_codex_is_not_the_codex_cli(command: list[str]) -> None:
     obj, cms = codex_pod(command)
     assert judge(obj, context(config_maps=cms)).allowed
+
+
+# -- a dotenv file a shell sources ------------------------------------------------------------------
+
+
+def sourced_pod(files: dict[str, str], **fields: Any) -> tuple[dict[str, Any], Any]:
+    """A pod whose env already routes to the approved endpoint, with a ConfigMap mounted at /srv."""
+    app = container(
+        env={"OPENAI_BASE_URL": APPROVED_V1, "OPENAI_API_BASE": APPROVED_V1},
+        volumeMounts=[{"name": "conf", "mountPath": "/srv"}],
+        **fields,
+    )
+    obj = pod(app, volumes=[{"name": "conf", "configMap": {"name": "app-config"}}])
+    return obj, {("apps", "app-config"): files}
+
+
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [
+        (["sh", "-c", ". /srv/.env && exec python app.py"], None),
+        (["/bin/bash", "-c", "source .env; exec python app.py"], None),
+        (["sh", "-c"], ["set -a; . ./settings.env; set +a; exec python app.py"]),
+        (["sh", "-c", "export $(cat /srv/.env | xargs) && exec node server.js"], None),
+        (["sh", "-c", "export $(grep -v '^#' .env | xargs) && exec node server.js"], None),
+        (["sh", "-c", "env $(cat .env) python app.py"], None),
+        (["bash", "-lc", "source /srv/.env\nexec python app.py"], None),
+        (["ash", "-c", ". /srv/app.sh; exec ./server"], None),
+        (["dash", "-e", "-c", ". ./.env && exec ./server"], None),
+    ],
+    ids=[
+        "dot",
+        "source",
+        "set-a",
+        "export-cat-xargs",
+        "export-grep-xargs",
+        "env-cat",
+        "bash-lc",
+        "ash-any-name",
+        "dash",
+    ],
+)
+def test_a_dotenv_file_a_shell_sources_overrides_the_environment(command: list[str], args: list[str] | None) -> None:
+    text = f"# routes\nexport OPENAI_BASE_URL={OPENAI}\n"
+    line = " ".join(command + (args or []))
+    files = {next(name for name in ("settings.env", "app.sh", ".env") if name in line): text}
+    obj, cms = sourced_pod(files, workingDir="/srv", command=command, **({"args": args} if args else {}))
+    decision = judge(obj, context(config_maps=cms))
+    assert codes(decision) == ["EndpointNotApproved"], decision.violations
+    (violation,) = decision.violations
+    assert "OPENAI_BASE_URL in /srv/" in violation.message
+    assert "which the container's shell sources over its environment" in violation.message
+    assert "stop sourcing it" in violation.message
+    assert violation.field == "spec.containers[0].volumeMounts[0]"
+
+
+def test_a_sourced_file_expands_its_own_earlier_lines_over_the_environment() -> None:
+    text = "HOST=api.openai.com\nOPENAI_BASE_URL=https://${HOST}/v1\n"
+    obj, cms = sourced_pod({".env": text}, command=["sh", "-c", ". /srv/.env; exec ./app"])
+    obj["spec"]["containers"][0]["env"].append({"name": "HOST", "value": APPROVED_URL.removeprefix("https://")})
+    decision = judge(obj, context(config_maps=cms))
+    assert codes(decision) == ["EndpointNotApproved"]
+    assert "api.openai.com" in decision.violations[0].message
+
+
+def test_a_sourced_dotenv_file_from_a_secret_or_the_image_is_not_visible() -> None:
+    app = container(
+        command=["sh", "-c", ". /secrets/app.env && . /opt/app/.env && exec python app.py"],
+        volumeMounts=[{"name": "s", "mountPath": "/secrets"}],
+    )
+    obj = pod(app, volumes=[{"name": "s", "secret": {"secretName": "app-env"}}])
+    decision = judge(obj, context())
+    assert codes(decision) == ["EndpointNotVisible", "EndpointNotVisible"], decision.violations
+    messages = " ".join(v.message for v in decision.violations)
+    assert "/secrets/app.env" in messages
+    assert "/opt/app/.env" in messages
+
+
+def test_a_dotenv_file_no_shell_sources_still_leaves_the_environment_winning() -> None:
+    files = {".env": f"OPENAI_BASE_URL={OPENAI}\n"}
+    for fields in (
+        {"args": ["python", "app.py"]},
+        {"command": ["sh", "-c", "exec python app.py"]},
+        {"command": ["sh", "-c", "cat /srv/.env; grep x .env; exec python -m app"]},
+    ):
+        obj, cms = sourced_pod(files, workingDir="/srv", **fields)
+        decision = judge(obj, context(config_maps=cms))
+        assert decision.allowed, (fields, decision.violations)
+
+
+def test_a_sourced_script_the_image_holds_is_not_reported() -> None:
+    obj, cms = sourced_pod(
+        {}, command=["sh", "-c", ". /opt/venv/bin/activate && source ~/.profile && exec python app.py"]
+    )
+    decision = judge(obj, context(config_maps=cms))
+    assert decision.allowed, decision.violations

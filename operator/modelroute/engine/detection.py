@@ -13,6 +13,7 @@ command the container runs is scanned: command and args, lifecycle hooks, exec p
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -55,7 +56,7 @@ from modelroute.engine.mountedconfig import (
 )
 from modelroute.engine.mounts import MountedFile, Origin, container_files, volumes_by_name
 from modelroute.engine.redaction import redact_url
-from modelroute.engine.shellcommands import CODEX_COMMANDS
+from modelroute.engine.shellcommands import CODEX_COMMANDS, SHELLS
 from modelroute.engine.verdict import Code, Violation
 from modelroute.memo import LONGEST_MEMO_KEY
 
@@ -625,6 +626,8 @@ def _names_config_files(settings: Mapping[str, EnvSetting], commands: list[tuple
         return True
     if not PROPERTY_CARRIERS.isdisjoint(settings):  # -Dspring.config.location=..., SPRING_APPLICATION_JSON
         return True
+    if any(posixpath.basename(str(argv[0])) in SHELLS for part, argv in commands if part in ("command", "args")):
+        return True  # a shell script may source a file over the environment
     return any(hint in str(arg) for _, argv in commands for arg in argv for hint in _FILE_NAMING_ARGUMENTS)
 
 
