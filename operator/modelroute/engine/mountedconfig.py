@@ -4,6 +4,7 @@ What is read, and from where (the README's "What counts as configured" says the 
 - dotenv: `.env`, `.env.*` and `*.env` files wherever a ConfigMap mounts them, and the paths named by
   DOTENV_PATH, DOTENV_CONFIG_PATH, `dotenv_config_path=` and `--env-file=`; a name the container's
   env already sets is not read (neither python-dotenv nor node overrides the environment);
+- a file the container's `sh -c` script sources (engine.shellcommands): read as dotenv OVER the env;
 - Spring Boot: `application[-profile].{properties,yml,yaml}` wherever mounted (every profile and
   every document, whichever profiles are active), the files and directories named by
   spring.config.location, spring.config.additional-location and spring.config.import (as variables,
