@@ -263,3 +263,13 @@ def test_a_sourced_script_the_image_holds_is_not_reported() -> None:
     )
     decision = judge(obj, context(config_maps=cms))
     assert decision.allowed, decision.violations
+
+
+def test_a_sourced_path_is_expanded_from_the_env_and_xargs_may_read_it_from_stdin() -> None:
+    files = {".env": f"OPENAI_BASE_URL={OPENAI}\n"}
+    for script in ('. "$APP_DIR/.env" && exec ./app', "export $(xargs < ${APP_DIR}/.env) && exec ./app"):
+        obj, cms = sourced_pod(files, command=["sh", "-c", script])
+        obj["spec"]["containers"][0]["env"].append({"name": "APP_DIR", "value": "/srv"})
+        decision = judge(obj, context(config_maps=cms))
+        assert codes(decision) == ["EndpointNotApproved"], (script, decision.violations)
+        assert "OPENAI_BASE_URL in /srv/.env" in decision.violations[0].message

@@ -57,6 +57,7 @@ _PLACEHOLDER = re.compile(r"\$\{([^}:]+)(?::([^}]*))?\}")
 _SPRING_FORMAT = {".properties": Format.PROPERTIES, ".yml": Format.YAML, ".yaml": Format.YAML}
 _DEFAULT_CONFIG_DIRS = ("", "config")
 _SOURCED = "which the container's shell sources over its environment"
+_SHELL_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def _is_dotenv(name: str) -> bool:
@@ -402,10 +403,17 @@ def read_mounted_config(
     return reader.out
 
 
+def _shell_value(reader: FileReader, name: str, written: str) -> str:
+    setting = reader.env.settings.get(name)
+    return setting.value if setting is not None and setting.value is not None else written
+
+
 def _sourced_file(reader: FileReader, path: str) -> None:
     """A file the container's shell sources: its assignments replace the container's env. One the image
     or another volume holds is reported only under a dotenv name (a virtualenv's `activate` or a
     profile script is no configuration)."""
+    if "$" in path:  # the shell expands $NAME and ${NAME} from the container's env
+        path = _SHELL_VARIABLE.sub(lambda m: _shell_value(reader, m.group(1) or m.group(2), m.group(0)), path)
     where = reader.files.file_at(path)
     if where.origin in (Origin.IMAGE, Origin.VOLUME) and not _is_dotenv(posixpath.basename(where.path)):
         return

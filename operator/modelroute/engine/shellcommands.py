@@ -119,6 +119,9 @@ def sourced_files(argv: Sequence[str]) -> tuple[str, ...]:
             words = shlex.split(inner)
         except ValueError:
             continue
+        if "<" in words[:-1]:  # $(xargs < FILE)
+            found.append(words[words.index("<") + 1])
+            continue
         if not words or words[0] not in _FILE_READERS:
             continue
         operands = [word for word in words[1:] if not word.startswith("-")]
