@@ -417,7 +417,7 @@ def _sourced_file(reader: FileReader, path: str) -> None:
     where = reader.files.file_at(path)
     if where.origin in (Origin.IMAGE, Origin.VOLUME) and not _is_dotenv(posixpath.basename(where.path)):
         return
-    file = reader.named(path, "the container's shell script, which sources the file over the environment,")
+    file = reader.named(path, "the container's shell script (which sources the file over the environment)")
     if file is not None:
         reader.dotenv(file, sourced=True)
 
