@@ -491,6 +491,8 @@ def build_context(
         elif doc.kind == "ConfigMap" and doc.obj.get("apiVersion") == "v1":
             if not isinstance(doc.obj.get("data") or {}, dict):
                 raise InputError(f"{doc.where}: ConfigMap {doc.name!r}: data must be a mapping")
+            if not isinstance(doc.obj.get("binaryData") or {}, dict):
+                raise InputError(f"{doc.where}: ConfigMap {doc.name!r}: binaryData must be a mapping")
             config_maps[(doc.namespace(default_namespace), doc.name)] = config_map_data(doc.obj)
         elif doc.kind == "Namespace" and doc.obj.get("apiVersion") == "v1":
             namespace_labels[doc.name] = namespace_labels_of(doc.obj)

@@ -95,8 +95,8 @@ def _policy_input(plural: str, body: Mapping[str, Any]) -> Any:
     metadata = body.get("metadata") or {}
     if plural == "namespaces":
         return metadata.get("labels") or {}
-    if plural == "configmaps":
-        return body.get("data") or {}
+    if plural == "configmaps":  # binaryData keys are mounted files too
+        return body.get("data") or {}, body.get("binaryData") or {}
     if plural == "pods":
         return body
     return (
@@ -118,7 +118,7 @@ class ClusterState:
     """Thread-safe store of the watched objects, with the compiled PolicyContext cached per version.
 
     `version` moves only when a policy input changes (endpoints, workload specs, policies, namespace labels,
-    ConfigMap data); workloads are compiled once per spec and reused by later rebuilds."""
+    ConfigMap data or binaryData); workloads are compiled once per spec and reused by later rebuilds."""
 
     operator_namespace: str | None = None
     raw: dict[str, dict[Key, dict[str, Any]]] = field(default_factory=lambda: {p: {} for p in WATCHED})

@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from modelroute.engine import clientfiles
+from modelroute.engine import clientfiles, shellcommands
+from modelroute.engine.clients import OPENAI_DEFAULT_BASE_URL
 from modelroute.engine.environment import ContainerEnv
 from modelroute.engine.mounts import MountedFile, Origin
 from modelroute.engine.verdict import Code
@@ -24,6 +25,15 @@ class ClientDestination:
     destination: clientfiles.FileDestination
     file: MountedFile
     client: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClientDefault:
+    """A client the container runs whose configuration names no base URL: it calls its built-in default."""
+
+    what: str  # for messages
+    url: str
+    remedy: str
 
 
 def _env_values(env: ContainerEnv) -> dict[str, str | None]:
@@ -93,16 +103,25 @@ def _codex(reader: FileReader, values: Mapping[str, str | None]) -> None:
     if named and values[clientfiles.CODEX_HOME_VARIABLE] is None:
         _hidden_location(reader, clientfiles.CODEX_HOME_VARIABLE, "the Codex CLI's configuration directory")
         return
+    runs = shellcommands.runs_codex(reader.argv)
     home = values.get("HOME")
+    config_path = clientfiles.codex_config_path(values, home)
+    if config_path is None and runs:
+        config_path = _mounted_codex_config(reader)
+    configured = False  # a config.toml the CLI reads is provided by a volume (or named: reported if not)
     for path, read_as in (
-        (clientfiles.codex_config_path(values, home), "config"),
+        (config_path, "config"),
         (clientfiles.codex_dotenv_path(values, home), "dotenv"),
     ):
         if path is None:
             continue
         file = reader.files.file_at(path)
+        if read_as == "config":
+            configured = named or file.origin is not Origin.IMAGE
         if named and read_as == "config":
             found = reader.named(path, clientfiles.CODEX_HOME_VARIABLE)
+        elif runs and read_as == "config":
+            found = reader.named(path, "the Codex CLI's config file", optional=True)
         elif file.origin is Origin.SECRET:
             reader.claimed.add(file.path)
             reader.not_visible(file, f"the Codex CLI's {read_as} file")
@@ -116,6 +135,27 @@ def _codex(reader: FileReader, values: Mapping[str, str | None]) -> None:
             _destinations(reader, found, "Codex config", clientfiles.codex_destinations, "codex")
         else:
             reader.dotenv(found, override=True)  # the CLI loads it over its environment (but CODEX_ names)
+    if runs and not configured:
+        where = (
+            f"no config.toml mounted at {config_path}"
+            if config_path
+            else "no config.toml mounted in a .codex directory (the container's env sets no HOME)"
+        )
+        reader.out.defaults.append(
+            ClientDefault(
+                f"the Codex CLI with {where} (so it would call "
+                f"{OPENAI_DEFAULT_BASE_URL}: Codex does not read OPENAI_BASE_URL)",
+                OPENAI_DEFAULT_BASE_URL,
+                "mount a $CODEX_HOME/config.toml (default $HOME/.codex/config.toml) from a ConfigMap that sets "
+                "openai_base_url, or the selected model provider's base_url, to the approved endpoint",
+            )
+        )
+
+
+def _mounted_codex_config(reader: FileReader) -> str | None:
+    """With no HOME in the env (the image's is unknown), a config.toml mounted in a `.codex` directory."""
+    suffix = "/.codex/config.toml"
+    return next((file.path for file in reader.files.files() if file.path.endswith(suffix)), None)
 
 
 def oai_file(reader: FileReader, file: MountedFile) -> None:

@@ -24,7 +24,7 @@ from modelroute.api.v1alpha1 import (
 )
 from modelroute.engine import hosts
 from modelroute.engine.clients import RouteValues
-from modelroute.engine.environment import ConfigMaps
+from modelroute.engine.environment import ConfigMapData, ConfigMaps
 from modelroute.engine.selectors import LabelPredicate, Labels, compile_selector
 
 ALWAYS_EXCLUDED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
@@ -156,10 +156,15 @@ def _compiled(workload: ModelWorkload | CompiledWorkload) -> CompiledWorkload:
     return workload if isinstance(workload, CompiledWorkload) else CompiledWorkload.of(workload)
 
 
-def config_map_data(body: Mapping[str, Any]) -> dict[str, str]:
-    """A ConfigMap's data as the engine reads it (every key and value a string)."""
+def config_map_data(body: Mapping[str, Any]) -> ConfigMapData:
+    """A ConfigMap's data as the engine reads it (every key and value a string); its `binaryData`
+    (base64, decoded only where a volume mounts it) rides along for the files, never for env."""
     data = body.get("data") or {}
-    return {str(k): str(v) for k, v in data.items()}
+    binary = body.get("binaryData") or {}
+    return ConfigMapData(
+        {str(k): str(v) for k, v in data.items()},
+        {str(k): str(v) for k, v in binary.items()} if isinstance(binary, Mapping) else None,
+    )
 
 
 def namespace_labels_of(body: Mapping[str, Any]) -> dict[str, str]:

@@ -13,6 +13,7 @@ command the container runs is scanned: command and args, lifecycle hooks, exec p
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ from modelroute.engine.mountedconfig import (
 )
 from modelroute.engine.mounts import MountedFile, Origin, container_files, volumes_by_name
 from modelroute.engine.redaction import redact_url
+from modelroute.engine.shellcommands import CODEX_COMMANDS, SHELLS
 from modelroute.engine.verdict import Code, Violation
 from modelroute.memo import LONGEST_MEMO_KEY
 
@@ -616,7 +618,7 @@ def inspect_pod_spec(
 
 #: Arguments that name configuration files: a container with none of them, none of the variables
 #: that do (FILE_NAMING_VARIABLES) and no volume mount reads no configuration file, and pays nothing.
-_FILE_NAMING_ARGUMENTS = ("--config", "-c", "--env-file", "dotenv_config_path", "spring.config.")
+_FILE_NAMING_ARGUMENTS = ("--config", "-c", "--env-file", "dotenv_config_path", "spring.config.", *CODEX_COMMANDS)
 
 
 def _names_config_files(settings: Mapping[str, EnvSetting], commands: list[tuple[str, list[str]]]) -> bool:
@@ -624,6 +626,8 @@ def _names_config_files(settings: Mapping[str, EnvSetting], commands: list[tuple
         return True
     if not PROPERTY_CARRIERS.isdisjoint(settings):  # -Dspring.config.location=..., SPRING_APPLICATION_JSON
         return True
+    if any(posixpath.basename(str(argv[0])) in SHELLS for part, argv in commands if part in ("command", "args")):
+        return True  # a shell script may source a file over the environment
     return any(hint in str(arg) for _, argv in commands for arg in argv for hint in _FILE_NAMING_ARGUMENTS)
 
 
@@ -646,8 +650,10 @@ def read_files(
     def spring_value(name: str) -> EnvSetting | None:
         return seen._table(True).get(canonical_name(name))
 
+    runs_at = "command" if container.get("command") else "args"
     if not named:
-        return _judge_config(read_mounted_config(files, env, [], spring_value, {}, named=False), env, inspector)
+        config = read_mounted_config(files, env, [], spring_value, {}, named=False)
+        return _judge_config(config, env, inspector, runs_at)
     argv = [env.expand(str(arg)) for part, args in commands if part in ("command", "args") for arg in args]
 
     locations: dict[str, str] = {}
@@ -664,16 +670,21 @@ def read_files(
             )
         elif setting.value.strip():
             locations[setting.name] = setting.value
-    return _judge_config(read_mounted_config(files, env, argv, spring_value, locations), env, inspector)
+    return _judge_config(read_mounted_config(files, env, argv, spring_value, locations), env, inspector, runs_at)
 
 
-def _judge_config(config: MountedConfig, env: ContainerEnv, inspector: _Inspector) -> list[EnvSetting]:
+def _judge_config(config: MountedConfig, env: ContainerEnv, inspector: _Inspector, runs_at: str) -> list[EnvSetting]:
     for problem in config.problems:
         inspector.problem(problem.code, problem.message, problem.field)
     for scan in config.scans:
         inspector.embedded_urls(scan.text, scan.label, scan.field, remedy(_file_of(scan), "the URL", "scan"))
     for found in config.destinations:
         _judge_destination(found, env, inspector)
+    for default in config.defaults:  # a client the command runs, with no file to name its base URL
+        url = hosts.parse_url(default.url)
+        inspector.f.targets.append(
+            Target(TargetKind.DEFAULT, url, default.what, inspector.path(runs_at), remedy=default.remedy)
+        )
     return config.settings
 
 

@@ -15,6 +15,23 @@ from typing import Any
 ConfigMaps = Mapping[tuple[str, str], Mapping[str, str]]
 
 
+class ConfigMapData(dict[str, str]):
+    """A ConfigMap's `data`, which env references read, with its `binaryData` apart: the kubelet writes
+    those keys as files too, but `configMapKeyRef` and `envFrom` never see them. `binary` holds each
+    value as the ConfigMap holds it (base64); it is decoded only when a volume lays the key out."""
+
+    __slots__ = ("binary",)
+
+    def __init__(self, data: Mapping[str, str], binary: Mapping[str, str] | None = None) -> None:
+        super().__init__(data)
+        self.binary: dict[str, str] = dict(binary or {})
+
+
+def binary_data_of(data: Mapping[str, str]) -> Mapping[str, str]:
+    """The `binaryData` keys of a ConfigMap's data (base64), none for a plain mapping."""
+    return data.binary if isinstance(data, ConfigMapData) else {}
+
+
 class Source(Enum):
     LITERAL = "value"
     CONFIG_MAP = "configMap"

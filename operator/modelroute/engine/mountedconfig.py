@@ -4,6 +4,7 @@ What is read, and from where (the README's "What counts as configured" says the 
 - dotenv: `.env`, `.env.*` and `*.env` files wherever a ConfigMap mounts them, and the paths named by
   DOTENV_PATH, DOTENV_CONFIG_PATH, `dotenv_config_path=` and `--env-file=`; a name the container's
   env already sets is not read (neither python-dotenv nor node overrides the environment);
+- a file the container's `sh -c` script sources (engine.shellcommands): read as dotenv OVER the env;
 - Spring Boot: `application[-profile].{properties,yml,yaml}` wherever mounted (every profile and
   every document, whichever profiles are active), the files and directories named by
   spring.config.location, spring.config.additional-location and spring.config.import (as variables,
@@ -24,8 +25,8 @@ from dataclasses import dataclass, field
 
 from dotenv.variables import parse_variables
 
-from modelroute.engine import clientfiles
-from modelroute.engine.clientconfig import OAI_CONFIG_LIST, ClientDestination, client_files, oai_file
+from modelroute.engine import clientfiles, shellcommands
+from modelroute.engine.clientconfig import OAI_CONFIG_LIST, ClientDefault, ClientDestination, client_files, oai_file
 from modelroute.engine.clients import canonical_name
 from modelroute.engine.configfiles import Format, read
 from modelroute.engine.environment import ContainerEnv, EnvSetting, Source
@@ -55,6 +56,8 @@ _APPSETTINGS_FILE = re.compile(r"appsettings(\.[^/]+)?\.json", re.IGNORECASE)
 _PLACEHOLDER = re.compile(r"\$\{([^}:]+)(?::([^}]*))?\}")
 _SPRING_FORMAT = {".properties": Format.PROPERTIES, ".yml": Format.YAML, ".yaml": Format.YAML}
 _DEFAULT_CONFIG_DIRS = ("", "config")
+_SOURCED = "which the container's shell sources over its environment"
+_SHELL_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def _is_dotenv(name: str) -> bool:
@@ -104,9 +107,10 @@ class MountedConfig:
     scans: list[FileScan] = field(default_factory=list)
     problems: list[FileProblem] = field(default_factory=list)
     destinations: list[ClientDestination] = field(default_factory=list)
+    defaults: list[ClientDefault] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.settings or self.scans or self.problems or self.destinations)
+        return bool(self.settings or self.scans or self.problems or self.destinations or self.defaults)
 
 
 def remedy(file: MountedFile, key: str, fmt: Format | str) -> str:
@@ -153,7 +157,7 @@ class FileReader:
             if file.text is None:
                 self.problem(
                     Code.UNREADABLE_CONFIG_FILE,
-                    f"{by} names {file.where()}, which is not in the ConfigMap's data (binaryData is never read)",
+                    f"{by} names {file.where()}, which {file.unreadable or 'has no text'}: its route cannot be checked",
                     file.field,
                 )
                 return None
@@ -211,15 +215,19 @@ class FileReader:
         hidden: tuple[str, ...] = (),
         condition: str = "",
         line: int | None = None,
+        fix: str | None = None,
     ) -> None:
         at = f" line {line}" if line else ""
         when = f", {condition}" if condition else ""
         label = f"{key} in {file.where()}{at}{when}"
+        fix = remedy(file, key, fmt) if fix is None else fix
         self.out.settings.append(
-            EnvSetting(name, value, Source.CONFIG_MAP, file.field, label, hidden, True, label, remedy(file, key, fmt))
+            EnvSetting(name, value, Source.CONFIG_MAP, file.field, label, hidden, True, label, fix)
         )
 
-    def dotenv(self, file: MountedFile, override: bool = False) -> None:
+    def dotenv(self, file: MountedFile, override: bool = False, sourced: bool = False) -> None:
+        """A dotenv file: the environment wins over it, unless the client loads it over the environment
+        (`override`: Codex's `.env`, except CODEX_ names) or a shell sources it (`sourced`: every name)."""
         assert file.text is not None
         reading = read(Format.DOTENV, file.text)
         if reading.error is not None:
@@ -233,18 +241,23 @@ class FileReader:
             hidden: list[str] = []
             value = entry.value
             if "${" in value:
-                # python-dotenv expands ${VAR} with the environment winning over the file's own values
+                # python-dotenv expands ${VAR} with the environment winning over the file's own values;
+                # a shell has already assigned the file's lines above
                 known: dict[str, str | None] = dict(loaded)
                 for atom in parse_variables(value):
                     name = getattr(atom, "name", None)
-                    if name is not None and name in settings:
+                    if name is not None and name in settings and not (sourced and name in loaded):
                         known[name] = settings[name].value
                         if settings[name].value is None:
                             hidden.append(name)
                 value = "".join(atom.resolve(known) for atom in parse_variables(value))
             loaded[entry.key] = value
-            if entry.key in settings and not (override and not entry.key.startswith("CODEX_")):
+            if entry.key in settings and not sourced and not (override and not entry.key.startswith("CODEX_")):
                 continue  # the container's env wins
+            if sourced:
+                fix = f"{remedy(file, entry.key, '')}, or stop sourcing it: the shell assigns it over the environment"
+                self.setting(entry.key, value, file, entry.key, Format.DOTENV, tuple(hidden), _SOURCED, entry.line, fix)
+                continue
             self.setting(entry.key, value, file, entry.key, Format.DOTENV, tuple(hidden), line=entry.line)
 
     def spring(self, file: MountedFile, fmt: Format) -> None:
@@ -363,6 +376,13 @@ def read_mounted_config(
                 reader.not_visible(file, "a configuration file by its name")
             continue
         if file.text is None:
+            if fmt is not None or posixpath.basename(file.path).startswith(OAI_CONFIG_LIST):
+                reader.problem(
+                    Code.UNREADABLE_CONFIG_FILE,
+                    f"a client loads {file.where()} as configuration by its name, but it "
+                    f"{file.unreadable or 'has no text'}: its route cannot be checked",
+                    file.field,
+                )
             continue
         if fmt is Format.DOTENV:
             reader.dotenv(file)
@@ -383,6 +403,25 @@ def read_mounted_config(
     return reader.out
 
 
+def _shell_value(reader: FileReader, name: str, written: str) -> str:
+    setting = reader.env.settings.get(name)
+    return setting.value if setting is not None and setting.value is not None else written
+
+
+def _sourced_file(reader: FileReader, path: str) -> None:
+    """A file the container's shell sources: its assignments replace the container's env. One the image
+    or another volume holds is reported only under a dotenv name (a virtualenv's `activate` or a
+    profile script is no configuration)."""
+    if "$" in path:  # the shell expands $NAME and ${NAME} from the container's env
+        path = _SHELL_VARIABLE.sub(lambda m: _shell_value(reader, m.group(1) or m.group(2), m.group(0)), path)
+    where = reader.files.file_at(path)
+    if where.origin in (Origin.IMAGE, Origin.VOLUME) and not _is_dotenv(posixpath.basename(where.path)):
+        return
+    file = reader.named(path, "the container's shell script (which sources the file over the environment)")
+    if file is not None:
+        reader.dotenv(file, sourced=True)
+
+
 def _named_files(reader: FileReader, spring_locations: Mapping[str, str]) -> frozenset[str]:
     """Read the files variables and arguments name; returns the base names spring.config.name sets."""
     settings = reader.env.settings
@@ -397,6 +436,8 @@ def _named_files(reader: FileReader, spring_locations: Mapping[str, str]) -> fro
             file = reader.named(match.group(1).strip("\"'"), f"the argument {match.group(0).strip()}")
             if file is not None:
                 reader.dotenv(file)
+    for path in shellcommands.sourced_files(reader.argv):
+        _sourced_file(reader, path)
     for name, value in spring_locations.items():
         reader.spring_locations(value, name)
     client_files(reader)

@@ -2,20 +2,24 @@
 kubelet lays them out (`items`, `subPath`, `subPathExpr`), and the paths clients name relative to the
 working directory.
 
-Only ConfigMap data is ever read (`binaryData` never). A Secret's files are known to exist, never
+A ConfigMap's `data` keys and its `binaryData` keys are files alike; a binaryData value is decoded from
+base64 once per value, and one that is not UTF-8 text has no text (a client that would load it cannot,
+and it is reported where one would). A Secret's files are known to exist, never
 read; a path under any other volume, or under no volume at all (the image), is known to be there or
 not only by the container itself.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import posixpath
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from modelroute.engine.environment import ConfigMaps, ContainerEnv
+from modelroute.engine.environment import ConfigMaps, ContainerEnv, binary_data_of
 
 
 class Origin(Enum):
@@ -35,7 +39,8 @@ class MountedFile:
     origin: Origin
     field: str = ""  # the volumeMount that provides it, relative to the container: "volumeMounts[1]"
     source: str = ""  # for messages: "ConfigMap chat/gateway key 'config.yaml'"
-    text: str | None = None  # the ConfigMap data; None for every other origin, or a key outside `data`
+    text: str | None = None  # the ConfigMap's text; None for every other origin, or a key it cannot give
+    unreadable: str = ""  # for a ConfigMap file with no text: why ("is binaryData that is not UTF-8 text")
 
     @property
     def from_config_map(self) -> bool:
@@ -51,6 +56,7 @@ class _Entry:
     origin: Origin
     source: str
     text: str | None = None
+    unreadable: str = ""
 
 
 @dataclass(slots=True)
@@ -73,6 +79,30 @@ def _clean(relative: str) -> str:
     return posixpath.normpath(relative.strip("/")) if relative.strip("/") else ""
 
 
+_DECODED: dict[str, str | None] = {}
+_DECODED_MAX_CHARS = 32 * 1024 * 1024  # bounded in size: base64 keys plus their texts
+_decoded_chars = 0
+
+
+def binary_file_text(value: str) -> str | None:
+    """The file the kubelet writes for a binaryData value: its text when it is UTF-8, else None.
+    Decoded once per value (the key is the ConfigMap's own string), so pods that mount it share it."""
+    global _decoded_chars
+    if value in _DECODED:
+        return _DECODED[value]
+    try:
+        text: str | None = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
+        text = None
+    size = len(value) + len(text or "")
+    if _decoded_chars + size > _DECODED_MAX_CHARS:
+        _DECODED.clear()
+        _decoded_chars = 0
+    _DECODED[value] = text
+    _decoded_chars += size
+    return text
+
+
 def _config_map_files(
     ref: Mapping[str, Any], namespace: str, config_maps: ConfigMaps, content: _Content, what: str
 ) -> None:
@@ -82,11 +112,27 @@ def _config_map_files(
     if data is None:
         content.rest = _Entry(Origin.MISSING, f"{describe}, which does not exist{what}")
         return
+    binary = binary_data_of(data)
     items = ref.get("items")
-    pairs = [(str(i.get("key", "")), str(i.get("path", ""))) for i in items] if items else [(k, k) for k in data]
+    pairs = (
+        [(str(i.get("key", "")), str(i.get("path", ""))) for i in items]
+        if items
+        else [(k, k) for k in (*data, *binary)]
+    )
     for key, path in pairs:
-        text = data.get(key)
-        content.entries[_clean(path)] = _Entry(Origin.CONFIG_MAP, f"{describe} key {key!r}{what}", text)
+        if key in data or key not in binary:
+            entry = _Entry(Origin.CONFIG_MAP, f"{describe} key {key!r}{what}", data.get(key))
+            if key not in data:
+                entry = _Entry(entry.origin, entry.source, None, "is not a key of the ConfigMap")
+        else:
+            text = binary_file_text(binary[key])
+            entry = _Entry(
+                Origin.CONFIG_MAP,
+                f"{describe} binaryData key {key!r}{what}",
+                text,
+                "" if text is not None else "is binaryData that is not UTF-8 text",
+            )
+        content.entries[_clean(path)] = entry
 
 
 def _secret_files(name: str, items: Any, namespace: str, content: _Content) -> None:
@@ -170,7 +216,7 @@ class ContainerFiles:
                 entry = mount.content.entries.get(relative)
                 if entry is None:
                     entry = mount.content.rest
-                return MountedFile(path, entry.origin, mount.field, entry.source, entry.text)
+                return MountedFile(path, entry.origin, mount.field, entry.source, entry.text, entry.unreadable)
         return MountedFile(path, Origin.IMAGE)
 
     def files(self) -> Iterator[MountedFile]:
@@ -180,12 +226,17 @@ class ContainerFiles:
                 path = posixpath.join(mount.path, relative) if relative else mount.path
                 if not mount.placed:
                     yield MountedFile(
-                        f"{mount.path}/(unknown)/{relative}", entry.origin, mount.field, entry.source, entry.text
+                        f"{mount.path}/(unknown)/{relative}",
+                        entry.origin,
+                        mount.field,
+                        entry.source,
+                        entry.text,
+                        entry.unreadable,
                     )
                     continue
                 shown = self.file_at(path)
                 if shown.field == mount.field:
-                    yield MountedFile(path, entry.origin, mount.field, entry.source, entry.text)
+                    yield MountedFile(path, entry.origin, mount.field, entry.source, entry.text, entry.unreadable)
 
     def directory(self, path: str) -> MountedFile:
         """What provides a directory (for a configtree or a directory of config files)."""

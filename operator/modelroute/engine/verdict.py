@@ -57,7 +57,8 @@ CODE_HELP: Mapping[Code, str] = {
     Code.STATEFUL_DIRECT_DENIED: "A Stateful workload reaching OpenAI directly under statefulDirect: Deny.",
     Code.HOST_ALIAS_OVERRIDE: "hostAliases redirects a model host or an approved host.",
     Code.UNREADABLE_CONFIG_FILE: "A configuration file a client would load, mounted from a ConfigMap, cannot be read "
-    "(bad syntax, too large, too deep, binary, or a key outside the ConfigMap's data): its route cannot be checked.",
+    "(bad syntax, too large, too deep, binary, not UTF-8 text (binaryData included), or a key the ConfigMap "
+    "does not have): its route cannot be checked.",
 }
 
 
