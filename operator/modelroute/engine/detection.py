@@ -325,6 +325,9 @@ class _Inspector:
     def embedded_urls(self, text: str, setting: str, relative: str, remedy: str = "") -> None:
         if ":" not in text:  # most values hold no URL at all; skip the scan
             return
+        if "\\/" in text:
+            # JSON may escape a slash as `\/`; every JSON reader decodes it to `/`, so the URL is judged decoded
+            text = text.replace("\\/", "/")
         candidates = hosts.find_urls(text)
         if "\t" in text or "\n" in text or "\r" in text:
             # WHATWG parsers drop tabs and newlines anywhere in a URL before reading it
