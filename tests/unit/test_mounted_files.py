@@ -330,18 +330,25 @@ def test_a_pod_that_merely_mounts_a_tls_secret_is_not_flagged() -> None:
     assert judge(obj).outcome is Outcome.NOT_APPLICABLE
 
 
-def test_a_dotenv_file_from_a_secret_in_the_working_directory_is_not_visible() -> None:
+def test_a_dotenv_file_from_a_secret_in_a_covered_pods_working_directory_is_not_visible() -> None:
     app = container(volumeMounts=[mount("env", "/app/.env", subPath=".env")], workingDir="/app")
     obj = pod(app, volumes=[{"name": "env", "secret": {"secretName": "app-env"}}])
-    (problem,) = problems_of(obj, {})
+    (problem,) = judge(obj).violations
     assert problem.code is Code.ENDPOINT_NOT_VISIBLE
     assert "/app/.env" in problem.message
 
 
-def test_a_whole_secret_mounted_as_the_working_directory_is_not_visible() -> None:
+def test_a_dotenv_file_from_a_secret_does_not_by_itself_make_a_pod_an_openai_client() -> None:
+    app = container(volumeMounts=[mount("env", "/app/.env", subPath=".env")], workingDir="/app")
+    obj = pod(app, app="web", volumes=[{"name": "env", "secret": {"secretName": "db-env"}}])
+    assert problems_of(obj, {}) == []
+    assert judge(obj).outcome is Outcome.NOT_APPLICABLE
+
+
+def test_a_whole_secret_mounted_as_a_covered_pods_working_directory_is_not_visible() -> None:
     app = container(volumeMounts=[mount("env", "/app")], workingDir="/app")
     obj = pod(app, volumes=[{"name": "env", "secret": {"secretName": "app"}}])
-    assert [p.code for p in problems_of(obj, {})] == [Code.ENDPOINT_NOT_VISIBLE]
+    assert [v.code for v in judge(obj).violations] == [Code.ENDPOINT_NOT_VISIBLE]
 
 
 @pytest.mark.parametrize(

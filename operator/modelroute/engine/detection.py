@@ -152,6 +152,9 @@ class ContainerFindings:
     problems: list[Violation] = field(default_factory=list)
     signals: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: files from a Secret that a client may load and nothing names: problems only for a pod a
+    #: ModelWorkload covers (evaluate) or a container otherwise configured for OpenAI traffic
+    doubts: list[Violation] = field(default_factory=list)
 
     @property
     def configured_for_openai(self) -> bool:
@@ -239,9 +242,9 @@ class _Inspector:
     def path(self, relative: str) -> str:
         return f"{self.f.path}.{relative}"
 
-    def problem(self, code: Code, message: str, relative: str) -> None:
+    def problem(self, code: Code, message: str, relative: str, possible: bool = False) -> None:
         where = self.path(relative) if relative else self.f.path
-        self.f.problems.append(Violation(code, message, self.f.name, where))
+        (self.f.doubts if possible else self.f.problems).append(Violation(code, message, self.f.name, where))
 
     def endpoint_setting(self, setting: EnvSetting) -> None:
         variable = endpoint_variable(setting.name)
@@ -588,6 +591,9 @@ def inspect_container(
                 "it takes effect when it appears, unchecked",
                 skipped.field,
             )
+    if findings.doubts and findings.configured_for_openai:
+        findings.problems.extend(findings.doubts)
+        findings.doubts.clear()
     return findings
 
 
@@ -672,7 +678,7 @@ def read_files(
 
 def _judge_config(config: MountedConfig, env: ContainerEnv, inspector: _Inspector) -> list[EnvSetting]:
     for problem in config.problems:
-        inspector.problem(problem.code, problem.message, problem.field)
+        inspector.problem(problem.code, problem.message, problem.field, problem.possible)
     for scan in config.scans:
         inspector.embedded_urls(scan.text, scan.label, scan.field, remedy(_file_of(scan), "the URL", "scan"))
     for found in config.destinations:

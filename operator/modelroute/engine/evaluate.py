@@ -394,6 +394,8 @@ def _judge(review: _Review) -> None:
         judge = _Judge(policy, workload, review.endpoint, approved, one_door)
         for f in review.findings:
             review.violations.extend(f.problems)
+            if workload is not None:  # a covered pod's clients may load a Secret's file: it must be proven
+                review.violations.extend(f.doubts)
             for target in f.targets:
                 verdict = judge.judge(f, target)
                 if verdict is not None:

@@ -87,6 +87,7 @@ class FileProblem:
     code: Code
     message: str
     field: str
+    possible: bool = False  # a file a client may load that nothing names: see ContainerFindings.doubts
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,16 +183,19 @@ class FileReader:
             )
         return None
 
-    def not_visible(self, file: MountedFile, by: str) -> None:
+    def not_visible(self, file: MountedFile, by: str, possible: bool = False) -> None:
+        """`possible`: nothing names the file, a client may load it (it counts only where the container
+        is otherwise configured for OpenAI traffic)."""
         self.problem(
             Code.ENDPOINT_NOT_VISIBLE,
             f"{by}: {file.path} comes from {file.source}, which ModelRoute never reads; a client loads it as its "
             "configuration. Mount it from a ConfigMap so its route can be proven",
             file.field,
+            possible,
         )
 
-    def problem(self, code: Code, message: str, field: str) -> None:
-        self.out.problems.append(FileProblem(code, message, field))
+    def problem(self, code: Code, message: str, field: str, possible: bool = False) -> None:
+        self.out.problems.append(FileProblem(code, message, field, possible))
 
     def unreadable(self, file: MountedFile, what: str, error: str) -> None:
         self.problem(
@@ -360,7 +364,7 @@ def read_mounted_config(
         fmt = config_format(file.path, spring_names)
         if file.origin is Origin.SECRET:
             if fmt is not None or posixpath.basename(file.path).startswith(OAI_CONFIG_LIST):
-                reader.not_visible(file, "a configuration file by its name")
+                reader.not_visible(file, "a configuration file by its name", possible=True)
             continue
         if file.text is None:
             continue
@@ -379,7 +383,7 @@ def read_mounted_config(
         where = files.directory(directory)
         if where.origin is Origin.SECRET and where.source and where.field not in reported:
             reported.add(where.field)
-            reader.not_visible(where, f"the directory {directory}, where clients look for configuration files,")
+            reader.not_visible(where, "a directory where clients look for configuration files", possible=True)
     return reader.out
 
 
