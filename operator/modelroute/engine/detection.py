@@ -293,18 +293,23 @@ class _Inspector:
         if found.warning:
             self.f.warnings.append(f"container {self.f.name}: {found.warning}")
         where = self.path(setting.field)
+        remedy = setting.remedy
         if found.url is not None:
-            self.f.targets.append(Target(TargetKind.SETTING, found.url, found.setting, where, None, found.deployment))
+            self.f.targets.append(
+                Target(TargetKind.SETTING, found.url, found.setting, where, None, found.deployment, remedy)
+            )
         if not found.defaulted:
             return []
         url = _DEFAULT_URLS[OPENAI_DEFAULT_BASE_URL]
+        # the Aspire profile writes the Endpoint into the container's variable, never into a mounted file
+        fix = "" if setting.in_file else "; inject.profiles: [Aspire] writes the approved Endpoint into it"
         return [
             Target(
                 TargetKind.DEFAULT,
                 url,
-                f"{found.setting} (so Aspire's OpenAI client would call {url.origin}/v1; inject.profiles: "
-                f"[Aspire] writes the approved Endpoint into it)",
+                f"{found.setting} (so Aspire's OpenAI client would call {url.origin}/v1{fix})",
                 where,
+                remedy=remedy,
             )
         ]
 
@@ -543,10 +548,16 @@ def inspect_container(
         findings.signals.extend(f"{t.setting} is set" for t in defaulted)
     else:
         findings.targets.extend(defaulted)
-    if seen.aspire and (aspire_key := aspire_key_without_endpoint(settings)) is not None:
+    # env and the settings files alike (appsettings.json), the env winning
+    if seen.aspire and (aspire_key := aspire_key_without_endpoint(seen._table(False))) is not None:
         url = _DEFAULT_URLS[OPENAI_DEFAULT_BASE_URL]
-        what = f"{aspire_key.name} with no Aspire Endpoint (so Aspire's OpenAI client would call {url.origin}/v1)"
-        findings.targets.append(Target(TargetKind.DEFAULT, url, what, inspector.path(aspire_key.field)))
+        what = (
+            f"{aspire_key.in_file or aspire_key.name} with no Aspire Endpoint (so Aspire's OpenAI client would "
+            f"call {url.origin}/v1)"
+        )
+        findings.targets.append(
+            Target(TargetKind.DEFAULT, url, what, inspector.path(aspire_key.field), remedy=aspire_key.remedy)
+        )
     # a key whose client has no base URL setting goes to that client's default: OpenAI itself
     for route in DEFAULT_ROUTES if seen.has_credential else ():
         relaxed = route.relaxed
