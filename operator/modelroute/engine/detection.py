@@ -55,6 +55,7 @@ from modelroute.engine.mountedconfig import (
 )
 from modelroute.engine.mounts import MountedFile, Origin, container_files, volumes_by_name
 from modelroute.engine.redaction import redact_url
+from modelroute.engine.remedies import Remedy
 from modelroute.engine.verdict import Code, Violation
 from modelroute.memo import LONGEST_MEMO_KEY
 
@@ -122,7 +123,7 @@ class Target:
     field: str  # full field path
     variable: str | None = None  # the endpoint variable, when kind is SETTING
     named_deployment: str | None = None  # a deployment the setting names beside its URL
-    remedy: str = ""  # what to change, when the mutation cannot (a mounted file)
+    remedy: Remedy | None = None  # what to change, when the mutation cannot (a mounted file)
 
     @property
     def deployment(self) -> str | None:
@@ -330,7 +331,7 @@ class _Inspector:
                 setting.field,
             )
 
-    def embedded_urls(self, text: str, setting: str, relative: str, remedy: str = "") -> None:
+    def embedded_urls(self, text: str, setting: str, relative: str, remedy: Remedy | None = None) -> None:
         if ":" not in text:  # most values hold no URL at all; skip the scan
             return
         if "\\/" in text:
@@ -575,7 +576,7 @@ def inspect_container(
                 f"{credential.in_file or credential.name} with no {base_names} (so {route.client} would call "
                 f"{route.url})",
                 inspector.path(credential.field),
-                remedy=credential.remedy,
+                remedy=credential.remedy.without_base_url() if credential.remedy else None,
             )
         )
 
@@ -743,7 +744,7 @@ def _judge_destination(found: ClientDestination, env: ContainerEnv, inspector: _
         )
 
 
-def _file_target(inspector: _Inspector, label: str, text: str, field: str, fix: str) -> None:
+def _file_target(inspector: _Inspector, label: str, text: str, field: str, fix: Remedy) -> None:
     try:
         url = hosts.parse_url(text.strip())
     except hosts.URLError as error:

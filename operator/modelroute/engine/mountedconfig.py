@@ -30,6 +30,7 @@ from modelroute.engine.clients import canonical_name
 from modelroute.engine.configfiles import Format, read
 from modelroute.engine.environment import ContainerEnv, EnvSetting, Source
 from modelroute.engine.mounts import ContainerFiles, MountedFile, Origin
+from modelroute.engine.remedies import Remedy
 from modelroute.engine.verdict import Code
 
 _DOTENV_VARIABLES = ("DOTENV_PATH", "DOTENV_CONFIG_PATH")
@@ -110,21 +111,10 @@ class MountedConfig:
         return bool(self.settings or self.scans or self.problems or self.destinations)
 
 
-def remedy(file: MountedFile, key: str, fmt: Format | str) -> str:
-    """What to change, for messages: the mutation cannot edit a mounted file."""
-    where = file.source or file.path
-    hint = {
-        Format.DOTENV: f", or delete it so that the environment variable {key} (which the file does not "
-        "override) applies",
-        Format.PROPERTIES: ", or make it a placeholder such as ${SPRING_AI_OPENAI_BASE_URL} that the "
-        "injected environment fills in",
-        Format.YAML: ", or make it a placeholder such as ${SPRING_AI_OPENAI_BASE_URL} that the injected "
-        "environment fills in",
-        Format.APPSETTINGS: f", or delete it so that the environment variable {key.replace(':', '__')} applies",
-        "litellm": ", or write os.environ/AZURE_API_BASE (or os.environ/OPENAI_BASE_URL) so that the injected "
-        "environment supplies it",
-    }.get(fmt, "")
-    return f"ModelRoute cannot change a mounted file: set {key} in {where} to the approved endpoint{hint}"
+def remedy(file: MountedFile, key: str, fmt: Format | str) -> Remedy:
+    """What to change, for messages: the mutation cannot edit a mounted file (engine.remedies)."""
+    mounted = not (file.source or "").startswith("env ")  # OAI_CONFIG_LIST's JSON in a variable
+    return Remedy(key, file.source or file.path, str(fmt), mounted)
 
 
 class FileReader:
