@@ -125,3 +125,35 @@ def test_an_oai_config_list_variable_is_not_called_a_mounted_file() -> None:
     text = "\n".join(v.message for v in decision.violations)
     assert "EndpointNotApproved" in codes(decision)
     assert "mounted file" not in text
+
+
+def test_a_litellm_environment_variables_url_is_judged_as_the_url_the_file_sets() -> None:
+    config = (
+        f"environment_variables:\n  OPENAI_BASE_URL: {OPENAI}\n"
+        "model_list:\n  - model_name: a\n    litellm_params:\n      model: gpt-4o\n"
+    )
+    obj, config_maps = mounted("proxy.yml", config, args=["-c", "/app/proxy.yml"])
+    decision = judge(obj, context(config_maps=config_maps))
+    assert codes(decision) == ["EndpointNotApproved"]
+    text = decision.violations[0].message
+    assert "names no base URL" not in text
+    assert "from environment_variables.OPENAI_BASE_URL -> https://api.openai.com/v1" in text
+    assert "set environment_variables.OPENAI_BASE_URL in ConfigMap apps/c key 'proxy.yml'" in text
+    assert "delete it so that the injected OPENAI_BASE_URL applies" in text
+    followed = config.replace(f"environment_variables:\n  OPENAI_BASE_URL: {OPENAI}\n", "")
+    assert compliant(*mounted("proxy.yml", followed, args=["-c", "/app/proxy.yml"]), ["OpenAI", "AzureOpenAI"])
+
+
+def test_a_hidden_spring_placeholder_is_shown_as_written_in_the_file() -> None:
+    app = container(
+        env=None,
+        volumeMounts=[{"name": "conf", "mountPath": "/app"}],
+        workingDir="/app",
+    )
+    app["env"] = [{"name": "UPSTREAM", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]
+    obj = pod(app, volumes=[{"name": "conf", "configMap": {"name": "c"}}])
+    config_maps = {("apps", "c"): {"application.properties": "spring.ai.openai.chat.base-url=${UPSTREAM}/v1\n"}}
+    decision = judge(obj, context(config_maps=config_maps))
+    text = "\n".join(v.message for v in decision.violations)
+    assert "depends on ${UPSTREAM}, whose value ModelRoute cannot see" in text
+    assert "$(UPSTREAM)" not in text

@@ -412,7 +412,23 @@ def test_a_litellm_include_is_read_from_the_config_directory() -> None:
     (target,) = file_targets(obj, cms)
     assert target.url is not None
     assert target.url.host == "api.openai.com"
-    assert "/app/config.yaml" in target.setting
+    # the model is written in the included file: the message names it, its key and its line
+    assert (
+        "(model_list[0].litellm_params.api_base) in /app/models.yaml (ConfigMap apps/app-config key " in target.setting
+    )
+    assert "line 5" in target.setting
+    assert "key 'models.yaml'" in str(target.remedy.text(frozenset()))
+
+
+def test_the_models_of_a_litellm_include_follow_the_main_files_each_named_in_its_own_file() -> None:
+    main = LITELLM_CONFIG.replace("gpt-4o", "main-model") + "include:\n  - models.yaml\n"
+    files = {"config.yaml": main, "models.yaml": LITELLM_CONFIG.replace(OPENAI, "https://rogue.openai.azure.com")}
+    obj, cms = mounted_pod(files, "/app", args=["--config", "/app/config.yaml"])
+    settings = [t.setting for t in file_targets(obj, cms)]
+    assert len(settings) == 2
+    assert "main-model" in settings[0]
+    assert "in /app/config.yaml" in settings[0]
+    assert "(model_list[0].litellm_params.api_base) in /app/models.yaml" in settings[1]
 
 
 def test_the_codex_dotenv_file_is_loaded_over_the_environment() -> None:

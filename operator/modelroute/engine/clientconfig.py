@@ -81,11 +81,21 @@ def _litellm(reader: FileReader, values: Mapping[str, str | None]) -> None:
             reader.unreadable(file, "LiteLLM proxy config", str(error))
             continue
         texts: list[str] = []
+        included_files: list[MountedFile] = []
         for include in includes:
             included = reader.named(posixpath.join(posixpath.dirname(file.path), include), f"include: in {file.path}")
             if included is not None and included.text is not None:
                 texts.append(included.text)
-        _destinations(reader, file, "LiteLLM proxy config", clientfiles.litellm_destinations, "litellm", tuple(texts))
+                included_files.append(included)
+        _destinations(
+            reader,
+            file,
+            "LiteLLM proxy config",
+            clientfiles.litellm_destinations,
+            "litellm",
+            tuple(texts),
+            tuple(included_files),
+        )
 
 
 def _codex(reader: FileReader, values: Mapping[str, str | None]) -> None:
@@ -129,6 +139,7 @@ def _destinations(
     parse: Callable[..., tuple[clientfiles.FileDestination, ...]],
     client: str,
     included: tuple[str, ...] = (),
+    included_files: tuple[MountedFile, ...] = (),
 ) -> None:
     assert file.text is not None
     reader.claimed.add(file.path)
@@ -137,7 +148,11 @@ def _destinations(
     except clientfiles.ConfigFileError as error:
         reader.unreadable(file, what, str(error))
         return
-    reader.out.destinations.extend(ClientDestination(d, file, client) for d in found)
+    # a destination written in an included file names that file (its path, its ConfigMap key, its mount)
+    files = (file, *included_files)
+    reader.out.destinations.extend(
+        ClientDestination(d, files[d.included] if d.included < len(files) else file, client) for d in found
+    )
 
 
 _PARSED: dict[tuple[Any, ...], Any] = {}

@@ -259,7 +259,7 @@ class _Inspector:
             )
             return
         if setting.value is None or setting.hidden_refs:
-            hidden_from = setting.detail if setting.value is None else f"$({', '.join(setting.hidden_refs)})"
+            hidden_from = setting.detail if setting.value is None else _references(setting)
             self.problem(
                 Code.ENDPOINT_NOT_VISIBLE,
                 f"{label} depends on {hidden_from}, whose value ModelRoute cannot see; set the endpoint "
@@ -698,6 +698,14 @@ def _judge_config(config: MountedConfig, env: ContainerEnv, inspector: _Inspecto
     return config.settings
 
 
+def _references(setting: EnvSetting) -> str:
+    """The hidden references of a value as written: the kubelet's $(VAR) in env, ${VAR} in a file
+    (Spring placeholders, dotenv expansion)."""
+    if setting.in_file:
+        return ", ".join(f"${{{name}}}" for name in setting.hidden_refs)
+    return f"$({', '.join(setting.hidden_refs)})"
+
+
 def _file_of(scan: FileScan) -> MountedFile:
     return MountedFile(scan.label, Origin.CONFIG_MAP, scan.field, scan.label)
 
@@ -732,6 +740,10 @@ def _judge_destination(found: ClientDestination, env: ContainerEnv, inspector: _
             return
     if destination.url is not None:
         _file_target(inspector, label, destination.url, file.field, fix)
+    elif destination.default is not None and destination.default_from:
+        # the file writes the variable the client falls back to (LiteLLM environment_variables)
+        written = f"{label}, from {destination.default_from}"
+        _file_target(inspector, written, destination.default, file.field, remedy(file, destination.default_from, "env"))
     elif destination.default is not None:
         inspector.f.targets.append(
             Target(

@@ -66,6 +66,9 @@ class Remedy:
             if self.key.lower().startswith("connectionstrings:"):
                 return ""  # the Aspire profile writes a connection string's Endpoint into env, never into the file
             return _override(self.key.replace(":", "__"), written)
+        if self.style == "env":  # a key that writes an environment variable: LiteLLM environment_variables.X
+            variable = self.key.rsplit(".", 1)[-1]
+            return _offer("delete it", f" so that the injected {variable} applies", variable, written)
         if self.style == "litellm":
             chosen = next((v for v in _LITELLM_VARIABLES if v in written), _LITELLM_VARIABLES[0])
             return _offer(
