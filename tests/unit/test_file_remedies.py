@@ -157,3 +157,8 @@ def test_a_hidden_spring_placeholder_is_shown_as_written_in_the_file() -> None:
     text = "\n".join(v.message for v in decision.violations)
     assert "depends on ${UPSTREAM}, whose value ModelRoute cannot see" in text
     assert "$(UPSTREAM)" not in text
+
+
+def test_a_profile_variable_is_named_as_the_profile_writes_it_whatever_the_files_case() -> None:
+    text = messages(*mounted("appsettings.json", f'{{"openai": {{"endpoint": "{OPENAI}"}}}}'))
+    assert "add DotNetConfiguration to the ModelWorkload's inject.profiles: the OpenAI__Endpoint it writes" in text

@@ -14,11 +14,12 @@ from dataclasses import dataclass, replace
 from modelroute.api.v1alpha1 import ClientProfile
 from modelroute.engine.clients import PROFILES
 
-#: Which profile writes a variable (the first that does), for "add it to inject.profiles" hints.
-_WRITER: dict[str, ClientProfile] = {}
+#: Which profile writes a variable (the first that does) and how it spells it, for "add it to
+#: inject.profiles" hints; keyed upper-cased, as .NET and Spring match names whatever their case.
+_WRITER: dict[str, tuple[ClientProfile, str]] = {}
 for _profile, _recipe in PROFILES.items():
     for _name in (*_recipe.settings, *_recipe.azure_settings):
-        _WRITER.setdefault(_name.upper(), _profile)
+        _WRITER.setdefault(_name.upper(), (_profile, _name))
 
 _LITELLM_VARIABLES = ("AZURE_API_BASE", "OPENAI_BASE_URL")
 _SPRING_VARIABLES = ("SPRING_AI_OPENAI_BASE_URL", "SPRING_AI_AZURE_OPENAI_ENDPOINT")
@@ -82,17 +83,17 @@ def _offer(fix: str, effect: str, variable: str, written: frozenset[str]) -> str
     profile that would; not at all when no profile writes it."""
     if variable.upper() in written:
         return f", or {fix}{effect}"
-    profile = _WRITER.get(variable.upper())
-    if profile is None:
+    writer = _WRITER.get(variable.upper())
+    if writer is None:
         return ""
-    return f", or {fix} and add {profile} to the ModelWorkload's inject.profiles, which writes {variable}"
+    return f", or {fix} and add {writer[0]} to the ModelWorkload's inject.profiles, which writes {writer[1]}"
 
 
 def _override(variable: str, written: frozenset[str]) -> str:
     """A file key the environment overrides (dotenv, .NET): the profile that writes `variable` fixes it."""
     if variable.upper() in written:
         return f", or delete it so that the injected {variable} applies"
-    profile = _WRITER.get(variable.upper())
-    if profile is None:
+    writer = _WRITER.get(variable.upper())
+    if writer is None:
         return ""
-    return f", or add {profile} to the ModelWorkload's inject.profiles: the {variable} it writes overrides the file"
+    return f", or add {writer[0]} to the ModelWorkload's inject.profiles: the {writer[1]} it writes overrides the file"
