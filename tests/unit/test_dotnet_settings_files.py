@@ -111,6 +111,17 @@ def test_a_value_that_routes_elsewhere_is_judged_in_a_file_with_bom_comments_and
     assert "/app/appsettings.json" in " ".join(v.message for v in decision.violations)
 
 
+def test_a_connection_string_in_the_settings_is_told_to_get_an_approved_endpoint() -> None:
+    decision = decide('{"ConnectionStrings": {"openai": "Key=sk-x"}}')
+    assert codes(decision) == ["DefaultOpenAIEndpoint"]
+    message = decision.violations[0].message
+    assert "ConnectionStrings:openai in /app/appsettings.json" in message
+    assert (
+        "set the Endpoint of ConnectionStrings:openai in ConfigMap apps/web-settings key 'appsettings.json'" in message
+    )
+    assert "inject.profiles: [Aspire] writes" not in message  # the profile writes env, never the file
+
+
 KEYS = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True)
 VALUES = st.one_of(st.integers(), st.booleans(), st.none(), st.text(st.characters(codec="utf-8"), max_size=20))
 SETTINGS = st.dictionaries(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from modelroute.api.v1alpha1 import ClientProfile
+from modelroute.engine.aspire import ENDPOINT as _ENDPOINT
 from modelroute.engine.clients import PROFILES
 
 #: Which profile writes a variable (the first that does) and how it spells it, for "add it to
@@ -52,7 +53,10 @@ class Remedy:
         cannot = "ModelRoute cannot change a mounted file" if self.mounted else "ModelRoute does not rewrite this value"
         if self.credential:
             return f"{cannot}: {self.where} sets {self.key} but no base URL; add one set to {url}"
-        change = f"{cannot}: set {self.key} in {self.where} to {url}"
+        what = self.key
+        if self.style == "appsettings" and self.key.lower().startswith("connectionstrings:"):
+            what = f"the {_ENDPOINT} of {self.key}"  # a connection string: Endpoint=...;Key=...
+        change = f"{cannot}: set {what} in {self.where} to {url}"
         return change + (self._indirection(written) if written is not None else "")
 
     def _indirection(self, written: frozenset[str]) -> str:
