@@ -173,15 +173,16 @@ LITELLM_CASES = (
 
 def reader_hosts(case: LiteLLMCase) -> dict[str, str | None]:
     """model_name -> the host the reader says the model calls; absent when it is no OpenAI route."""
-    names = [entry["model_name"] for entry in yaml.safe_load(case.config)["model_list"]]
+    # a model's key indexes the model_list of the file it is written in (0: the main file, n: the n-th include)
+    names = [[entry["model_name"] for entry in yaml.safe_load(case.config)["model_list"]]]
     for text in case.includes.values():
-        names += [entry["model_name"] for entry in yaml.safe_load(text)["model_list"]]
+        names.append([entry["model_name"] for entry in yaml.safe_load(text)["model_list"]])
     assert litellm_includes(case.config) == tuple(case.includes)
     found: dict[str, str | None] = {}
     for destination in litellm_destinations(case.config, list(case.includes.values())):
         if destination.key.startswith("model_list["):
             index = int(destination.key.removeprefix("model_list[").partition("]")[0])
-            found[names[index]] = host_of(resolve(destination, case.env))
+            found[names[destination.included][index]] = host_of(resolve(destination, case.env))
         elif destination.key == "litellm_settings.api_base":
             found[destination.note.split()[2]] = host_of(resolve(destination, case.env))
     return found

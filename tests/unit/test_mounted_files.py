@@ -330,18 +330,25 @@ def test_a_pod_that_merely_mounts_a_tls_secret_is_not_flagged() -> None:
     assert judge(obj).outcome is Outcome.NOT_APPLICABLE
 
 
-def test_a_dotenv_file_from_a_secret_in_the_working_directory_is_not_visible() -> None:
+def test_a_dotenv_file_from_a_secret_in_a_covered_pods_working_directory_is_not_visible() -> None:
     app = container(volumeMounts=[mount("env", "/app/.env", subPath=".env")], workingDir="/app")
     obj = pod(app, volumes=[{"name": "env", "secret": {"secretName": "app-env"}}])
-    (problem,) = problems_of(obj, {})
+    (problem,) = judge(obj).violations
     assert problem.code is Code.ENDPOINT_NOT_VISIBLE
     assert "/app/.env" in problem.message
 
 
-def test_a_whole_secret_mounted_as_the_working_directory_is_not_visible() -> None:
+def test_a_dotenv_file_from_a_secret_does_not_by_itself_make_a_pod_an_openai_client() -> None:
+    app = container(volumeMounts=[mount("env", "/app/.env", subPath=".env")], workingDir="/app")
+    obj = pod(app, app="web", volumes=[{"name": "env", "secret": {"secretName": "db-env"}}])
+    assert problems_of(obj, {}) == []
+    assert judge(obj).outcome is Outcome.NOT_APPLICABLE
+
+
+def test_a_whole_secret_mounted_as_a_covered_pods_working_directory_is_not_visible() -> None:
     app = container(volumeMounts=[mount("env", "/app")], workingDir="/app")
     obj = pod(app, volumes=[{"name": "env", "secret": {"secretName": "app"}}])
-    assert [p.code for p in problems_of(obj, {})] == [Code.ENDPOINT_NOT_VISIBLE]
+    assert [v.code for v in judge(obj).violations] == [Code.ENDPOINT_NOT_VISIBLE]
 
 
 @pytest.mark.parametrize(
@@ -405,7 +412,23 @@ def test_a_litellm_include_is_read_from_the_config_directory() -> None:
     (target,) = file_targets(obj, cms)
     assert target.url is not None
     assert target.url.host == "api.openai.com"
-    assert "/app/config.yaml" in target.setting
+    # the model is written in the included file: the message names it, its key and its line
+    assert (
+        "(model_list[0].litellm_params.api_base) in /app/models.yaml (ConfigMap apps/app-config key " in target.setting
+    )
+    assert "line 5" in target.setting
+    assert "key 'models.yaml'" in str(target.remedy.text(frozenset()))
+
+
+def test_the_models_of_a_litellm_include_follow_the_main_files_each_named_in_its_own_file() -> None:
+    main = LITELLM_CONFIG.replace("gpt-4o", "main-model") + "include:\n  - models.yaml\n"
+    files = {"config.yaml": main, "models.yaml": LITELLM_CONFIG.replace(OPENAI, "https://rogue.openai.azure.com")}
+    obj, cms = mounted_pod(files, "/app", args=["--config", "/app/config.yaml"])
+    settings = [t.setting for t in file_targets(obj, cms)]
+    assert len(settings) == 2
+    assert "main-model" in settings[0]
+    assert "in /app/config.yaml" in settings[0]
+    assert "(model_list[0].litellm_params.api_base) in /app/models.yaml" in settings[1]
 
 
 def test_the_codex_dotenv_file_is_loaded_over_the_environment() -> None:

@@ -156,7 +156,7 @@ class ConnectionFinding:
 def inspect_connection_string(setting: EnvSetting) -> ConnectionFinding:
     """Judge one `ConnectionStrings__<name>` variable. No value ever reaches a message."""
     name = connection_name(setting.name) or setting.name
-    variable = setting.name
+    variable = setting.in_file or setting.name  # a file's key says where it is: "ConnectionStrings:x in /app/..."
     named_openai = "OPENAI" in canonical_name(name)
     if setting.source is Source.UNRESOLVED:
         if not named_openai:

@@ -12,6 +12,7 @@ from modelroute.engine import clientfiles, shellcommands
 from modelroute.engine.clients import OPENAI_DEFAULT_BASE_URL
 from modelroute.engine.environment import ContainerEnv
 from modelroute.engine.mounts import MountedFile, Origin
+from modelroute.engine.remedies import Remedy
 from modelroute.engine.verdict import Code
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class ClientDefault:
 
     what: str  # for messages
     url: str
-    remedy: str
+    remedy: Remedy
 
 
 def _env_values(env: ContainerEnv) -> dict[str, str | None]:
@@ -91,11 +92,21 @@ def _litellm(reader: FileReader, values: Mapping[str, str | None]) -> None:
             reader.unreadable(file, "LiteLLM proxy config", str(error))
             continue
         texts: list[str] = []
+        included_files: list[MountedFile] = []
         for include in includes:
             included = reader.named(posixpath.join(posixpath.dirname(file.path), include), f"include: in {file.path}")
             if included is not None and included.text is not None:
                 texts.append(included.text)
-        _destinations(reader, file, "LiteLLM proxy config", clientfiles.litellm_destinations, "litellm", tuple(texts))
+                included_files.append(included)
+        _destinations(
+            reader,
+            file,
+            "LiteLLM proxy config",
+            clientfiles.litellm_destinations,
+            "litellm",
+            tuple(texts),
+            tuple(included_files),
+        )
 
 
 def _codex(reader: FileReader, values: Mapping[str, str | None]) -> None:
@@ -146,8 +157,10 @@ def _codex(reader: FileReader, values: Mapping[str, str | None]) -> None:
                 f"the Codex CLI with {where} (so it would call "
                 f"{OPENAI_DEFAULT_BASE_URL}: Codex does not read OPENAI_BASE_URL)",
                 OPENAI_DEFAULT_BASE_URL,
-                "mount a $CODEX_HOME/config.toml (default $HOME/.codex/config.toml) from a ConfigMap that sets "
-                "openai_base_url, or the selected model provider's base_url, to the approved endpoint",
+                Remedy.instead(
+                    "mount a $CODEX_HOME/config.toml (default $HOME/.codex/config.toml) from a ConfigMap that sets "
+                    "openai_base_url, or the selected model provider's base_url, to {url}"
+                ),
             )
         )
 
@@ -169,6 +182,7 @@ def _destinations(
     parse: Callable[..., tuple[clientfiles.FileDestination, ...]],
     client: str,
     included: tuple[str, ...] = (),
+    included_files: tuple[MountedFile, ...] = (),
 ) -> None:
     assert file.text is not None
     reader.claimed.add(file.path)
@@ -177,7 +191,11 @@ def _destinations(
     except clientfiles.ConfigFileError as error:
         reader.unreadable(file, what, str(error))
         return
-    reader.out.destinations.extend(ClientDestination(d, file, client) for d in found)
+    # a destination written in an included file names that file (its path, its ConfigMap key, its mount)
+    files = (file, *included_files)
+    reader.out.destinations.extend(
+        ClientDestination(d, files[d.included] if d.included < len(files) else file, client) for d in found
+    )
 
 
 _PARSED: dict[tuple[Any, ...], Any] = {}

@@ -21,7 +21,7 @@ from __future__ import annotations
 import posixpath
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
@@ -64,6 +64,10 @@ class FileDestination:
     default: str | None  # the URL the client calls when none of them is set
     line: int | None
     note: str  # for messages, e.g. "LiteLLM model gpt-4o (openai/gpt-4o)"
+    #: the config key that sets `default` when the file writes it (LiteLLM environment_variables)
+    default_from: str = ""
+    #: the file it is written in: 0 the main file, n the n-th file its `include:` names (LiteLLM)
+    included: int = 0
 
 
 def resolve(destination: FileDestination, env: Mapping[str, str | None]) -> str | None:
@@ -92,6 +96,7 @@ def resolve(destination: FileDestination, env: Mapping[str, str | None]) -> str 
 @dataclass(frozen=True, slots=True)
 class _Literal:
     url: str
+    origin: str = ""  # the config key that writes it into the environment: "environment_variables.X"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +116,7 @@ def _destination(
     variable: str | None = None
     url: str | None = None
     fallback: list[str] = []
+    default_from = ""
     position = 0
     if sources and from_file > 0 and isinstance(sources[0], _Variable):
         variable = sources[0].name
@@ -122,9 +128,10 @@ def _destination(
                 url = source.url
             else:
                 default = source.url
+                default_from = source.origin
             break
         fallback.append(source.name)
-    return FileDestination(key, url, variable, tuple(dict.fromkeys(fallback)), default, line, note)
+    return FileDestination(key, url, variable, tuple(dict.fromkeys(fallback)), default, line, note, default_from)
 
 
 # --- YAML positions ------------------------------------------------------------------------------
@@ -244,7 +251,7 @@ def _litellm_environment(config: Mapping[str, Any]) -> dict[str, _Source | None]
         if text.startswith(_ENVIRON_PREFIX):
             written[name] = _Variable(text.replace(_ENVIRON_PREFIX, ""))
         else:
-            written[name] = _Literal(text) if text else None
+            written[name] = _Literal(text, f"environment_variables.{name}") if text else None
     return written
 
 
@@ -299,8 +306,9 @@ def litellm_destinations(text: str, included: Sequence[str] = ()) -> tuple[FileD
         return ()
     if not isinstance(config, dict):
         raise ConfigFileError("a LiteLLM config must be a mapping", _line(root))
-    config = _merged_includes(config, included)
     models_node = _mapping_value(root, "model_list")
+    origins = _model_origins(models_node, config.get("model_list"), included)
+    config = _merged_includes(config, included)
     models = config.get("model_list") or []
     if not isinstance(models, list):
         raise ConfigFileError("model_list must be a list", _line(models_node))
@@ -313,12 +321,11 @@ def litellm_destinations(text: str, included: Sequence[str] = ()) -> tuple[FileD
         source = _litellm_value(settings.get("api_base"), "litellm_settings.api_base", global_line)
         global_base = (source, global_line) if source is not None else None
     out: list[FileDestination] = []
-    nodes = models_node.value if isinstance(models_node, yaml.SequenceNode) else []
     for index, entry in enumerate(models):
-        node = nodes[index] if index < len(nodes) else None
-        found = _litellm_model(index, entry, node, global_base, written)
+        in_file, local, node = origins[index] if index < len(origins) else (0, index, None)
+        found = _litellm_model(local, entry, node, global_base, written)
         if found is not None:
-            out.append(found)
+            out.append(replace(found, included=in_file) if in_file else found)
     for name, written_source in written.items():
         if endpoint_variable(name) is None or written_source is None:
             continue
@@ -330,6 +337,31 @@ def litellm_destinations(text: str, included: Sequence[str] = ()) -> tuple[FileD
         else:
             out.append(FileDestination(key, None, written_source.name, (name,), None, line, note))
     return tuple(out)
+
+
+def _model_origins(
+    main_node: yaml.Node | None, main_models: object, included: Sequence[str]
+) -> list[tuple[int, int, yaml.Node | None]]:
+    """For each model of the merged model_list (as `_merged_includes` builds it): which file it comes
+    from (0: the main file, n: the n-th included one), its index there and its node (for lines)."""
+
+    def listed(node: yaml.Node | None, models: object, source: int) -> list[tuple[int, int, yaml.Node | None]]:
+        if not isinstance(models, list):
+            return []
+        nodes = node.value if isinstance(node, yaml.SequenceNode) else []
+        return [(source, index, nodes[index] if index < len(nodes) else None) for index in range(len(models))]
+
+    origins = listed(main_node, main_models, 0)
+    merged_is_list = isinstance(main_models, list)
+    for number, text in enumerate(included, start=1):
+        root = compose_yaml(text)
+        data = construct_yaml(root)
+        if not isinstance(data, dict) or "model_list" not in data:
+            continue
+        own = listed(_mapping_value(root, "model_list"), data["model_list"], number)
+        origins = [*origins, *own] if merged_is_list and isinstance(data["model_list"], list) else own
+        merged_is_list = isinstance(data["model_list"], list)
+    return origins
 
 
 def _litellm_model(

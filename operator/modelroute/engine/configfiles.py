@@ -11,21 +11,23 @@ from one cached object shared by every pod that mounts it, so each ConfigMap ver
   document of a multi-document file (`#---`) is kept;
 - YAML (Spring Boot): PyYAML's safe loader, every document, flattened as Spring Boot binds it
   (`a.b[0].c`);
-- `appsettings*.json` (.NET Microsoft.Extensions.Configuration): nested keys flatten to
-  `Section:Key`, arrays to `Section:0`.
+- `appsettings*.json` (.NET Microsoft.Extensions.Configuration): read as its JSON provider reads
+  them (a byte order mark dropped, `//` and `/* */` comments skipped, trailing commas allowed:
+  RapidJSON's parser in that mode); nested keys flatten to `Section:Key`, arrays to `Section:0`.
 """
 
 from __future__ import annotations
 
 import functools
 import io
-import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 import javaproperties
+import rapidjson
 import yaml
 from dotenv.parser import parse_stream
 
@@ -205,14 +207,41 @@ def _spring_yaml(text: str) -> Iterator[Entry]:
             yield Entry(key, value, None, condition)
 
 
+_DOTNET_JSON = rapidjson.PM_COMMENTS | rapidjson.PM_TRAILING_COMMAS
+_OFFSET = re.compile(r"at offset (\d+): (.*)")
+_JSON_STRINGS_AND_COMMENTS = re.compile(r'"(?:[^"\\\n]|\\.)*"|//[^\n]*|/\*[\s\S]*?\*/')
+_JSON_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _json_depth(text: str) -> int:
+    """How deeply a JSON text's arrays and objects nest, strings and comments left out: checked before
+    the parser runs, whose C stack grows with the nesting (an unterminated string or comment counts as
+    text; the parser refuses the file then)."""
+    depth = deepest = 0
+    for bracket in _JSON_BRACKETS.finditer(_JSON_STRINGS_AND_COMMENTS.sub("", text)):
+        if bracket.group() in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth = max(depth - 1, 0)
+    return deepest
+
+
 def _appsettings(text: str) -> Iterator[Entry]:
+    # .NET reads the file through a StreamReader, which drops a byte order mark, then System.Text.Json
+    # with comments skipped and trailing commas allowed (single quotes, unquoted names and the like
+    # it refuses, and so does this parser)
+    text = text.removeprefix("\ufeff")
+    if _json_depth(text) > MAX_DEPTH:
+        raise UnreadableFileError(f"it is nested deeper than {MAX_DEPTH} levels")
     try:
-        data = json.loads(text)
-    except ValueError as error:
-        where = f"line {error.lineno}" if isinstance(error, json.JSONDecodeError) else "somewhere"
-        raise UnreadableFileError(
-            f"it is not valid JSON (at {where}; comments and trailing commas are not read)"
-        ) from None
+        data = rapidjson.loads(text, parse_mode=_DOTNET_JSON)
+    except rapidjson.JSONDecodeError as error:
+        found = _OFFSET.search(str(error))
+        if found is None:
+            raise UnreadableFileError(f"it is not valid JSON ({error})") from None
+        line = text.encode("utf-8")[: int(found.group(1))].count(b"\n") + 1
+        raise UnreadableFileError(f"it is not valid JSON (at line {line}: {found.group(2).rstrip('.')})") from None
     if not isinstance(data, dict):
         raise UnreadableFileError("it is not a JSON object")
     for key, value in flatten(data, ":", ":"):

@@ -56,6 +56,7 @@ from modelroute.engine.mountedconfig import (
 )
 from modelroute.engine.mounts import MountedFile, Origin, container_files, volumes_by_name
 from modelroute.engine.redaction import redact_url
+from modelroute.engine.remedies import Remedy
 from modelroute.engine.shellcommands import CODEX_COMMANDS, SHELLS
 from modelroute.engine.verdict import Code, Violation
 from modelroute.memo import LONGEST_MEMO_KEY
@@ -124,7 +125,7 @@ class Target:
     field: str  # full field path
     variable: str | None = None  # the endpoint variable, when kind is SETTING
     named_deployment: str | None = None  # a deployment the setting names beside its URL
-    remedy: str = ""  # what to change, when the mutation cannot (a mounted file)
+    remedy: Remedy | None = None  # what to change, when the mutation cannot (a mounted file)
 
     @property
     def deployment(self) -> str | None:
@@ -154,6 +155,9 @@ class ContainerFindings:
     problems: list[Violation] = field(default_factory=list)
     signals: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: files from a Secret that a client may load and nothing names: problems only for a pod a
+    #: ModelWorkload covers (evaluate) or a container otherwise configured for OpenAI traffic
+    doubts: list[Violation] = field(default_factory=list)
 
     @property
     def configured_for_openai(self) -> bool:
@@ -241,9 +245,9 @@ class _Inspector:
     def path(self, relative: str) -> str:
         return f"{self.f.path}.{relative}"
 
-    def problem(self, code: Code, message: str, relative: str) -> None:
+    def problem(self, code: Code, message: str, relative: str, possible: bool = False) -> None:
         where = self.path(relative) if relative else self.f.path
-        self.f.problems.append(Violation(code, message, self.f.name, where))
+        (self.f.doubts if possible else self.f.problems).append(Violation(code, message, self.f.name, where))
 
     def endpoint_setting(self, setting: EnvSetting) -> None:
         variable = endpoint_variable(setting.name)
@@ -257,7 +261,7 @@ class _Inspector:
             )
             return
         if setting.value is None or setting.hidden_refs:
-            hidden_from = setting.detail if setting.value is None else f"$({', '.join(setting.hidden_refs)})"
+            hidden_from = setting.detail if setting.value is None else _references(setting)
             self.problem(
                 Code.ENDPOINT_NOT_VISIBLE,
                 f"{label} depends on {hidden_from}, whose value ModelRoute cannot see; set the endpoint "
@@ -292,18 +296,23 @@ class _Inspector:
         if found.warning:
             self.f.warnings.append(f"container {self.f.name}: {found.warning}")
         where = self.path(setting.field)
+        remedy = setting.remedy
         if found.url is not None:
-            self.f.targets.append(Target(TargetKind.SETTING, found.url, found.setting, where, None, found.deployment))
+            self.f.targets.append(
+                Target(TargetKind.SETTING, found.url, found.setting, where, None, found.deployment, remedy)
+            )
         if not found.defaulted:
             return []
         url = _DEFAULT_URLS[OPENAI_DEFAULT_BASE_URL]
+        # the Aspire profile writes the Endpoint into the container's variable, never into a mounted file
+        fix = "" if setting.in_file else "; inject.profiles: [Aspire] writes the approved Endpoint into it"
         return [
             Target(
                 TargetKind.DEFAULT,
                 url,
-                f"{found.setting} (so Aspire's OpenAI client would call {url.origin}/v1; inject.profiles: "
-                f"[Aspire] writes the approved Endpoint into it)",
+                f"{found.setting} (so Aspire's OpenAI client would call {url.origin}/v1{fix})",
                 where,
+                remedy=remedy,
             )
         ]
 
@@ -324,9 +333,12 @@ class _Inspector:
                 setting.field,
             )
 
-    def embedded_urls(self, text: str, setting: str, relative: str, remedy: str = "") -> None:
+    def embedded_urls(self, text: str, setting: str, relative: str, remedy: Remedy | None = None) -> None:
         if ":" not in text:  # most values hold no URL at all; skip the scan
             return
+        if "\\/" in text:
+            # JSON may escape a slash as `\/`; every JSON reader decodes it to `/`, so the URL is judged decoded
+            text = text.replace("\\/", "/")
         candidates = hosts.find_urls(text)
         if "\t" in text or "\n" in text or "\r" in text:
             # WHATWG parsers drop tabs and newlines anywhere in a URL before reading it
@@ -539,10 +551,16 @@ def inspect_container(
         findings.signals.extend(f"{t.setting} is set" for t in defaulted)
     else:
         findings.targets.extend(defaulted)
-    if seen.aspire and (aspire_key := aspire_key_without_endpoint(settings)) is not None:
+    # env and the settings files alike (appsettings.json), the env winning
+    if seen.aspire and (aspire_key := aspire_key_without_endpoint(seen._table(False))) is not None:
         url = _DEFAULT_URLS[OPENAI_DEFAULT_BASE_URL]
-        what = f"{aspire_key.name} with no Aspire Endpoint (so Aspire's OpenAI client would call {url.origin}/v1)"
-        findings.targets.append(Target(TargetKind.DEFAULT, url, what, inspector.path(aspire_key.field)))
+        what = (
+            f"{aspire_key.in_file or aspire_key.name} with no Aspire Endpoint (so Aspire's OpenAI client would "
+            f"call {url.origin}/v1)"
+        )
+        findings.targets.append(
+            Target(TargetKind.DEFAULT, url, what, inspector.path(aspire_key.field), remedy=aspire_key.remedy)
+        )
     # a key whose client has no base URL setting goes to that client's default: OpenAI itself
     for route in DEFAULT_ROUTES if seen.has_credential else ():
         relaxed = route.relaxed
@@ -560,7 +578,7 @@ def inspect_container(
                 f"{credential.in_file or credential.name} with no {base_names} (so {route.client} would call "
                 f"{route.url})",
                 inspector.path(credential.field),
-                remedy=credential.remedy,
+                remedy=credential.remedy.without_base_url() if credential.remedy else None,
             )
         )
 
@@ -587,6 +605,9 @@ def inspect_container(
                 "it takes effect when it appears, unchecked",
                 skipped.field,
             )
+    if findings.doubts and findings.configured_for_openai:
+        findings.problems.extend(findings.doubts)
+        findings.doubts.clear()
     return findings
 
 
@@ -675,7 +696,7 @@ def read_files(
 
 def _judge_config(config: MountedConfig, env: ContainerEnv, inspector: _Inspector, runs_at: str) -> list[EnvSetting]:
     for problem in config.problems:
-        inspector.problem(problem.code, problem.message, problem.field)
+        inspector.problem(problem.code, problem.message, problem.field, problem.possible)
     for scan in config.scans:
         inspector.embedded_urls(scan.text, scan.label, scan.field, remedy(_file_of(scan), "the URL", "scan"))
     for found in config.destinations:
@@ -686,6 +707,14 @@ def _judge_config(config: MountedConfig, env: ContainerEnv, inspector: _Inspecto
             Target(TargetKind.DEFAULT, url, default.what, inspector.path(runs_at), remedy=default.remedy)
         )
     return config.settings
+
+
+def _references(setting: EnvSetting) -> str:
+    """The hidden references of a value as written: the kubelet's $(VAR) in env, ${VAR} in a file
+    (Spring placeholders, dotenv expansion)."""
+    if setting.in_file:
+        return ", ".join(f"${{{name}}}" for name in setting.hidden_refs)
+    return f"$({', '.join(setting.hidden_refs)})"
 
 
 def _file_of(scan: FileScan) -> MountedFile:
@@ -722,6 +751,10 @@ def _judge_destination(found: ClientDestination, env: ContainerEnv, inspector: _
             return
     if destination.url is not None:
         _file_target(inspector, label, destination.url, file.field, fix)
+    elif destination.default is not None and destination.default_from:
+        # the file writes the variable the client falls back to (LiteLLM environment_variables)
+        written = f"{label}, from {destination.default_from}"
+        _file_target(inspector, written, destination.default, file.field, remedy(file, destination.default_from, "env"))
     elif destination.default is not None:
         inspector.f.targets.append(
             Target(
@@ -734,7 +767,7 @@ def _judge_destination(found: ClientDestination, env: ContainerEnv, inspector: _
         )
 
 
-def _file_target(inspector: _Inspector, label: str, text: str, field: str, fix: str) -> None:
+def _file_target(inspector: _Inspector, label: str, text: str, field: str, fix: Remedy) -> None:
     try:
         url = hosts.parse_url(text.strip())
     except hosts.URLError as error:

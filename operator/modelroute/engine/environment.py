@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from modelroute.engine.remedies import Remedy
 
 ConfigMaps = Mapping[tuple[str, str], Mapping[str, str]]
 
@@ -54,7 +57,7 @@ class EnvSetting:
     #: a setting read from a mounted file: where it is, for messages ("OPENAI_API_BASE in /app/.env (...)")
     in_file: str = ""
     #: what to change when it is not approved (a mounted file, which the mutation cannot fix)
-    remedy: str = ""
+    remedy: Remedy | None = None
 
 
 @dataclass(frozen=True, slots=True)

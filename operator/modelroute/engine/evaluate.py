@@ -14,6 +14,7 @@ from modelroute.engine.detection import ContainerFindings, Target, TargetKind, i
 from modelroute.engine.mutation import Mutation, mutate_pod_spec
 from modelroute.engine.podspec import NotAPodError, PodShape, pod_shape
 from modelroute.engine.redaction import redact_path
+from modelroute.engine.remedies import written_by
 from modelroute.engine.verdict import Code, Decision, JSONPatch, Outcome, Violation
 
 
@@ -140,7 +141,7 @@ class _Judge:
             return Violation(
                 Code.NON_AZURE_PROVIDER,
                 f"{target.describe()} routes OpenAI models through AWS Bedrock, not an approved Azure endpoint"
-                + (f"; {target.remedy}" if target.remedy else ""),
+                + self._remedy(target),
                 container.name,
                 target.field,
             )
@@ -192,9 +193,14 @@ class _Judge:
         code = Code.DEFAULT_OPENAI_ENDPOINT if target.kind is TargetKind.DEFAULT else Code.ENDPOINT_NOT_APPROVED
         subject = target.setting if target.kind is TargetKind.DEFAULT else target.describe()
         message = f"container {container.name}: {subject} is not an approved route: {why}"
-        if target.remedy:
-            message += f"; {target.remedy}"
-        return Violation(code, message, container.name, target.field)
+        return Violation(code, message + self._remedy(target), container.name, target.field)
+
+    def _remedy(self, target: Target) -> str:
+        """What to change in the file that names the target, in terms of what this pod is injected."""
+        if target.remedy is None:
+            return ""
+        written = written_by(self.workload.spec.inject.profiles) if self.workload is not None else None
+        return f"; {target.remedy.text(written)}"
 
 
 def _channel_not_declared(container: ContainerFindings, target: Target, endpoint: EndpointState) -> Violation:
@@ -394,6 +400,8 @@ def _judge(review: _Review) -> None:
         judge = _Judge(policy, workload, review.endpoint, approved, one_door)
         for f in review.findings:
             review.violations.extend(f.problems)
+            if workload is not None:  # a covered pod's clients may load a Secret's file: it must be proven
+                review.violations.extend(f.doubts)
             for target in f.targets:
                 verdict = judge.judge(f, target)
                 if verdict is not None:

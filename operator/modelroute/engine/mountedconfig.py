@@ -21,7 +21,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dotenv.variables import parse_variables
 
@@ -31,6 +31,7 @@ from modelroute.engine.clients import canonical_name
 from modelroute.engine.configfiles import Format, read
 from modelroute.engine.environment import ContainerEnv, EnvSetting, Source
 from modelroute.engine.mounts import ContainerFiles, MountedFile, Origin
+from modelroute.engine.remedies import Remedy
 from modelroute.engine.verdict import Code
 
 _DOTENV_VARIABLES = ("DOTENV_PATH", "DOTENV_CONFIG_PATH")
@@ -90,6 +91,7 @@ class FileProblem:
     code: Code
     message: str
     field: str
+    possible: bool = False  # a file a client may load that nothing names: see ContainerFindings.doubts
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,21 +115,10 @@ class MountedConfig:
         return bool(self.settings or self.scans or self.problems or self.destinations or self.defaults)
 
 
-def remedy(file: MountedFile, key: str, fmt: Format | str) -> str:
-    """What to change, for messages: the mutation cannot edit a mounted file."""
-    where = file.source or file.path
-    hint = {
-        Format.DOTENV: f", or delete it so that the environment variable {key} (which the file does not "
-        "override) applies",
-        Format.PROPERTIES: ", or make it a placeholder such as ${SPRING_AI_OPENAI_BASE_URL} that the "
-        "injected environment fills in",
-        Format.YAML: ", or make it a placeholder such as ${SPRING_AI_OPENAI_BASE_URL} that the injected "
-        "environment fills in",
-        Format.APPSETTINGS: f", or delete it so that the environment variable {key.replace(':', '__')} applies",
-        "litellm": ", or write os.environ/AZURE_API_BASE (or os.environ/OPENAI_BASE_URL) so that the injected "
-        "environment supplies it",
-    }.get(fmt, "")
-    return f"ModelRoute cannot change a mounted file: set {key} in {where} to the approved endpoint{hint}"
+def remedy(file: MountedFile, key: str, fmt: Format | str) -> Remedy:
+    """What to change, for messages: the mutation cannot edit a mounted file (engine.remedies)."""
+    mounted = not (file.source or "").startswith("env ")  # OAI_CONFIG_LIST's JSON in a variable
+    return Remedy(key, file.source or file.path, str(fmt), mounted)
 
 
 class FileReader:
@@ -186,16 +177,19 @@ class FileReader:
             )
         return None
 
-    def not_visible(self, file: MountedFile, by: str) -> None:
+    def not_visible(self, file: MountedFile, by: str, possible: bool = False) -> None:
+        """`possible`: nothing names the file, a client may load it (it counts only where the container
+        is otherwise configured for OpenAI traffic)."""
         self.problem(
             Code.ENDPOINT_NOT_VISIBLE,
             f"{by}: {file.path} comes from {file.source}, which ModelRoute never reads; a client loads it as its "
             "configuration. Mount it from a ConfigMap so its route can be proven",
             file.field,
+            possible,
         )
 
-    def problem(self, code: Code, message: str, field: str) -> None:
-        self.out.problems.append(FileProblem(code, message, field))
+    def problem(self, code: Code, message: str, field: str, possible: bool = False) -> None:
+        self.out.problems.append(FileProblem(code, message, field, possible))
 
     def unreadable(self, file: MountedFile, what: str, error: str) -> None:
         self.problem(
@@ -215,7 +209,7 @@ class FileReader:
         hidden: tuple[str, ...] = (),
         condition: str = "",
         line: int | None = None,
-        fix: str | None = None,
+        fix: Remedy | None = None,
     ) -> None:
         at = f" line {line}" if line else ""
         when = f", {condition}" if condition else ""
@@ -255,7 +249,9 @@ class FileReader:
             if entry.key in settings and not sourced and not (override and not entry.key.startswith("CODEX_")):
                 continue  # the container's env wins
             if sourced:
-                fix = f"{remedy(file, entry.key, '')}, or stop sourcing it: the shell assigns it over the environment"
+                fix = replace(
+                    remedy(file, entry.key, ""), also="stop sourcing it: the shell assigns it over the environment"
+                )
                 self.setting(entry.key, value, file, entry.key, Format.DOTENV, tuple(hidden), _SOURCED, entry.line, fix)
                 continue
             self.setting(entry.key, value, file, entry.key, Format.DOTENV, tuple(hidden), line=entry.line)
@@ -373,7 +369,7 @@ def read_mounted_config(
         fmt = config_format(file.path, spring_names)
         if file.origin is Origin.SECRET:
             if fmt is not None or posixpath.basename(file.path).startswith(OAI_CONFIG_LIST):
-                reader.not_visible(file, "a configuration file by its name")
+                reader.not_visible(file, "a configuration file by its name", possible=True)
             continue
         if file.text is None:
             if fmt is not None or posixpath.basename(file.path).startswith(OAI_CONFIG_LIST):
@@ -399,7 +395,7 @@ def read_mounted_config(
         where = files.directory(directory)
         if where.origin is Origin.SECRET and where.source and where.field not in reported:
             reported.add(where.field)
-            reader.not_visible(where, f"the directory {directory}, where clients look for configuration files,")
+            reader.not_visible(where, "a directory where clients look for configuration files", possible=True)
     return reader.out
 
 

@@ -57,6 +57,7 @@ class _Entry:
     source: str
     text: str | None = None
     unreadable: str = ""
+    top_level: bool = False  # as `rest`: only names directly under the volume can be one of its files
 
 
 @dataclass(slots=True)
@@ -143,8 +144,9 @@ def _secret_files(name: str, items: Any, namespace: str, content: _Content) -> N
                 Origin.SECRET, f"{describe} key {str(item.get('key', ''))!r}"
             )
     else:
-        # a Secret's keys are never read, so any path under it may be one of them
-        content.rest = _Entry(Origin.SECRET, describe)
+        # a Secret's keys are never read, so any name directly under it may be one of them; keys hold
+        # no `/`, so nothing deeper (such as .codex/config.toml) is there
+        content.rest = _Entry(Origin.SECRET, describe, top_level=True)
 
 
 def _volume_content(volume: Mapping[str, Any], namespace: str, config_maps: ConfigMaps) -> _Content:
@@ -216,6 +218,8 @@ class ContainerFiles:
                 entry = mount.content.entries.get(relative)
                 if entry is None:
                     entry = mount.content.rest
+                    if entry.top_level and "/" in relative:
+                        entry = _Entry(Origin.ABSENT, "")
                 return MountedFile(path, entry.origin, mount.field, entry.source, entry.text, entry.unreadable)
         return MountedFile(path, Origin.IMAGE)
 
