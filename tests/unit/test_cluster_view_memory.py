@@ -115,7 +115,7 @@ def test_a_watched_pod_costs_the_view_about_a_kilobyte() -> None:
         per_pod = (tracemalloc.get_traced_memory()[0] - baseline) / count
     finally:
         tracemalloc.stop()
-    assert per_pod <= 1024, f"{per_pod:.0f} bytes per watched pod"
+    assert per_pod <= 1200, f"{per_pod:.0f} bytes per watched pod"  # about 990; 9,900 before templates were shared
 
 
 def test_values_are_shared_by_content_and_counted() -> None:
