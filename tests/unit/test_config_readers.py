@@ -15,7 +15,7 @@ from dotenv import dotenv_values
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelroute.engine.configfiles import MAX_DEPTH, MAX_TEXT, MAX_VALUES, Format, flatten, read
+from modelroute.engine.configfiles import MAX_DEPTH, MAX_FILE_CHARS, MAX_VALUES, Format, flatten, read
 
 KEYS = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True)
 VALUES = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=30)
@@ -136,7 +136,7 @@ ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         (Format.APPSETTINGS, "[" * 100_000 + "]" * 100_000, "deeper than"),
         (Format.APPSETTINGS, '{"a": 1,,}', "not valid JSON (at line 1"),
         (Format.APPSETTINGS, "[1]", "not a JSON object"),
-        (Format.DOTENV, "A=" + "x" * (MAX_TEXT + 1), "larger than"),
+        (Format.DOTENV, "A=" + "x" * (MAX_FILE_CHARS + 1), "larger than"),
         (Format.DOTENV, "A=\x00\x01\x02", "binary"),
         (Format.PROPERTIES, "a=\udcff", "not valid UTF-8"),
     ],

@@ -31,10 +31,8 @@ import rapidjson
 import yaml
 from dotenv.parser import parse_stream
 
-#: A ConfigMap holds at most 1 MiB in all; a larger text is refused rather than read.
-MAX_TEXT = 1 << 20
-#: Nesting deeper than this is no configuration a person wrote.
-MAX_DEPTH = 64
+from modelroute.engine.configtext import MAX_DEPTH, MAX_FILE_CHARS, json_depth
+
 #: Values one file may hold once flattened; a YAML alias bomb stops here.
 MAX_VALUES = 20_000
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -68,8 +66,8 @@ class UnreadableFileError(ValueError):
 
 def check_text(text: str) -> None:
     """Refuse what no reader should parse: oversized, binary or not valid UTF-8."""
-    if len(text) > MAX_TEXT:
-        raise UnreadableFileError(f"it is larger than {MAX_TEXT} characters")
+    if len(text) > MAX_FILE_CHARS:
+        raise UnreadableFileError(f"it is larger than {MAX_FILE_CHARS} characters")
     if "\x00" in text:
         raise UnreadableFileError(f"it is binary (a NUL character at offset {text.index(chr(0))})")
     try:
@@ -209,22 +207,6 @@ def _spring_yaml(text: str) -> Iterator[Entry]:
 
 _DOTNET_JSON = rapidjson.PM_COMMENTS | rapidjson.PM_TRAILING_COMMAS
 _OFFSET = re.compile(r"at offset (\d+): (.*)")
-_JSON_STRINGS_AND_COMMENTS = re.compile(r'"(?:[^"\\\n]|\\.)*"|//[^\n]*|/\*[\s\S]*?\*/')
-_JSON_BRACKETS = re.compile(r"[\[\]{}]")
-
-
-def _json_depth(text: str) -> int:
-    """How deeply a JSON text's arrays and objects nest, strings and comments left out: checked before
-    the parser runs, whose C stack grows with the nesting (an unterminated string or comment counts as
-    text; the parser refuses the file then)."""
-    depth = deepest = 0
-    for bracket in _JSON_BRACKETS.finditer(_JSON_STRINGS_AND_COMMENTS.sub("", text)):
-        if bracket.group() in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth = max(depth - 1, 0)
-    return deepest
 
 
 def _appsettings(text: str) -> Iterator[Entry]:
@@ -232,7 +214,7 @@ def _appsettings(text: str) -> Iterator[Entry]:
     # with comments skipped and trailing commas allowed (single quotes, unquoted names and the like
     # it refuses, and so does this parser)
     text = text.removeprefix("\ufeff")
-    if _json_depth(text) > MAX_DEPTH:
+    if json_depth(text, comments=True) > MAX_DEPTH:
         raise UnreadableFileError(f"it is nested deeper than {MAX_DEPTH} levels")
     try:
         data = rapidjson.loads(text, parse_mode=_DOTNET_JSON)

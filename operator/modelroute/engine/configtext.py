@@ -29,6 +29,7 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _TOML_LINE = re.compile(r"\(at line (\d+)")
 _BRACKET = re.compile(r"[\[\]{}]")
 _JSON_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_STRINGS_AND_COMMENTS = re.compile(r'"(?:[^"\\\n]|\\.)*"|//[^\n]*|/\*[\s\S]*?\*/')
 _TOML_STRINGS_AND_COMMENTS = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*')
 
 
@@ -143,9 +144,7 @@ def load_yaml(text: str) -> Any:
 
 def load_toml(text: str) -> dict[str, Any]:
     """What `tomllib.loads(text)` returns (TOML 1.0, as the Rust `toml` crate reads it), or ConfigFileError."""
-    check_text(text, "TOML")
-    if _bracket_depth(text, _TOML_STRINGS_AND_COMMENTS) > MAX_DEPTH:
-        raise ConfigFileError(f"the TOML file is nested deeper than {MAX_DEPTH} levels")
+    _check_size_and_depth(text, "TOML", _TOML_STRINGS_AND_COMMENTS)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -154,20 +153,34 @@ def load_toml(text: str) -> dict[str, Any]:
         what = _TOML_LINE.split(message, maxsplit=1)[0].strip().rstrip("(").strip()
         raise ConfigFileError(f"invalid TOML: {what}", int(found.group(1)) if found else None) from None
     except RecursionError:
-        raise ConfigFileError(f"the TOML file is nested deeper than {MAX_DEPTH} levels") from None
+        raise _too_deep("TOML") from None
 
 
 def load_json(text: str) -> Any:
     """What `json.loads(text)` returns, or ConfigFileError."""
-    check_text(text, "JSON")
-    if _bracket_depth(text, _JSON_STRINGS) > MAX_DEPTH:
-        raise ConfigFileError(f"the JSON file is nested deeper than {MAX_DEPTH} levels")
+    _check_size_and_depth(text, "JSON", _JSON_STRINGS)
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise ConfigFileError(f"invalid JSON: {error.msg}", error.lineno) from None
     except RecursionError:
-        raise ConfigFileError(f"the JSON file is nested deeper than {MAX_DEPTH} levels") from None
+        raise _too_deep("JSON") from None
+
+
+def _check_size_and_depth(text: str, kind: str, strings: re.Pattern[str]) -> None:
+    check_text(text, kind)
+    if _bracket_depth(text, strings) > MAX_DEPTH:
+        raise _too_deep(kind)
+
+
+def _too_deep(kind: str) -> ConfigFileError:
+    return ConfigFileError(f"the {kind} file is nested deeper than {MAX_DEPTH} levels")
+
+
+def json_depth(text: str, *, comments: bool = False) -> int:
+    """How deeply a JSON text's arrays and objects nest, checked before a parser whose stack grows with
+    the nesting runs; `comments` for the JSON with `//` and `/* */` comments that .NET reads."""
+    return _bracket_depth(text, _JSON_STRINGS_AND_COMMENTS if comments else _JSON_STRINGS)
 
 
 def _bracket_depth(text: str, strings: re.Pattern[str]) -> int:

@@ -9,6 +9,7 @@ unmanaged pod, into which nothing is injected, is told which kind of URL to set 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from modelroute.api.v1alpha1 import ClientProfile
@@ -95,22 +96,34 @@ class Remedy:
         return ""
 
 
+_PROFILES = "the ModelWorkload's inject.profiles"
+
+
 def _offer(fix: str, effect: str, variable: str, written: frozenset[str]) -> str:
     """An indirection through `variable`: offered as it is when the workload writes it, else with the
     profile that would; not at all when no profile writes it."""
-    if variable.upper() in written:
-        return f", or {fix}{effect}"
-    writer = _WRITER.get(variable.upper())
-    if writer is None:
-        return ""
-    return f", or {fix} and add {writer[0]} to the ModelWorkload's inject.profiles, which writes {writer[1]}"
+    return _through(
+        variable,
+        written,
+        f", or {fix}{effect}",
+        lambda profile, writes: f", or {fix} and add {profile} to {_PROFILES}, which writes {writes}",
+    )
 
 
 def _override(variable: str, written: frozenset[str]) -> str:
     """A file key the environment overrides (dotenv, .NET): the profile that writes `variable` fixes it."""
+    return _through(
+        variable,
+        written,
+        f", or delete it so that the injected {variable} applies",
+        lambda profile, writes: f", or add {profile} to {_PROFILES}: the {writes} it writes overrides the file",
+    )
+
+
+def _through(variable: str, written: frozenset[str], if_written: str, if_not: Callable[[str, str], str]) -> str:
+    """`if_written` when the workload writes `variable`; else `if_not(profile, what it writes)` for the
+    profile that would write it; nothing when no profile does."""
     if variable.upper() in written:
-        return f", or delete it so that the injected {variable} applies"
+        return if_written
     writer = _WRITER.get(variable.upper())
-    if writer is None:
-        return ""
-    return f", or add {writer[0]} to the ModelWorkload's inject.profiles: the {writer[1]} it writes overrides the file"
+    return "" if writer is None else if_not(*writer)
