@@ -21,11 +21,15 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from junitparser import JUnitXml
+from tests.unit.builders import endpoint_manifest, policy_manifest, workload_manifest
 
 from modelroute.cli.manifests import Document, build_context
 from modelroute.engine.evaluate import evaluate
 from modelroute.main import main
 
+CONTOSO = "https://contoso.openai.azure.com"
+#: bought from Microsoft under a purchase order
+PURCHASED = {"channel": "Microsoft", "reference": "PO-1"}
 _EXAMPLES = int(os.environ.get("MODELROUTE_FUZZ_EXAMPLES", "40"))
 fuzz = settings(
     max_examples=_EXAMPLES,
@@ -35,28 +39,9 @@ fuzz = settings(
 )
 
 CONTEXT = [
-    {
-        "apiVersion": "modelroute.io/v1alpha1",
-        "kind": "AzureEndpoint",
-        "metadata": {"name": "contoso"},
-        "spec": {"url": "https://contoso.openai.azure.com", "defaultApiVersion": "2024-10-21"},
-    },
-    {
-        "apiVersion": "modelroute.io/v1alpha1",
-        "kind": "ModelWorkload",
-        "metadata": {"name": "chat", "namespace": "default"},
-        "spec": {
-            "selector": {"matchLabels": {"app": "chat"}},
-            "endpointRef": {"name": "contoso"},
-            "procurement": {"channel": "Microsoft", "reference": "PO-1"},
-        },
-    },
-    {
-        "apiVersion": "modelroute.io/v1alpha1",
-        "kind": "RoutePolicy",
-        "metadata": {"name": "enforce"},
-        "spec": {"enforcement": "Enforce"},
-    },
+    endpoint_manifest(url=CONTOSO),
+    workload_manifest(namespace="default", procurement=PURCHASED),
+    policy_manifest("enforce", enforcement="Enforce"),
 ]
 
 scalars = st.one_of(

@@ -26,48 +26,27 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 from tests.fuzz import test_fuzz_check as manifests
-from tests.fuzz.test_fuzz_reviews import NAMESPACES, Logged
+from tests.fuzz.test_fuzz_reviews import Logged, cluster_state
+from tests.unit.builders import endpoint_manifest, policy_manifest, workload_manifest
 
 from modelroute.admission import configurations as cfg
 from modelroute.admission.webhooks import AdmissionService
 from modelroute.api import annotations as ann
-from modelroute.api import kinds
-from modelroute.cluster.state import WATCHED, ClusterState
 from modelroute.observability import Metrics
 
 #: a context that writes as much as the engine can write: several client profiles, a credentials Secret
 #: reference, a proxy (and its NO_PROXY), values rewritten in place, and ConfigMap values pinned
 REWRITING = [
-    {
-        "apiVersion": "modelroute.io/v1alpha1",
-        "kind": "AzureEndpoint",
-        "metadata": {"name": "contoso"},
-        "spec": {
-            "url": "https://contoso.openai.azure.com",
-            "defaultApiVersion": "2024-10-21",
-            "egress": {"proxy": "http://proxy.example:3128"},
+    endpoint_manifest(url=manifests.CONTOSO, egress={"proxy": "http://proxy.example:3128"}),
+    workload_manifest(
+        namespace="default",
+        procurement=manifests.PURCHASED,
+        inject={
+            "profiles": ["OpenAI", "AzureOpenAI", "LangChain", "LiteLLM", "SpringAI"],
+            "credentialsSecretRef": {"name": "openai", "key": "api-key"},
         },
-    },
-    {
-        "apiVersion": "modelroute.io/v1alpha1",
-        "kind": "ModelWorkload",
-        "metadata": {"name": "chat", "namespace": "default"},
-        "spec": {
-            "selector": {"matchLabels": {"app": "chat"}},
-            "endpointRef": {"name": "contoso"},
-            "procurement": {"channel": "Microsoft", "reference": "PO-1"},
-            "inject": {
-                "profiles": ["OpenAI", "AzureOpenAI", "LangChain", "LiteLLM", "SpringAI"],
-                "credentialsSecretRef": {"name": "openai", "key": "api-key"},
-            },
-        },
-    },
-    {
-        "apiVersion": "modelroute.io/v1alpha1",
-        "kind": "RoutePolicy",
-        "metadata": {"name": "rewrite"},
-        "spec": {"enforcement": "Warn", "rewrite": True},
-    },
+    ),
+    policy_manifest("rewrite", enforcement="Warn", rewrite=True),
     {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -75,22 +54,6 @@ REWRITING = [
         "data": {"url": "https://contoso.openai.azure.com", "OPENAI_BASE_URL": "https://api.openai.com/v1"},
     },
 ]
-
-
-def _state(bodies: list[dict[str, Any]]) -> ClusterState:
-    by_kind: dict[str, list[dict[str, Any]]] = {}
-    for body in bodies:
-        by_kind.setdefault(body["kind"], []).append(body)
-    by_kind["Namespace"] = [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n, "labels": {"kubernetes.io/metadata.name": n}}}
-        for n in NAMESPACES
-    ]
-    state = ClusterState(operator_namespace="modelroute-system")
-    plural_of = {k.plural: k.kind for k in kinds.WATCHED_KINDS}
-    for plural in WATCHED:
-        state.replace_all(plural, by_kind.get(plural_of[plural], []))
-    assert state.ready
-    return state
 
 
 OWN = "modelroute.io/"
@@ -207,7 +170,7 @@ class Service:
     def __init__(self, bodies: list[dict[str, Any]]) -> None:
         self.logged = Logged()
         self.loop = asyncio.new_event_loop()
-        self.service = AdmissionService(_state(bodies), Metrics(), lambda: None, self._no_read)
+        self.service = AdmissionService(cluster_state(bodies), Metrics(), lambda: None, self._no_read)
 
     @staticmethod
     async def _no_read(_: str) -> dict[str, Any] | None:

@@ -38,15 +38,15 @@ NAMESPACES = ("default", "kube-system", "other")
 CONTROLLER_RESOURCES = {k.kind: (k.group, k.plural) for k in kinds.POD_CONTROLLER_KINDS}
 
 
-def _state() -> ClusterState:
+def cluster_state(bodies: list[dict[str, Any]]) -> ClusterState:
+    """A cluster view that holds `bodies` and the namespaces NAMESPACES, ready as after its first lists."""
     by_kind: dict[str, list[dict[str, Any]]] = {}
-    for body in manifests.CONTEXT:
+    for body in bodies:
         by_kind.setdefault(body["kind"], []).append(body)
-    namespaces = [
+    by_kind["Namespace"] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n, "labels": {"kubernetes.io/metadata.name": n}}}
         for n in NAMESPACES
     ]
-    by_kind["Namespace"] = namespaces
     state = ClusterState(operator_namespace="modelroute-system")
     plural_of = {k.plural: k.kind for k in kinds.WATCHED_KINDS}
     for plural in WATCHED:
@@ -83,7 +83,7 @@ def webhook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webhook]:
     logged = Logged()
     root = logging.getLogger()
     root.addHandler(logged)
-    state = _state()
+    state = cluster_state(manifests.CONTEXT)
     try:
         with serving(Path(tmp_path_factory.mktemp("fuzz-reviews")), state=state) as served:
             yield Webhook(served.client(), state, logged)

@@ -13,25 +13,27 @@ APPROVED_URL = "https://contoso-eastus.openai.azure.com"
 APPROVED_HOST = "contoso-eastus.openai.azure.com"
 
 
+def endpoint_manifest(name: str = "contoso", url: str = APPROVED_URL, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "modelroute.io/v1alpha1",
+        "kind": "AzureEndpoint",
+        "metadata": {"name": name},
+        "spec": {"url": url, "defaultApiVersion": "2024-10-21", **spec},
+    }
+
+
 def endpoint(name: str = "contoso", url: str = APPROVED_URL, **spec: Any) -> AzureEndpoint:
-    return AzureEndpoint.model_validate(
-        {
-            "apiVersion": "modelroute.io/v1alpha1",
-            "kind": "AzureEndpoint",
-            "metadata": {"name": name},
-            "spec": {"url": url, "defaultApiVersion": "2024-10-21", **spec},
-        }
-    )
+    return AzureEndpoint.model_validate(endpoint_manifest(name, url, **spec))
 
 
-def workload(
+def workload_manifest(
     name: str = "chat",
     namespace: str = "apps",
     app: str = "chat",
     endpoint_name: str | None = "contoso",
     channel: str = "Microsoft",
     **spec: Any,
-) -> ModelWorkload:
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "selector": {"matchLabels": {"app": app}},
         "procurement": {"channel": channel},
@@ -39,20 +41,25 @@ def workload(
     }
     if endpoint_name is not None:
         body["endpointRef"] = {"name": endpoint_name}
-    return ModelWorkload.model_validate(
-        {
-            "apiVersion": "modelroute.io/v1alpha1",
-            "kind": "ModelWorkload",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": body,
-        }
-    )
+    return {
+        "apiVersion": "modelroute.io/v1alpha1",
+        "kind": "ModelWorkload",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": body,
+    }
+
+
+def workload(*args: Any, **kwargs: Any) -> ModelWorkload:
+    """The ModelWorkload `workload_manifest(*args, **kwargs)` describes."""
+    return ModelWorkload.model_validate(workload_manifest(*args, **kwargs))
+
+
+def policy_manifest(name: str = "strict", **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "modelroute.io/v1alpha1", "kind": "RoutePolicy", "metadata": {"name": name}, "spec": spec}
 
 
 def policy(name: str = "strict", **spec: Any) -> RoutePolicy:
-    return RoutePolicy.model_validate(
-        {"apiVersion": "modelroute.io/v1alpha1", "kind": "RoutePolicy", "metadata": {"name": name}, "spec": spec}
-    )
+    return RoutePolicy.model_validate(policy_manifest(name, **spec))
 
 
 def container(name: str = "app", env: dict[str, str] | None = None, **fields: Any) -> dict[str, Any]:

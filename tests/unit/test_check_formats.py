@@ -15,6 +15,7 @@ import jsonschema
 import junitparser
 import pytest
 import yaml
+from tests.unit.command_line import modelroute
 
 from modelroute.engine.verdict import CODE_HELP, Code
 
@@ -24,14 +25,7 @@ SARIF_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "sarif-schema-2.1
 
 
 def check(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "modelroute.main", "check", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=cwd,
-    )
+    return modelroute("check", *args, cwd=cwd)
 
 
 def line_of(path: Path, text: str, after: int = 0) -> int:
@@ -145,22 +139,8 @@ def test_fail_on_warn_turns_a_warned_result_into_a_failing_exit() -> None:
         check=True,
     ).stdout
     args = [*compliant_but_warned, "-"]
-    plain = subprocess.run(
-        [sys.executable, "-m", "modelroute.main", "check", *args],
-        input=notebook,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    strict = subprocess.run(
-        [sys.executable, "-m", "modelroute.main", "check", *args, "--fail-on", "warn"],
-        input=notebook,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
+    plain = modelroute("check", *args, stdin=notebook, cwd=ROOT)
+    strict = modelroute("check", *args, "--fail-on", "warn", stdin=notebook, cwd=ROOT)
     assert (plain.returncode, strict.returncode) == (0, 1), (plain.stdout, strict.stdout)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.unit.command_line import modelroute
 
 from modelroute import main as cli
 from modelroute.cli import manifests
@@ -36,17 +37,6 @@ def pod(name: str = "p", namespace: str = "default", env: list[dict[str, str]] |
     }
 
 
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "modelroute.main", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def assert_bad_input(result: subprocess.CompletedProcess[str], *where: str) -> None:
     assert result.returncode == 2, (result.returncode, result.stdout[-500:], result.stderr[-2000:])
     assert "Traceback" not in result.stderr
@@ -65,19 +55,19 @@ def test_json_nested_a_thousand_deep_is_bad_input_naming_the_file(tmp_path: Path
     body["spec"]["containers"][0]["args"] = "DEEP"  # type: ignore[index]
     path = tmp_path / "deep.json"
     path.write_text(json.dumps(body).replace('"DEEP"', "[" * 1000 + "]" * 1000))
-    assert_bad_input(run("check", str(path)), f"{path}: document 1")
+    assert_bad_input(modelroute("check", str(path)), f"{path}: document 1")
 
 
 def test_yaml_nested_a_thousand_deep_is_bad_input_naming_the_document(tmp_path: Path) -> None:
     path = tmp_path / "deep.yaml"
     path.write_text(yaml.safe_dump(pod()) + "---\nvalue: " + "[" * 1000 + "]" * 1000 + "\n")
-    assert_bad_input(run("check", str(path)), f"{path}: document 2")
+    assert_bad_input(modelroute("check", str(path)), f"{path}: document 2")
 
 
 def test_namespace_labels_given_as_a_list_are_bad_input(tmp_path: Path) -> None:
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team", "labels": ["a", "b"]}}
     path = write_docs(tmp_path / "ns.yaml", namespace, pod(namespace="team"))
-    assert_bad_input(run("check", str(path)), f"{path}: document 1", "metadata.labels must be a mapping")
+    assert_bad_input(modelroute("check", str(path)), f"{path}: document 1", "metadata.labels must be a mapping")
 
 
 @pytest.mark.parametrize("field", ["name", "namespace", "generateName"])
@@ -85,7 +75,7 @@ def test_list_typed_metadata_strings_are_bad_input(tmp_path: Path, field: str) -
     body = pod()
     body["metadata"][field] = ["a", "b"]  # type: ignore[index]
     path = write_docs(tmp_path / "pod.yaml", pod("first"), body)
-    assert_bad_input(run("check", str(path)), f"{path}: document 2", f"metadata.{field} must be a string")
+    assert_bad_input(modelroute("check", str(path)), f"{path}: document 2", f"metadata.{field} must be a string")
 
 
 def test_a_violation_behind_a_symlinked_directory_is_judged(tmp_path: Path) -> None:
@@ -96,7 +86,7 @@ def test_a_violation_behind_a_symlinked_directory_is_judged(tmp_path: Path) -> N
     tree.mkdir()
     write_docs(tree / "policy.yaml", ENFORCE)
     (tree / "linked").symlink_to(real, target_is_directory=True)
-    result = run("check", str(tree))
+    result = modelroute("check", str(tree))
     assert result.returncode == 1, result.stderr
     assert "DENY  Pod default/direct" in result.stdout
 
@@ -106,7 +96,7 @@ def test_a_symlink_loop_is_bad_input_naming_it(tmp_path: Path) -> None:
     (tree / "sub").mkdir(parents=True)
     write_docs(tree / "pod.yaml", pod())
     (tree / "sub" / "back").symlink_to(tree, target_is_directory=True)
-    assert_bad_input(run("check", str(tree)), "symlink loop", str(tree / "sub" / "back"))
+    assert_bad_input(modelroute("check", str(tree)), "symlink loop", str(tree / "sub" / "back"))
 
 
 def test_a_directory_reached_twice_through_symlinks_is_judged_once(tmp_path: Path) -> None:
@@ -114,7 +104,7 @@ def test_a_directory_reached_twice_through_symlinks_is_judged_once(tmp_path: Pat
     (tree / "real").mkdir(parents=True)
     write_docs(tree / "real" / "pod.yaml", pod())
     (tree / "alias").symlink_to(tree / "real", target_is_directory=True)
-    result = run("check", str(tree))
+    result = modelroute("check", str(tree))
     assert result.returncode == 0, result.stderr
     assert "1 judged" in result.stdout
 
@@ -126,7 +116,7 @@ def test_an_entry_that_cannot_be_read_fails_instead_of_being_skipped(tmp_path: P
     write_docs(tree / "pod.yaml", pod())
     broken = tree / ("self" if target == "self" else "broken.yaml")
     broken.symlink_to(broken if target == "self" else tree / target)
-    assert_bad_input(run("check", str(tree)), str(broken), "cannot read")
+    assert_bad_input(modelroute("check", str(tree)), str(broken), "cannot read")
 
 
 def test_a_directory_that_cannot_be_listed_fails_instead_of_being_skipped(
@@ -158,7 +148,7 @@ def test_an_anchor_of_a_mebibyte_referenced_thousands_of_times_is_refused(tmp_pa
         f"spec:\n  containers:\n  - name: app\n    env:\n{aliases}\n"
     )
     for command in ("check", "mutate"):
-        result = run(command, str(path))
+        result = modelroute(command, str(path))
         assert_bad_input(result, f"{path}: document 1", "YAML aliases expand it past")
         assert len(result.stdout) < 1 << 20
 
@@ -170,7 +160,7 @@ def test_small_aliases_are_still_read(tmp_path: Path) -> None:
         "  - name: a\n    env: &env [{name: OPENAI_BASE_URL, value: 'https://api.openai.com/v1'}]\n"
         "  - name: b\n    env: *env\n"
     )
-    result = run("check", str(path), "-o", "json")
+    result = modelroute("check", str(path), "-o", "json")
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)["results"]) == 1
 
@@ -200,7 +190,7 @@ def test_memory_stays_flat_in_the_number_of_documents(tmp_path: Path) -> None:
 
 def test_control_characters_in_names_are_escaped_in_text_output(tmp_path: Path) -> None:
     path = write_docs(tmp_path / "pod.yaml", pod("evil\x1b[2J\x1b]0;owned\x07\u202e"))
-    result = run("check", str(path))
+    result = modelroute("check", str(path))
     assert result.returncode == 0, result.stderr
     assert "\x1b" not in result.stdout
     assert "\x07" not in result.stdout
@@ -213,7 +203,7 @@ def test_control_characters_in_an_error_are_escaped(tmp_path: Path) -> None:
     body["kind"] = "Deployment\x1b[31m"
     body["metadata"]["name"] = ["x"]  # type: ignore[index]
     path = write_docs(tmp_path / "pod.yaml", body)
-    result = run("check", str(path))
+    result = modelroute("check", str(path))
     assert_bad_input(result, "Deployment\\x1b[31m")
     assert "\x1b" not in result.stderr
 
@@ -221,17 +211,17 @@ def test_control_characters_in_an_error_are_escaped(tmp_path: Path) -> None:
 def test_invalid_yaml_names_the_document_and_its_line_in_the_file(tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text(yaml.safe_dump(pod()) + "---\n" + yaml.safe_dump(pod("q")) + "---\nkind: [\n")
-    assert_bad_input(run("check", str(path)), f"{path}: document 3: invalid YAML at line")
+    assert_bad_input(modelroute("check", str(path)), f"{path}: document 3: invalid YAML at line")
 
 
 def test_duplicate_keys_are_bad_input(tmp_path: Path) -> None:
     path = tmp_path / "dup.yaml"
     path.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nmetadata: {name: q}\nspec: {containers: []}\n")
-    assert_bad_input(run("check", str(path)), f"{path}: document 1", "duplicate")
+    assert_bad_input(modelroute("check", str(path)), f"{path}: document 1", "duplicate")
 
 
 def test_stdin_is_read_once_and_judged(tmp_path: Path) -> None:
     stdin = yaml.safe_dump_all([ENFORCE, pod("direct", env=[DIRECT])])
-    result = run("check", "-", stdin=stdin)
+    result = modelroute("check", "-", stdin=stdin)
     assert result.returncode == 1, result.stderr
     assert "-: document 2" in result.stdout

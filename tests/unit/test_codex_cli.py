@@ -86,6 +86,11 @@ def recording_proxy() -> Iterator[tuple[int, list[str]]]:
         server.close()
 
 
+def codex_environment(home: Path, proxy: str) -> dict[str, str]:
+    """What `codex exec` runs with: `home` as HOME, a key from a Secret, every request through `proxy`."""
+    return {"PATH": os.environ["PATH"], "HOME": str(home), "OPENAI_API_KEY": "key-from-secret", "HTTPS_PROXY": proxy}
+
+
 def model_hosts(codex: Path, home: Path, env: Mapping[str, str], work: Path | None = None) -> set[str]:
     """The hosts `codex exec` sends its model requests to, with `home` as HOME, run in `work`."""
     if work is None:
@@ -95,13 +100,7 @@ def model_hosts(codex: Path, home: Path, env: Mapping[str, str], work: Path | No
         process = subprocess.Popen(
             [str(codex), "exec", "--skip-git-repo-check", "say hi"],
             cwd=work,
-            env={
-                "PATH": os.environ["PATH"],
-                "HOME": str(home),
-                "OPENAI_API_KEY": "key-from-secret",
-                "HTTPS_PROXY": f"http://127.0.0.1:{port}",
-                **env,
-            },
+            env={**codex_environment(home, f"http://127.0.0.1:{port}"), **env},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -153,12 +152,7 @@ def test_a_table_named_after_a_built_in_provider_is_refused_by_codex_and_by_the_
     result = subprocess.run(
         [str(codex), "exec", "--skip-git-repo-check", "say hi"],
         cwd=tmp_path,
-        env={
-            "PATH": os.environ["PATH"],
-            "HOME": str(tmp_path),
-            "OPENAI_API_KEY": "k",
-            "HTTPS_PROXY": "http://127.0.0.1:9",
-        },
+        env=codex_environment(tmp_path, "http://127.0.0.1:9"),
         capture_output=True,
         text=True,
         timeout=60,

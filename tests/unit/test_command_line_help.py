@@ -6,19 +6,13 @@ from __future__ import annotations
 import argparse
 import re
 import subprocess
-import sys
 
 import pytest
+from tests.unit.command_line import modelroute
 
 from modelroute import __version__
 from modelroute import main as cli
 from modelroute.cli import kubefields
-
-
-def modelroute(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "modelroute.main", *args], capture_output=True, text=True, timeout=60, check=False
-    )
 
 
 def _commands() -> list[str]:

@@ -13,21 +13,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.unit.command_line import modelroute
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-
-
-def run(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "modelroute.main", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=cwd,
-    )
 
 
 def refused(result: subprocess.CompletedProcess[str], *parts: str) -> None:
@@ -45,39 +34,73 @@ def examples(tmp_path: Path) -> Path:
     return copy
 
 
-def test_a_misspelt_group_on_the_route_policies_is_refused_with_a_suggestion(examples: Path) -> None:
-    policies = examples / "20-route-policies.yaml"
-    policies.write_text(policies.read_text().replace("modelroute.io/v1alpha1", "modelroutes.io/v1alpha1"))
-    refused(
-        run("check", str(examples)),
-        "20-route-policies.yaml: document 1, line ",
-        "unknown API group modelroutes.io; did you mean modelroute.io?",
-    )
+@pytest.mark.parametrize(
+    ("file", "right", "misspelt", "where", "message"),
+    [
+        (
+            "20-route-policies.yaml",
+            "modelroute.io/v1alpha1",
+            "modelroutes.io/v1alpha1",
+            "20-route-policies.yaml: document 1, line ",
+            "unknown API group modelroutes.io; did you mean modelroute.io?",
+        ),
+        (
+            "10-azure-endpoints.yaml",
+            "kind: AzureEndpoint",
+            "kind: AzureEndpiont",
+            "10-azure-endpoints.yaml: document 1",
+            "no kind AzureEndpiont in modelroute.io/v1alpha1; did you mean AzureEndpoint?",
+        ),
+    ],
+    ids=["a misspelt group", "a misspelt kind of ours"],
+)
+def test_a_misspelling_in_the_examples_is_refused_with_a_suggestion(
+    examples: Path, file: str, right: str, misspelt: str, where: str, message: str
+) -> None:
+    manifest = examples / file
+    manifest.write_text(manifest.read_text().replace(right, misspelt))
+    refused(modelroute("check", str(examples)), where, message)
 
 
-def test_a_misspelt_kind_of_ours_is_refused_with_a_suggestion(examples: Path) -> None:
-    endpoints = examples / "10-azure-endpoints.yaml"
-    endpoints.write_text(endpoints.read_text().replace("kind: AzureEndpoint", "kind: AzureEndpiont"))
-    refused(
-        run("check", str(examples)),
-        "10-azure-endpoints.yaml: document 1",
-        "no kind AzureEndpiont in modelroute.io/v1alpha1; did you mean AzureEndpoint?",
-    )
-
-
-def test_a_pod_with_an_unknown_field_is_refused_as_strict_field_validation_refuses_it(tmp_path: Path) -> None:
-    pod = tmp_path / "pod.yaml"
-    pod.write_text(
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containerz:\n    - name: app\n"
-        "      image: registry.example.com/app:1\n      env: [{name: OPENAI_API_KEY, value: k}]\n"
-    )
-    refused(run("check", str(pod)), "pod.yaml: document 1, line 6: Pod 'p': unknown field 'spec.containerz'")
+@pytest.mark.parametrize(
+    ("file", "text", "message"),
+    [
+        (
+            "pod.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containerz:\n    - name: app\n"
+            "      image: registry.example.com/app:1\n      env: [{name: OPENAI_API_KEY, value: k}]\n",
+            "pod.yaml: document 1, line 6: Pod 'p': unknown field 'spec.containerz'",
+        ),
+        (
+            "pod.json",
+            '{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},\n'
+            ' "spec": {"containers": [{"name": "a",\n  "image": "i", "name": "b"}]}}\n',
+            "pod.json: document 1, line 3: duplicate field spec.containers[0].name",
+        ),
+        (
+            "pod.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: []\n  containers: []\n",
+            "pod.yaml: document 1, line 6: duplicate field spec.containers",
+        ),
+    ],
+    ids=[
+        "an unknown field, as strict field validation refuses it",
+        "a field given twice in JSON, with its path and line",
+        "a field given twice in YAML",
+    ],
+)
+def test_a_pod_with_a_field_the_api_server_would_refuse_is_refused_saying_where(
+    tmp_path: Path, file: str, text: str, message: str
+) -> None:
+    path = tmp_path / file
+    path.write_text(text)
+    refused(modelroute("check", str(path)), message)
 
 
 def test_a_run_with_nothing_to_judge_is_refused_unless_allowed() -> None:
     context = [str(EXAMPLES / "10-azure-endpoints.yaml"), str(EXAMPLES / "20-route-policies.yaml")]
-    refused(run("check", *context), "nothing judged", "--allow-empty")
-    assert run("check", *context, "--allow-empty").returncode == 0
+    refused(modelroute("check", *context), "nothing judged", "--allow-empty")
+    assert modelroute("check", *context, "--allow-empty").returncode == 0
 
 
 def test_a_closed_output_pipe_keeps_the_verdicts_exit_code(tmp_path: Path) -> None:
@@ -123,7 +146,7 @@ def test_look_alikes_of_what_the_gate_reads_are_refused(
 ) -> None:
     path = tmp_path / "x.yaml"
     path.write_text(yaml.safe_dump({"apiVersion": api_version, "kind": kind, "metadata": {"name": "x"}}))
-    refused(run("check", str(path)), "x.yaml: document 1, line 1: " + message)
+    refused(modelroute("check", str(path)), "x.yaml: document 1, line 1: " + message)
 
 
 def test_other_groups_and_kinds_are_still_other_objects(tmp_path: Path) -> None:
@@ -135,14 +158,14 @@ def test_other_groups_and_kinds_are_still_other_objects(tmp_path: Path) -> None:
     ]
     path = tmp_path / "x.yaml"
     path.write_text(yaml.safe_dump_all(others))
-    result = run("check", str(path), "-o", "json")
+    result = modelroute("check", str(path), "-o", "json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["summary"]["ignored"] == 3
 
 
 def test_a_policy_test_file_beside_the_manifests_is_another_object_not_a_misspelt_group() -> None:
     # cli.modelroute.io is as near to modelroute.io as a one-letter typo, but it is `modelroute test`'s own group
-    result = run("check", str(EXAMPLES), str(ROOT / "tests" / "policy" / "modelroute-test.yaml"), "-o", "json")
+    result = modelroute("check", str(EXAMPLES), str(ROOT / "tests" / "policy" / "modelroute-test.yaml"), "-o", "json")
     assert result.returncode == 1, result.stderr  # the examples' denials, not a refusal of the input
     assert json.loads(result.stdout)["summary"]["ignored"] >= 1
 
@@ -197,32 +220,17 @@ def test_unknown_fields_are_named_by_their_path_in_every_judged_kind(
 ) -> None:
     path = tmp_path / "x.json"
     path.write_text(json.dumps(obj, indent=1))
-    refused(run("check", str(path)), f"unknown field '{field}'")
-    refused(run("mutate", str(path)), f"unknown field '{field}'")
-
-
-def test_a_field_given_twice_in_json_is_refused_with_its_path_and_line(tmp_path: Path) -> None:
-    path = tmp_path / "pod.json"
-    path.write_text(
-        '{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},\n'
-        ' "spec": {"containers": [{"name": "a",\n  "image": "i", "name": "b"}]}}\n'
-    )
-    refused(run("check", str(path)), "pod.json: document 1, line 3: duplicate field spec.containers[0].name")
-
-
-def test_a_field_given_twice_in_yaml_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "pod.yaml"
-    path.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: []\n  containers: []\n")
-    refused(run("check", str(path)), "pod.yaml: document 1, line 6: duplicate field spec.containers")
+    refused(modelroute("check", str(path)), f"unknown field '{field}'")
+    refused(modelroute("mutate", str(path)), f"unknown field '{field}'")
 
 
 def test_mutate_with_nothing_to_mutate_is_refused_unless_allowed() -> None:
-    refused(run("mutate", str(EXAMPLES / "10-azure-endpoints.yaml")), "nothing to mutate")
-    assert run("mutate", str(EXAMPLES / "10-azure-endpoints.yaml"), "--allow-empty").returncode == 0
+    refused(modelroute("mutate", str(EXAMPLES / "10-azure-endpoints.yaml")), "nothing to mutate")
+    assert modelroute("mutate", str(EXAMPLES / "10-azure-endpoints.yaml"), "--allow-empty").returncode == 0
 
 
 def test_a_file_named_twice_is_read_once(tmp_path: Path) -> None:
-    result = run("check", str(EXAMPLES), str(EXAMPLES / "30-model-workloads.yaml"), "-o", "json")
+    result = modelroute("check", str(EXAMPLES), str(EXAMPLES / "30-model-workloads.yaml"), "-o", "json")
     assert result.returncode == 1, result.stderr
     assert json.loads(result.stdout)["summary"]["judged"] == 9
     assert not any(

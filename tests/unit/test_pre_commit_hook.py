@@ -60,18 +60,19 @@ def scratch_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[s
     return repo, env
 
 
-def pre_commit_run(repo: Path, env: dict[str, str], *files: str) -> subprocess.CompletedProcess[str]:
+def pre_commit_run(repo: Path, env: dict[str, str], *files: str) -> tuple[int, str]:
+    """The exit code of `pre-commit run --files FILES...` and all it printed."""
     command = [sys.executable, "-m", "pre_commit", "run", "--color", "never", "--files", *files]
-    return subprocess.run(
+    done = subprocess.run(
         command, cwd=repo, env=env, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False
     )
+    return done.returncode, done.stdout + done.stderr
 
 
 def test_a_staged_violating_manifest_fails_the_hook_with_the_verdict(scratch_repo: tuple[Path, dict[str, str]]) -> None:
     repo, env = scratch_repo
-    done = pre_commit_run(repo, env, "manifests/violations.yaml")
-    output = done.stdout + done.stderr
-    assert done.returncode == 1, output
+    returncode, output = pre_commit_run(repo, env, "manifests/violations.yaml")
+    assert returncode == 1, output
     assert "modelroute check" in output, output
     assert "Failed" in output, output
     assert "DENY  Pod chat/legacy-bot  denied [Enforce]" in output, output
@@ -82,16 +83,14 @@ def test_a_staged_violating_manifest_fails_the_hook_with_the_verdict(scratch_rep
 
 def test_a_staged_compliant_manifest_passes_the_hook(scratch_repo: tuple[Path, dict[str, str]]) -> None:
     repo, env = scratch_repo
-    done = pre_commit_run(repo, env, "manifests/compliant.yaml")
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output
+    returncode, output = pre_commit_run(repo, env, "manifests/compliant.yaml")
+    assert returncode == 0, output
     assert "modelroute check" in output, output
     assert "Passed" in output, output
 
 
 def test_a_commit_touching_no_manifest_skips_the_hook(scratch_repo: tuple[Path, dict[str, str]]) -> None:
     repo, env = scratch_repo
-    done = pre_commit_run(repo, env, ".pre-commit-config.yaml")
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output
+    returncode, output = pre_commit_run(repo, env, ".pre-commit-config.yaml")
+    assert returncode == 0, output
     assert "Skipped" in output, output

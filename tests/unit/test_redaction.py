@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from planted import KEY, MARKER, PLANTED_URLS, planted_pod
+from tests.unit.builders import endpoint_manifest, policy_manifest, workload_manifest
+from tests.unit.command_line import modelroute
 
 from modelroute.api.kinds import OPENREPORTS
 from modelroute.cli.manifests import build_context, read_documents
@@ -26,32 +26,10 @@ from modelroute.engine.evaluate import evaluate
 from modelroute.engine.redaction import REDACTED_SEGMENT, redact_path, redact_text, redact_url
 from modelroute.engine.reports import workload_reports
 
-ENDPOINT = {
-    "apiVersion": "modelroute.io/v1alpha1",
-    "kind": "AzureEndpoint",
-    "metadata": {"name": "contoso"},
-    "spec": {
-        "url": "https://contoso.openai.azure.com",
-        "defaultApiVersion": "2024-10-21",
-        "deployments": [{"name": "gpt-4o", "model": "gpt-4o"}],
-    },
-}
-WORKLOAD = {
-    "apiVersion": "modelroute.io/v1alpha1",
-    "kind": "ModelWorkload",
-    "metadata": {"name": "chat", "namespace": "default"},
-    "spec": {
-        "selector": {"matchLabels": {"app": "chat"}},
-        "endpointRef": {"name": "contoso"},
-        "procurement": {"channel": "Microsoft", "reference": "PO-1"},
-    },
-}
-POLICY = {
-    "apiVersion": "modelroute.io/v1alpha1",
-    "kind": "RoutePolicy",
-    "metadata": {"name": "warn"},
-    "spec": {"enforcement": "Warn"},
-}
+CONTOSO = "https://contoso.openai.azure.com"
+ENDPOINT = endpoint_manifest(url=CONTOSO, deployments=[{"name": "gpt-4o", "model": "gpt-4o"}])
+WORKLOAD = workload_manifest(namespace="default", procurement={"channel": "Microsoft", "reference": "PO-1"})
+POLICY = policy_manifest("warn", enforcement="Warn")
 
 
 def all_pods() -> list[dict[str, Any]]:
@@ -86,12 +64,7 @@ def test_no_marker_in_the_engines_messages(manifests: Path) -> None:
 
 @pytest.mark.parametrize("output", ["text", "json"])
 def test_no_marker_in_the_cli_output(manifests: Path, output: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "modelroute.main", "check", str(manifests), "-o", output],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = modelroute("check", str(manifests), "-o", output)
     assert result.returncode == 0, result.stderr  # Warn: reported, not denied
     assert "api.openai.com" in result.stdout
     assert MARKER not in result.stdout  # the JSON patch included: it is shown redacted
