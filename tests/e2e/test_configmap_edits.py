@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kube import apply, eventually, get, pod
-from localcluster import ClusterClient
-from operator_process import OperatorProcess, free_port
+from kube import pod
 from test_operator import AZURE_URL, endpoint, policy, wait_ready, workload
+from tests.harness.client import ClusterClient, apply, eventually, get
+from tests.harness.operator import OperatorProcess
+from tests.harness.processes import free_port
 
 from modelroute.admission import configurations as cfg
 

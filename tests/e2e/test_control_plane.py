@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import localcluster
 import pytest
-from localcluster import ClusterClient
+from tests.harness.client import ClusterClient
+from tests.harness.pki import write_serving_certificate
 
 # The version hack/build-control-plane.sh builds, which honours the same variable.
 KUBERNETES_VERSION = os.environ.get("KUBERNETES_VERSION", "v1.34.4")
@@ -202,7 +202,7 @@ def webhooks(cluster: ClusterClient, namespace: str, tmp_path: Path) -> Iterator
     """Validating and mutating webhooks for configmaps in `namespace`; yields the requests seen."""
     if cluster.local is None:
         pytest.skip("an external cluster's apiserver cannot reach a webhook on this machine's loopback")
-    certs = localcluster.write_serving_certificate(tmp_path / "webhook-tls")
+    certs = write_serving_certificate(tmp_path / "webhook-tls")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(certs.cert_file, certs.key_file)
     seen: list[str] = []

@@ -1,9 +1,9 @@
-"""A real single-node Kubernetes cluster on this machine: hack/localcluster.py's control plane plus a node.
+"""A real single-node Kubernetes cluster on this machine: tests.harness.control_plane plus a node.
 
 The node is containerd (CRI) + runc + the CNI bridge plugin, kubelet, kube-proxy (iptables),
 kube-scheduler and kube-router as the NetworkPolicy firewall. Images are built locally
 (hack/node-images.sh) and either imported into containerd or pulled from a registry on loopback
-that the node is told to trust (`registries`: host -> CA file, e.g. hack/registry.py's); every other
+that the node is told to trust (`registries`: host -> CA file, e.g. tests.harness.registry's); every other
 image reference points at a closed port on loopback, so an image from anywhere else fails at once.
 
 Nothing leaves the machine: the node IP lives on an empty bridge made here (not on the real
@@ -18,10 +18,10 @@ Library use::
     node.stop()                 # everything undone, host state restored
     assert node.host_changes() == []
 
-Command line::
+Command line (from the repository's root, as root)::
 
-    python hack/localnode.py up --workdir /tmp/mr-node [--image archive.tar ...]
-    python hack/localnode.py down --workdir /tmp/mr-node
+    python -m tests.harness.node up --workdir /tmp/mr-node
+    python -m tests.harness.node down --workdir /tmp/mr-node
 
 One node per machine: kubelet and the CNI plugins use fixed host paths (/var/lib/cni, /run/netns).
 """
@@ -45,17 +45,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from tests.harness import pki
+from tests.harness.client import ClusterClient
+from tests.harness.commands import up_and_down
+from tests.harness.control_plane import (
+    SERVICE_CLUSTER_IP_RANGE,
+    LocalCluster,
+    LocalClusterError,
+    binaries,
+    stop_workdir,
+)
+from tests.harness.processes import (
+    HACK_DIR,
+    HarnessError,
+    free_ports,
+    last_lines,
+    parent_death_hook,
+    pid_alive,
+    pid_runs,
+    run_build_script,
+    stop_group,
+    wait_until,
+)
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import localcluster as lc
-
-HACK_DIR = Path(__file__).resolve().parent
 BUILD_SCRIPT = HACK_DIR / "build-node.sh"
 IMAGES_SCRIPT = HACK_DIR / "node-images.sh"
 PACKAGES_SCRIPT = HACK_DIR / "node-host-packages.sh"
+COMMAND = "python -m tests.harness.node"
 
 NODE_NAME = "modelroute-node"
 NODE_IP = "10.243.0.1"
@@ -100,12 +116,16 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 STOP_GRACE_SECONDS = 10.0
 
 
-class LocalNodeError(RuntimeError):
+#: set by hack/test.sh, which has already run hack/build-node.sh
+BIN_DIR_ENV = "MODELROUTE_NODE_BIN_DIR"
+
+
+class LocalNodeError(HarnessError):
     """The node could not be built, started or stopped."""
 
 
 def log(msg: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} [localnode] {msg}", file=sys.stderr, flush=True)
+    print(f"{time.strftime('%H:%M:%S')} [node] {msg}", file=sys.stderr, flush=True)
 
 
 def _run(*cmd: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -119,21 +139,19 @@ def _run(*cmd: str, check: bool = True, timeout: float = 120) -> subprocess.Comp
 # Building
 
 
-def _last_line(script: Path) -> str:
-    proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=False)
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        raise LocalNodeError(f"{script} failed with exit code {proc.returncode}:\n{lc._tail_text(proc.stderr)}")
-    return lines[-1]
-
-
 def build_node() -> Path:
     """Run hack/build-node.sh (cached after the first build) and return its bin dir."""
-    bin_dir = Path(_last_line(BUILD_SCRIPT))
+    bin_dir = Path(run_build_script(BUILD_SCRIPT, error=LocalNodeError))
     missing = [b for b in NODE_BINARIES if not (bin_dir / b).is_file()]
     if missing:
         raise LocalNodeError(f"{BUILD_SCRIPT} returned {bin_dir}, which lacks {', '.join(missing)}")
     return bin_dir
+
+
+def node_binaries() -> Path:
+    """The node's bin dir: $MODELROUTE_NODE_BIN_DIR when hack/test.sh has built it, else built now."""
+    prebuilt = os.environ.get(BIN_DIR_ENV)
+    return Path(prebuilt) if prebuilt else build_node()
 
 
 @dataclass(frozen=True)
@@ -144,7 +162,7 @@ class Image:
 
 def build_images() -> dict[str, Image]:
     """Run hack/node-images.sh (cached by content) and return the images by name."""
-    built = json.loads(_last_line(IMAGES_SCRIPT))
+    built = json.loads(run_build_script(IMAGES_SCRIPT, error=LocalNodeError))
     return {name: Image(str(v["ref"]), Path(v["archive"])) for name, v in built.items()}
 
 
@@ -243,7 +261,7 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-class NodeControlPlane(lc.LocalCluster):
+class NodeControlPlane(LocalCluster):
     """LocalCluster plus what a node needs: Node authorization, the ServiceAccount admission plugin,
     certificates for kubelet and the node's clients, and an apiserver that pods reach through the
     `kubernetes` Service (advertised on the node IP; the guard chain keeps it off the real interface)."""
@@ -259,10 +277,8 @@ class NodeControlPlane(lc.LocalCluster):
 
     def _write_pki(self) -> None:
         super()._write_pki()
-        pki = self._pki
-        key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), None)
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
-        ca = lc._Issued(x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes()), key)
+        pki_dir = self.pki_dir
+        ca = pki.Issued.load(pki_dir / "ca.crt", pki_dir / "ca.key")
         api_names = (
             "127.0.0.1",
             "localhost",
@@ -274,20 +290,20 @@ class NodeControlPlane(lc.LocalCluster):
             "kubernetes.default.svc.cluster.local",
         )
         issued = {
-            "serving": lc._issue(lc._name("kube-apiserver"), ca=ca, server_names=api_names),
-            "kubelet-serving": lc._issue(lc._name(NODE_NAME), ca=ca, server_names=(NODE_IP, NODE_NAME)),
-            "kubelet": lc._issue(lc._name(f"system:node:{NODE_NAME}", "system:nodes"), ca=ca, client=True),
-            "apiserver-kubelet-client": lc._issue(
-                lc._name("kube-apiserver-kubelet-client", "system:masters"), ca=ca, client=True
+            "serving": pki.issue(pki.name("kube-apiserver"), ca=ca, server_names=api_names),
+            "kubelet-serving": pki.issue(pki.name(NODE_NAME), ca=ca, server_names=(NODE_IP, NODE_NAME)),
+            "kubelet": pki.issue(pki.name(f"system:node:{NODE_NAME}", "system:nodes"), ca=ca, client=True),
+            "apiserver-kubelet-client": pki.issue(
+                pki.name("kube-apiserver-kubelet-client", "system:masters"), ca=ca, client=True
             ),
-            "kube-proxy": lc._issue(lc._name("system:kube-proxy"), ca=ca, client=True),
-            "kube-scheduler": lc._issue(lc._name("system:kube-scheduler"), ca=ca, client=True),
+            "kube-proxy": pki.issue(pki.name("system:kube-proxy"), ca=ca, client=True),
+            "kube-scheduler": pki.issue(pki.name("system:kube-scheduler"), ca=ca, client=True),
             # kube-router reads pods, namespaces and policies cluster-wide and writes iptables only.
-            "kube-router": lc._issue(lc._name("kube-router", "system:masters"), ca=ca, client=True),
+            "kube-router": pki.issue(pki.name("kube-router", "system:masters"), ca=ca, client=True),
         }
         for name, cert in issued.items():
-            (pki / f"{name}.crt").write_bytes(cert.cert_pem())
-            lc._write_private(pki / f"{name}.key", cert.key_pem())
+            (pki_dir / f"{name}.crt").write_bytes(cert.cert_pem())
+            pki.write_private(pki_dir / f"{name}.key", cert.key_pem())
         admin = json.loads(self.kubeconfig.read_text())
         for user in ("kubelet", "kube-proxy", "kube-scheduler", "kube-router"):
             cfg = {
@@ -303,7 +319,7 @@ class NodeControlPlane(lc.LocalCluster):
                 ],
                 "contexts": [{"name": "local", "context": {"cluster": "local", "user": user}}],
             }
-            lc._write_private(self.node_kubeconfig(user), json.dumps(cfg, indent=2).encode())
+            pki.write_private(self.node_kubeconfig(user), json.dumps(cfg, indent=2).encode())
 
     def _spawn(self, component: str, args: list[str]) -> None:
         if component == "kube-apiserver":
@@ -324,12 +340,12 @@ class NodeControlPlane(lc.LocalCluster):
             elif arg == "--advertise-address=127.0.0.1":
                 arg = f"--advertise-address={NODE_IP}"
             out.append(arg)
-        pki = self._pki
+        pki_dir = self.pki_dir
         return [
             *out,
-            f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
-            f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
-            f"--kubelet-certificate-authority={pki / 'ca.crt'}",
+            f"--kubelet-client-certificate={pki_dir / 'apiserver-kubelet-client.crt'}",
+            f"--kubelet-client-key={pki_dir / 'apiserver-kubelet-client.key'}",
+            f"--kubelet-certificate-authority={pki_dir / 'ca.crt'}",
             "--kubelet-preferred-address-types=InternalIP",
         ]
 
@@ -413,7 +429,7 @@ class LocalNode:
         if (self.node_bin_dir / "kube-proxy").exists():
             _run(str(self.node_bin_dir / "kube-proxy"), "--cleanup", check=False)
         # A detached control plane is known only by its pid file, which control_plane.stop() removes.
-        lc.stop_workdir(self.workdir)
+        stop_workdir(self.workdir)
         self.control_plane.stop()
         self._restore_host()
 
@@ -438,7 +454,7 @@ class LocalNode:
                 argv = (proc / "cmdline").read_bytes()
             except OSError:
                 continue
-            if marker in argv and lc._pid_alive(int(proc.name)):
+            if marker in argv and pid_alive(int(proc.name)):
                 command = argv.replace(b"\0", b" ").decode(errors="replace")
                 found.append(f"{proc.name}: {command[:200]}")
         return found
@@ -477,7 +493,7 @@ class LocalNode:
         ports = dict(
             zip(
                 ("kubelet", "kubelet-healthz", "proxy-healthz", "proxy-metrics", "scheduler"),
-                lc._free_ports(5),
+                free_ports(5),
                 strict=True,
             )
         )
@@ -535,7 +551,7 @@ class LocalNode:
                 "--enable-cni=false",
                 "--enable-ibgp=false",
                 "--enable-overlay=false",
-                f"--service-cluster-ip-range={lc.SERVICE_CLUSTER_IP_RANGE}",
+                f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
                 "--health-port=0",  # it would listen on every interface
                 "--metrics-port=0",
                 "--iptables-sync-period=5s",
@@ -555,7 +571,7 @@ class LocalNode:
             _run("ip", "link", "add", HOST_BRIDGE, "type", "bridge")
         _run("ip", "addr", "replace", f"{NODE_IP}/32", "dev", HOST_BRIDGE)
         _run("ip", "link", "set", HOST_BRIDGE, "up")
-        _run("ip", "route", "replace", lc.SERVICE_CLUSTER_IP_RANGE, "dev", HOST_BRIDGE)
+        _run("ip", "route", "replace", SERVICE_CLUSTER_IP_RANGE, "dev", HOST_BRIDGE)
 
     def _guard(self, ports: dict[str, int]) -> None:
         """Forwarded pod traffic may only go to the pod bridge, and the node's listeners (the apiserver
@@ -616,7 +632,7 @@ class LocalNode:
                 f'server = "https://{host}"\n\n[host."https://{host}"]\n'
                 f'  capabilities = ["pull", "resolve"]\n  ca = "{ca}"\n'
             )
-        pki = self.control_plane._pki
+        pki_dir = self.control_plane.pki_dir
         kubelet = {
             "apiVersion": "kubelet.config.k8s.io/v1beta1",
             "kind": "KubeletConfiguration",
@@ -625,12 +641,12 @@ class LocalNode:
             "readOnlyPort": 0,
             "healthzBindAddress": "127.0.0.1",
             "healthzPort": ports["kubelet-healthz"],
-            "tlsCertFile": str(pki / "kubelet-serving.crt"),
-            "tlsPrivateKeyFile": str(pki / "kubelet-serving.key"),
+            "tlsCertFile": str(pki_dir / "kubelet-serving.crt"),
+            "tlsPrivateKeyFile": str(pki_dir / "kubelet-serving.key"),
             "authentication": {
                 "anonymous": {"enabled": False},
                 "webhook": {"enabled": True},
-                "x509": {"clientCAFile": str(pki / "ca.crt")},
+                "x509": {"clientCAFile": str(pki_dir / "ca.crt")},
             },
             "authorization": {"mode": "Webhook"},
             # These machines run cgroup v1 without systemd as init.
@@ -673,7 +689,7 @@ class LocalNode:
         (w / "kube-proxy.yaml").write_text(json.dumps(proxy, indent=2))
 
     def _node_ready(self) -> bool:
-        out = lc.ClusterClient(self.kubeconfig, self.cp_bin_dir, self.workdir).kubectl(
+        out = ClusterClient(self.kubeconfig, self.cp_bin_dir, self.workdir).kubectl(
             "get", "node", NODE_NAME, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}", check=False
         )
         return out.stdout.strip() == "True"
@@ -692,7 +708,7 @@ class LocalNode:
         return entries
 
     def _running(self) -> list[str]:
-        return [n for n, e in self._pids().items() if lc._pid_runs(int(e["pid"]), str(e["exe"]))]
+        return [n for n, e in self._pids().items() if pid_runs(int(e["pid"]), str(e["exe"]))]
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         with self.log_file(name).open("ab") as out:
@@ -703,7 +719,7 @@ class LocalNode:
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
                 start_new_session=True,
-                preexec_fn=None if self.detached else lc._parent_death_hook(),
+                preexec_fn=None if self.detached else parent_death_hook(),
             )
         pids = self._pids()
         pids[name] = {"pid": proc.pid, "exe": argv[0]}
@@ -715,29 +731,29 @@ class LocalNode:
         if entry is None:
             return
         pid = int(entry["pid"])
-        if lc._pid_runs(pid, str(entry["exe"])):
-            lc._killpg(pid, signal.SIGTERM)
-            if not lc._wait_pid(pid, STOP_GRACE_SECONDS):
-                lc._killpg(pid, signal.SIGKILL)
-                lc._wait_pid(pid, STOP_GRACE_SECONDS)
+        if pid_runs(pid, str(entry["exe"])):
+            stop_group(pid, grace=STOP_GRACE_SECONDS)
         self._pid_file.write_text(json.dumps(pids, indent=2) + "\n")
 
     def _wait(self, what: str, deadline: float, ready: Callable[[], bool], component: str = "containerd") -> None:
-        delay = 0.1
-        while not ready():
+        def exited() -> str | None:
             for name, entry in self._pids().items():
-                if not lc._pid_runs(int(entry["pid"]), str(entry["exe"])):
-                    raise LocalNodeError(
-                        f"{name} exited while waiting for {what}; last lines of {self.log_file(name)}:\n"
-                        f"{lc._tail_file(self.log_file(name))}"
-                    )
-            if time.monotonic() > deadline:
-                raise LocalNodeError(
-                    f"timed out waiting for {what}; last lines of {self.log_file(component)}:\n"
-                    f"{lc._tail_file(self.log_file(component))}"
-                )
-            time.sleep(delay)
-            delay = min(delay * 1.5, 1.0)
+                if not pid_runs(int(entry["pid"]), str(entry["exe"])):
+                    return f"{name} exited while waiting for {what}; {last_lines(self.log_file(name))}"
+            return None
+
+        def timed_out() -> str:
+            return f"timed out waiting for {what}; {last_lines(self.log_file(component))}"
+
+        wait_until(
+            ready,
+            deadline=deadline,
+            exited=exited,
+            timed_out=timed_out,
+            error=LocalNodeError,
+            interval=0.1,
+            max_interval=1.0,
+        )
 
     # -- teardown ------------------------------------------------------------------------------------
 
@@ -877,16 +893,16 @@ def _remove_cgroup_tree(root: Path) -> None:
 
 def _cmd_up(args: argparse.Namespace) -> int:
     try:
-        cp_bin = Path(args.cp_bin_dir) if args.cp_bin_dir else lc.build_control_plane()
-        node_bin = Path(args.node_bin_dir) if args.node_bin_dir else build_node()
+        cp_bin = Path(args.cp_bin_dir) if args.cp_bin_dir else binaries(capture_log=False)
+        node_bin = Path(args.node_bin_dir) if args.node_bin_dir else node_binaries()
         images = build_images()
         workdir = Path(args.workdir).resolve()
         node = LocalNode(workdir, cp_bin, node_bin, detached=True)
         node.start(images, timeout=args.timeout)
-    except (LocalNodeError, lc.LocalClusterError) as e:
-        print(f"localnode: {e}", file=sys.stderr)
+    except (LocalNodeError, LocalClusterError) as e:
+        print(f"node: {e}", file=sys.stderr)
         return 1
-    print(f"localnode: {NODE_NAME} Ready; timings {node.timings}", file=sys.stderr)
+    print(f"node: {NODE_NAME} Ready; timings {node.timings}", file=sys.stderr)
     print(json.dumps({name: i.ref for name, i in images.items()}), file=sys.stderr)
     print(f"export KUBECONFIG={node.kubeconfig}")
     return 0
@@ -894,35 +910,34 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 def _cmd_down(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir).resolve()
-    cp_bin = Path(args.cp_bin_dir) if args.cp_bin_dir else lc.build_control_plane()
-    node_bin = Path(args.node_bin_dir) if args.node_bin_dir else build_node()
+    cp_bin = Path(args.cp_bin_dir) if args.cp_bin_dir else binaries(capture_log=False)
+    node_bin = Path(args.node_bin_dir) if args.node_bin_dir else node_binaries()
     node = LocalNode(workdir, cp_bin, node_bin, detached=True)
     node.stop()
     changes = node.host_changes() + [f"process still running: {p}" for p in node.leftover_processes()]
     if changes:
-        print("localnode: the host still differs from before the node started:", file=sys.stderr)
+        print("node: the host still differs from before the node started:", file=sys.stderr)
         for change in changes:
             print(f"  {change}", file=sys.stderr)
         return 1
     node.forget_host_state()
-    print("localnode: stopped; the host is as before", file=sys.stderr)
+    print("node: stopped; the host is as before", file=sys.stderr)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="localnode.py", description=__doc__.splitlines()[0] if __doc__ else None)
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name, func in (("up", _cmd_up), ("down", _cmd_down)):
-        p = sub.add_parser(name)
-        p.add_argument("--workdir", required=True)
-        p.add_argument("--cp-bin-dir", help="control-plane binaries (default: build-control-plane.sh)")
-        p.add_argument("--node-bin-dir", help="node binaries (default: build-node.sh)")
-        p.set_defaults(func=func)
-        if name == "up":
-            p.add_argument("--timeout", type=float, default=240, help="seconds to wait for the node")
-    args = parser.parse_args(argv)
-    func_: Callable[[argparse.Namespace], int] = args.func
-    return func_(args)
+    return up_and_down(
+        argv,
+        prog=COMMAND,
+        doc=__doc__,
+        up=(_cmd_up, "start the control plane and the node, left running after this command returns"),
+        down=(_cmd_down, "stop the node started in --workdir and check that the host is as before"),
+        options=[
+            ("--cp-bin-dir", {"help": "control-plane binaries (default: build-control-plane.sh)"}),
+            ("--node-bin-dir", {"help": "node binaries (default: build-node.sh)"}),
+        ],
+        up_options=[("--timeout", {"type": float, "default": 240, "help": "seconds to wait for the node"})],
+    )
 
 
 if __name__ == "__main__":
