@@ -9,33 +9,34 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 #: an option: its flag and the keywords of ArgumentParser.add_argument
 Option = tuple[str, dict[str, Any]]
-Command = Callable[[argparse.Namespace], int]
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """`up` or `down`: what runs it (returning the exit code), its help and its options beyond --workdir."""
+
+    run: Callable[[argparse.Namespace], int]
+    help: str
+    options: Sequence[Option] = ()
 
 
 def up_and_down(
-    argv: list[str] | None,
-    *,
-    prog: str,
-    doc: str | None,
-    up: tuple[Command, str],
-    down: tuple[Command, str],
-    options: Sequence[Option] = (),
-    up_options: Sequence[Option] = (),
+    argv: list[str] | None, prog: str, doc: str | None, up: Subcommand, down: Subcommand, options: Sequence[Option] = ()
 ) -> int:
-    """Parse argv as `up` or `down` (each a command and its help) with --workdir and `options`, `up` with
-    `up_options` too, and run the command chosen; its exit code."""
+    """Parse argv as `up` or `down`, each with --workdir and `options` besides its own, and run it."""
     parser = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0] if doc else None)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (command, help_text), extra in (("up", up, up_options), ("down", down, ())):
-        p = sub.add_parser(name, help=help_text)
+    for name, command in (("up", up), ("down", down)):
+        p = sub.add_parser(name, help=command.help)
         p.add_argument("--workdir", required=True, help="the directory of its files (certificates, pids, data, logs)")
-        for flag, keywords in (*options, *extra):
+        for flag, keywords in (*options, *command.options):
             p.add_argument(flag, **keywords)
-        p.set_defaults(func=command)
+        p.set_defaults(run=command.run)
     args = parser.parse_args(argv)
-    chosen: Command = args.func
-    return chosen(args)
+    run: Callable[[argparse.Namespace], int] = args.run
+    return run(args)

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.harness import pki
-from tests.harness.commands import up_and_down
+from tests.harness.commands import Subcommand, up_and_down
 from tests.harness.processes import (
     HACK_DIR,
     HarnessError,
@@ -44,9 +44,9 @@ from tests.harness.processes import (
     http_get,
     https_context,
     last_lines,
-    parent_death_hook,
     pid_runs,
     run_build_script,
+    spawn,
     stop_group,
     wait_popen,
     wait_until,
@@ -363,18 +363,9 @@ class LocalCluster:
         exe = str(self.bin_dir / component)
         restarted = component in self._args  # a restart appends to the log the first start began
         self._args[component] = args
-        with self.log_file(component).open("ab" if restarted else "wb") as log:
-            self._procs[component] = subprocess.Popen(
-                [exe, *args],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.workdir,
-                # Own process group: stop() signals the whole group, and a Ctrl-C in the terminal
-                # reaches only the Python process, which then stops the cluster in order.
-                start_new_session=True,
-                preexec_fn=None if self.detached else parent_death_hook(),
-            )
+        self._procs[component] = spawn(
+            [exe, *args], self.log_file(component), cwd=self.workdir, detached=self.detached, append=restarted
+        )
         self._write_pid_file()
 
     def _write_pid_file(self) -> None:
@@ -466,18 +457,19 @@ def _cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+UP = Subcommand(
+    _cmd_up,
+    "start a cluster that keeps running after this command returns",
+    [
+        ("--bin-dir", {"help": "directory with the binaries (default: build-control-plane.sh)"}),
+        ("--timeout", {"type": float, "default": 120, "help": "seconds to wait for readiness"}),
+    ],
+)
+DOWN = Subcommand(_cmd_down, "stop the cluster started in --workdir")
+
+
 def main(argv: list[str] | None = None) -> int:
-    return up_and_down(
-        argv,
-        prog=COMMAND,
-        doc=__doc__,
-        up=(_cmd_up, "start a cluster that keeps running after this command returns"),
-        down=(_cmd_down, "stop the cluster started in --workdir"),
-        up_options=[
-            ("--bin-dir", {"help": "directory with the binaries (default: build-control-plane.sh)"}),
-            ("--timeout", {"type": float, "default": 120, "help": "seconds to wait for readiness"}),
-        ],
-    )
+    return up_and_down(argv, COMMAND, __doc__, UP, DOWN)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ from typing import Any
 
 from tests.harness import pki
 from tests.harness.client import ClusterClient
-from tests.harness.commands import up_and_down
+from tests.harness.commands import Subcommand, up_and_down
 from tests.harness.control_plane import (
     SERVICE_CLUSTER_IP_RANGE,
     LocalCluster,
@@ -60,10 +60,10 @@ from tests.harness.processes import (
     HarnessError,
     free_ports,
     last_lines,
-    parent_death_hook,
     pid_alive,
     pid_runs,
     run_build_script,
+    spawn,
     stop_group,
     wait_until,
 )
@@ -711,16 +711,7 @@ class LocalNode:
         return [n for n, e in self._pids().items() if pid_runs(int(e["pid"]), str(e["exe"]))]
 
     def _spawn(self, name: str, argv: list[str]) -> None:
-        with self.log_file(name).open("ab") as out:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self.workdir,
-                start_new_session=True,
-                preexec_fn=None if self.detached else parent_death_hook(),
-            )
+        proc = spawn(argv, self.log_file(name), cwd=self.workdir, detached=self.detached)
         pids = self._pids()
         pids[name] = {"pid": proc.pid, "exe": argv[0]}
         self._pid_file.write_text(json.dumps(pids, indent=2) + "\n")
@@ -925,19 +916,20 @@ def _cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+BIN_DIRS = [
+    ("--cp-bin-dir", {"help": "control-plane binaries (default: build-control-plane.sh)"}),
+    ("--node-bin-dir", {"help": "node binaries (default: build-node.sh)"}),
+]
+UP = Subcommand(
+    _cmd_up,
+    "start the control plane and the node, left running after this command returns",
+    [("--timeout", {"type": float, "default": 240, "help": "seconds to wait for the node"})],
+)
+DOWN = Subcommand(_cmd_down, "stop the node started in --workdir and check that the host is as before")
+
+
 def main(argv: list[str] | None = None) -> int:
-    return up_and_down(
-        argv,
-        prog=COMMAND,
-        doc=__doc__,
-        up=(_cmd_up, "start the control plane and the node, left running after this command returns"),
-        down=(_cmd_down, "stop the node started in --workdir and check that the host is as before"),
-        options=[
-            ("--cp-bin-dir", {"help": "control-plane binaries (default: build-control-plane.sh)"}),
-            ("--node-bin-dir", {"help": "node binaries (default: build-node.sh)"}),
-        ],
-        up_options=[("--timeout", {"type": float, "default": 240, "help": "seconds to wait for the node"})],
-    )
+    return up_and_down(argv, COMMAND, __doc__, UP, DOWN, options=BIN_DIRS)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -44,7 +44,7 @@ class HarnessError(RuntimeError):
 
 
 def wait_until(
-    ready: Callable[[], T],
+    ready: Callable[[], T | None],
     *,
     deadline: float,
     timed_out: Callable[[], str],
@@ -208,6 +208,33 @@ def stop_group(
     if not exited(grace):
         signal_group(pid, signal.SIGKILL)
         exited(grace)
+
+
+def spawn(
+    argv: list[str],
+    log: Path,
+    *,
+    cwd: Path,
+    detached: bool,
+    append: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start argv with stdin closed and stdout and stderr to log (appended to, or written anew).
+
+    In a process group of its own: stop_group signals the whole group, and a Ctrl-C in the terminal
+    reaches only the Python process, which then stops what it started in order. Unless detached, the
+    kernel kills it when this process dies (parent_death_hook)."""
+    with log.open("ab" if append else "wb") as out:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+            preexec_fn=None if detached else parent_death_hook(),
+        )
 
 
 def parent_death_hook() -> Callable[[], None] | None:

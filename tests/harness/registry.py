@@ -26,13 +26,12 @@ import argparse
 import json
 import os
 import secrets
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from tests.harness import pki
-from tests.harness.commands import up_and_down
+from tests.harness.commands import Subcommand, up_and_down
 from tests.harness.processes import (
     HACK_DIR,
     HarnessError,
@@ -40,9 +39,9 @@ from tests.harness.processes import (
     free_port,
     https_context,
     last_lines,
-    parent_death_hook,
     pid_runs,
     run_build_script,
+    spawn,
     stop_group,
     wait_until,
 )
@@ -91,22 +90,18 @@ class LocalRegistry:
             raise LocalRegistryError(f"a registry from {self.workdir} is still running; stop it first")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._write_config()
-        with self.log_file.open("ab") as out:
-            proc = subprocess.Popen(
-                [str(self.binary), "serve", str(self.workdir / "config.yml")],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self.workdir,
-                start_new_session=True,
-                # Distribution reads REGISTRY_* variables as configuration overrides (none from outside),
-                # and would export OpenTelemetry traces to localhost:4318 unless told not to.
-                env={
-                    **{k: v for k, v in os.environ.items() if not k.startswith(("REGISTRY_", "OTEL_"))},
-                    "OTEL_TRACES_EXPORTER": "none",
-                },
-                preexec_fn=None if self.detached else parent_death_hook(),
-            )
+        proc = spawn(
+            [str(self.binary), "serve", str(self.workdir / "config.yml")],
+            self.log_file,
+            cwd=self.workdir,
+            detached=self.detached,
+            # Distribution reads REGISTRY_* variables as configuration overrides (none from outside),
+            # and would export OpenTelemetry traces to localhost:4318 unless told not to.
+            env={
+                **{k: v for k, v in os.environ.items() if not k.startswith(("REGISTRY_", "OTEL_"))},
+                "OTEL_TRACES_EXPORTER": "none",
+            },
+        )
         self.pid_file.write_text(json.dumps({"pid": proc.pid}) + "\n")
         (self.workdir / "port").write_text(f"{self.port}\n")
         ctx = https_context(self.ca_file)
@@ -191,17 +186,22 @@ def _cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+UP = Subcommand(
+    _cmd_up,
+    "start the registry (unless it is running), left serving after this command returns",
+    [("--port", {"type": int, "help": "port on 127.0.0.1 (default: the last one used, else a free one)"})],
+)
+DOWN = Subcommand(_cmd_down, "stop the registry started in --workdir")
+
+
 def main(argv: list[str] | None = None) -> int:
     return up_and_down(
         argv,
-        prog=COMMAND,
-        doc=__doc__,
-        up=(_cmd_up, "start the registry (unless it is running), left serving after this command returns"),
-        down=(_cmd_down, "stop the registry started in --workdir"),
+        COMMAND,
+        __doc__,
+        UP,
+        DOWN,
         options=[("--binary", {"help": "the registry binary (default: build-registry.sh)"})],
-        up_options=[
-            ("--port", {"type": int, "help": "port on 127.0.0.1 (default: the last one used, else a free one)"})
-        ],
     )
 
 
