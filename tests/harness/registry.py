@@ -30,34 +30,21 @@ import sys
 import time
 from pathlib import Path
 
-from tests.harness import pki
+from tests.harness import pki, processes
 from tests.harness.commands import Subcommand, up_and_down
-from tests.harness.processes import (
-    HACK_DIR,
-    HarnessError,
-    answers_ok,
-    free_port,
-    https_context,
-    last_lines,
-    pid_runs,
-    run_build_script,
-    spawn,
-    stop_group,
-    wait_until,
-)
 
-BUILD_SCRIPT = HACK_DIR / "build-registry.sh"
+BUILD_SCRIPT = processes.HACK_DIR / "build-registry.sh"
 START_TIMEOUT_SECONDS = 30.0
 COMMAND = "python -m tests.harness.registry"
 
 
-class LocalRegistryError(HarnessError):
+class LocalRegistryError(processes.HarnessError):
     """The registry could not be built, started or stopped."""
 
 
 def build_registry() -> Path:
     """Run hack/build-registry.sh (cached after the first build) and return the binary."""
-    binary = Path(run_build_script(BUILD_SCRIPT, error=LocalRegistryError))
+    binary = Path(processes.run_build_script(BUILD_SCRIPT, error=LocalRegistryError))
     if not binary.is_file():
         raise LocalRegistryError(f"{BUILD_SCRIPT} returned {binary}, which is not a file")
     return binary
@@ -70,7 +57,7 @@ class LocalRegistry:
     def __init__(self, workdir: Path, binary: Path, *, port: int | None = None, detached: bool = False) -> None:
         self.workdir = Path(workdir).resolve()
         self.binary = Path(binary).resolve()
-        self.port = port or self._remembered_port() or free_port()
+        self.port = port or self._remembered_port() or processes.free_port()
         self.detached = detached
         self.ca_file = self.workdir / "ca.crt"
         self.log_file = self.workdir / "registry.log"
@@ -83,14 +70,14 @@ class LocalRegistry:
 
     def running(self) -> bool:
         pid = self._pid()
-        return pid is not None and pid_runs(pid, str(self.binary))
+        return pid is not None and processes.pid_runs(pid, str(self.binary))
 
     def start(self, timeout: float = START_TIMEOUT_SECONDS) -> None:
         if self.running():
             raise LocalRegistryError(f"a registry from {self.workdir} is still running; stop it first")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._write_config()
-        proc = spawn(
+        proc = processes.spawn(
             [str(self.binary), "serve", str(self.workdir / "config.yml")],
             self.log_file,
             cwd=self.workdir,
@@ -104,14 +91,14 @@ class LocalRegistry:
         )
         self.pid_file.write_text(json.dumps({"pid": proc.pid}) + "\n")
         (self.workdir / "port").write_text(f"{self.port}\n")
-        ctx = https_context(self.ca_file)
+        ctx = processes.https_context(self.ca_file)
 
         def failed() -> str:
             self.stop()
-            return f"the registry did not answer https://{self.host}/v2/; {last_lines(self.log_file)}"
+            return f"the registry did not answer https://{self.host}/v2/; {processes.last_lines(self.log_file)}"
 
-        wait_until(
-            lambda: answers_ok(self.port, "/v2/", ctx),
+        processes.wait_until(
+            lambda: processes.answers_ok(self.port, "/v2/", ctx),
             deadline=time.monotonic() + timeout,
             exited=lambda: failed() if proc.poll() is not None else None,
             timed_out=failed,
@@ -121,8 +108,8 @@ class LocalRegistry:
 
     def stop(self) -> None:
         pid = self._pid()
-        if pid is not None and pid_runs(pid, str(self.binary)):
-            stop_group(pid)
+        if pid is not None and processes.pid_runs(pid, str(self.binary)):
+            processes.stop_group(pid)
         self.pid_file.unlink(missing_ok=True)
 
     def _pid(self) -> int | None:
