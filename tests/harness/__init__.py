@@ -7,6 +7,7 @@ Modules, from the bottom up (each imports only modules listed before it):
 - `commands`: the `up` and `down` command lines of the control plane, the node and the registry.
 - `control_plane`: etcd, kube-apiserver and kube-controller-manager on loopback (`LocalCluster`).
 - `client`: kubectl and helm bound to a cluster (`ClusterClient`), and `apply`, `get`, `eventually`.
+- `host`: what the node may change on its host, read, compared and put back.
 - `node`: the control plane plus a real node: containerd, kubelet, kube-proxy, kube-scheduler, kube-router.
 - `registry`: a real OCI registry (CNCF Distribution) on loopback, over HTTPS with its own CA.
 - `operator`: `modelroute run` as a process (`RunProcess`, `OperatorProcess`) and its probes.

@@ -33,9 +33,6 @@ import base64
 import contextlib
 import json
 import os
-import re
-import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -45,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.harness import pki
+from tests.harness import host, pki, processes
 from tests.harness.client import ClusterClient
 from tests.harness.commands import Subcommand, up_and_down
 from tests.harness.control_plane import (
@@ -55,6 +52,7 @@ from tests.harness.control_plane import (
     binaries,
     stop_workdir,
 )
+from tests.harness.host import log
 from tests.harness.processes import (
     HACK_DIR,
     HarnessError,
@@ -93,26 +91,6 @@ HOST_PROGRAMS = (
     "/usr/sbin/iptables",
     "/usr/sbin/ipset",
 )
-# What kubelet (its kernel tunables), the CNI bridge (ip_forward) and kube-proxy may change.
-SYSCTLS = (
-    "vm/overcommit_memory",
-    "vm/panic_on_oom",
-    "kernel/panic",
-    "kernel/panic_on_oops",
-    "kernel/keys/root_maxkeys",
-    "kernel/keys/root_maxbytes",
-    "net/ipv4/ip_forward",
-    "net/ipv4/conf/all/forwarding",
-    "net/ipv4/conf/all/route_localnet",
-    "net/ipv6/conf/all/forwarding",
-    "net/bridge/bridge-nf-call-iptables",
-    "net/bridge/bridge-nf-call-ip6tables",
-    "net/netfilter/nf_conntrack_max",
-)
-# Host paths the node's components create when missing; removed at teardown if they were missing.
-HOST_DIRS = ("/var/lib/cni", "/var/run/netns", "/run/netns", "/var/lib/kubelet", "/var/log/pods", "/var/log/containers")
-OWN_CHAIN = re.compile(r"^(KUBE-|CNI-|MODELROUTE-NODE-)")
-CGROUP_ROOT = Path("/sys/fs/cgroup")
 STOP_GRACE_SECONDS = 10.0
 
 
@@ -124,15 +102,8 @@ class LocalNodeError(HarnessError):
     """The node could not be built, started or stopped."""
 
 
-def log(msg: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} [node] {msg}", file=sys.stderr, flush=True)
-
-
 def _run(*cmd: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(list(cmd), capture_output=True, text=True, check=False, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise LocalNodeError(f"{' '.join(cmd)} exited with {proc.returncode}:\n{proc.stdout}{proc.stderr}")
-    return proc
+    return processes.run(*cmd, check=check, timeout=timeout, error=LocalNodeError)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -177,80 +148,6 @@ def host_problems() -> list[str]:
     if not Path("/proc/sys/net/bridge/bridge-nf-call-iptables").exists():
         problems.append("the kernel has no br_netfilter: bridged pod traffic would bypass kube-proxy and policies")
     return problems
-
-
-# --------------------------------------------------------------------------------------------------
-# Host state
-
-
-def _read_sysctl(key: str) -> str | None:
-    try:
-        return Path("/proc/sys", key).read_text().strip()
-    except OSError:
-        return None
-
-
-def _mounts() -> list[str]:
-    return [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
-
-
-def _own_chains() -> list[str]:
-    chains = []
-    for tool in ("iptables", "ip6tables"):
-        for table in ("filter", "nat", "mangle", "raw"):
-            out = _run(tool, "-w", "-t", table, "-S", check=False).stdout
-            for line in out.splitlines():
-                parts = shlex.split(line)
-                if parts[:1] == ["-N"] and OWN_CHAIN.match(parts[1]):
-                    chains.append(f"{tool}/{table}/{parts[1]}")
-                elif parts[:1] == ["-A"] and "-j" in parts and OWN_CHAIN.match(parts[parts.index("-j") + 1]):
-                    chains.append(f"{tool}/{table}: {line}")
-    return chains
-
-
-def _ipsets() -> list[str]:
-    if not os.access("/usr/sbin/ipset", os.X_OK):
-        return []
-    return sorted(_run("ipset", "list", "-n", check=False).stdout.split())
-
-
-def _kubepods_cgroups() -> list[str]:
-    if not CGROUP_ROOT.is_dir():
-        return []
-    found = [str(p) for p in CGROUP_ROOT.glob("kubepods*")]
-    found += [str(p) for p in CGROUP_ROOT.glob("*/kubepods*")]
-    return sorted(found)
-
-
-def host_state() -> dict[str, Any]:
-    """What the node may change on the host, as plain data that compares equal when unchanged."""
-    return {
-        "sysctls": {k: _read_sysctl(k) for k in SYSCTLS},
-        "dirs": {d: os.path.exists(d) for d in HOST_DIRS},
-        "links": sorted(p.name for p in Path("/sys/class/net").iterdir()),
-        "netns": sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else [],
-        "routes": sorted(_run("ip", "-4", "route", "show", "table", "all", check=False).stdout.splitlines()),
-        "mounts": sorted(_mounts()),
-        "iptables": _own_chains(),
-        "ipsets": _ipsets(),
-        "cgroups": _kubepods_cgroups(),
-    }
-
-
-def diff_host_state(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    changes = []
-    for key in before:
-        old, new = before[key], after.get(key)
-        if old == new:
-            continue
-        if isinstance(old, dict) and isinstance(new, dict):
-            changes += [f"{key} {k}: {old.get(k)!r} -> {new.get(k)!r}" for k in old if old.get(k) != new.get(k)]
-        elif isinstance(old, list) and isinstance(new, list):
-            changes += [f"{key} added: {x}" for x in new if x not in old]
-            changes += [f"{key} removed: {x}" for x in old if x not in new]
-        else:
-            changes.append(f"{key}: {old!r} -> {new!r}")
-    return changes
 
 
 # --------------------------------------------------------------------------------------------------
@@ -372,7 +269,7 @@ class LocalNode:
         self.cp_bin_dir = Path(cp_bin_dir).resolve()
         self.node_bin_dir = Path(node_bin_dir).resolve()
         self.detached = detached
-        self.registries = {host: Path(ca).resolve() for host, ca in (registries or {}).items()}
+        self.registries = {registry: Path(ca).resolve() for registry, ca in (registries or {}).items()}
         self.control_plane = NodeControlPlane(self.workdir, self.cp_bin_dir, detached=detached)
         self.timings: dict[str, float] = {}
 
@@ -403,7 +300,7 @@ class LocalNode:
             raise LocalNodeError(f"a node from {self.workdir} is still running; stop it first")
         self.workdir.mkdir(parents=True, exist_ok=True)
         if not self.state_file.exists():  # keep the state from before the first start
-            self.state_file.write_text(json.dumps(host_state(), indent=2) + "\n")
+            self.state_file.write_text(json.dumps(host.state(), indent=2) + "\n")
         try:
             self._start(images, time.monotonic() + timeout)
         except BaseException:
@@ -431,13 +328,14 @@ class LocalNode:
         # A detached control plane is known only by its pid file, which control_plane.stop() removes.
         stop_workdir(self.workdir)
         self.control_plane.stop()
-        self._restore_host()
+        before = json.loads(self.state_file.read_text()) if self.state_file.exists() else None
+        host.restore(self.workdir, (POD_BRIDGE, HOST_BRIDGE), before)
 
     def host_changes(self) -> list[str]:
         """How the host differs from before start(); empty once stop() has restored it."""
         if not self.state_file.exists():
             return []
-        return diff_host_state(json.loads(self.state_file.read_text()), host_state())
+        return host.diff(json.loads(self.state_file.read_text()), host.state())
 
     def started_pids(self) -> list[int]:
         """The node components' pids (the control plane's are in control_plane.pids)."""
@@ -626,10 +524,10 @@ class LocalNode:
             f'server = "{CLOSED_REGISTRY}"\n\n[host."{CLOSED_REGISTRY}"]\n  capabilities = ["pull", "resolve"]\n'
         )
         # Except the trusted registries on loopback, over HTTPS verified against their own CA.
-        for host, ca in self.registries.items():
-            (c / "certs.d" / host).mkdir(parents=True, exist_ok=True)
-            (c / "certs.d" / host / "hosts.toml").write_text(
-                f'server = "https://{host}"\n\n[host."https://{host}"]\n'
+        for registry, ca in self.registries.items():
+            (c / "certs.d" / registry).mkdir(parents=True, exist_ok=True)
+            (c / "certs.d" / registry / "hosts.toml").write_text(
+                f'server = "https://{registry}"\n\n[host."https://{registry}"]\n'
                 f'  capabilities = ["pull", "resolve"]\n  ca = "{ca}"\n'
             )
         pki_dir = self.control_plane.pki_dir
@@ -774,34 +672,6 @@ class LocalNode:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(int(proc.name), signal.SIGKILL)
 
-    def _restore_host(self) -> None:
-        w = str(self.workdir)
-        for mp in sorted((m for m in _mounts() if m == w or m.startswith(w + "/")), key=len, reverse=True):
-            if _run("umount", mp, check=False).returncode != 0:
-                _run("umount", "-l", mp, check=False)
-        for link in (POD_BRIDGE, HOST_BRIDGE):
-            if Path(f"/sys/class/net/{link}").exists():
-                _run("ip", "link", "del", link, check=False)
-        for tool in ("iptables", "ip6tables"):
-            _sweep_chains(tool)
-        for name in _ipsets():
-            if name.startswith(("kube-router", "KUBE-", "inet6:kube-router", "inet6:KUBE-")):
-                _run("ipset", "destroy", name, check=False)
-        for cgroup in _kubepods_cgroups():
-            _remove_cgroup_tree(Path(cgroup))
-        if not self.state_file.exists():
-            return
-        before = json.loads(self.state_file.read_text())
-        for key, value in before["sysctls"].items():
-            if value is not None and _read_sysctl(key) != value:
-                try:
-                    Path("/proc/sys", key).write_text(value + "\n")
-                except OSError as e:
-                    log(f"cannot restore {key}={value}: {e}")
-        for path, existed in before["dirs"].items():
-            if not existed and os.path.isdir(path):
-                shutil.rmtree(path, ignore_errors=True)
-
 
 def _containerd_config(w: Path, sandbox_image: str) -> str:
     c = w / "containerd"
@@ -847,35 +717,6 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
 def _firewall_ready() -> bool:
     return _run("iptables", "-w", "-t", "filter", "-S", "KUBE-ROUTER-FORWARD", check=False).returncode == 0
-
-
-def _sweep_chains(tool: str) -> None:
-    """Delete every rule that jumps to, and every chain named, KUBE-*, CNI-* or MODELROUTE-NODE-*."""
-    for table in ("filter", "nat", "mangle", "raw"):
-        proc = _run(tool, "-w", "-t", table, "-S", check=False)
-        if proc.returncode != 0:
-            continue
-        lines = proc.stdout.splitlines()
-        chains = [ln.split()[1] for ln in lines if ln.startswith("-N ") and OWN_CHAIN.match(ln.split()[1])]
-        for ln in lines:
-            parts = shlex.split(ln)  # comments are quoted
-            jumps_to_ours = "-j" in parts and OWN_CHAIN.match(parts[parts.index("-j") + 1])
-            if parts[0] == "-A" and not OWN_CHAIN.match(parts[1]) and jumps_to_ours:
-                _run(tool, "-w", "-t", table, "-D", *parts[1:], check=False)
-        for chain in chains:
-            _run(tool, "-w", "-t", table, "-F", chain, check=False)
-        for chain in chains:
-            _run(tool, "-w", "-t", table, "-X", chain, check=False)
-
-
-def _remove_cgroup_tree(root: Path) -> None:
-    for d in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
-        with contextlib.suppress(OSError):
-            d.rmdir()
-    try:
-        root.rmdir()
-    except OSError as e:
-        log(f"cannot remove cgroup {root}: {e}")
 
 
 # --------------------------------------------------------------------------------------------------

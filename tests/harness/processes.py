@@ -112,6 +112,17 @@ def tail_file(path: Path, lines: int = LOG_TAIL_LINES) -> str:
         return f"(cannot read {path}: {e})"
 
 
+def run(
+    *cmd: str, check: bool = True, timeout: float = 120, error: Callable[[str], BaseException] = HarnessError
+) -> subprocess.CompletedProcess[str]:
+    """Run cmd to its end with its output captured; with check, an exit code other than 0 raises error
+    with the command and its output."""
+    proc = subprocess.run(list(cmd), capture_output=True, text=True, check=False, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise error(f"{' '.join(cmd)} exited with {proc.returncode}:\n{proc.stdout}{proc.stderr}")
+    return proc
+
+
 def last_lines(log: Path) -> str:
     """`last lines of LOG:` and its tail, for a message about the process that writes it."""
     return f"last lines of {log}:\n{tail_file(log)}"

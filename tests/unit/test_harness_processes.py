@@ -172,3 +172,10 @@ def test_a_get_on_loopback_verifies_the_server_against_its_ca(https_server: tupl
     stranger = write_serving_certificate(tmp_path / "other").ca_file
     assert http_get(port, "/ok", https_context(stranger)) is None  # not verified: as good as unreachable
     assert http_get(free_ports(1)[0], "/ok", None) is None
+
+
+def test_a_command_that_fails_raises_with_its_output_unless_its_failure_is_an_answer() -> None:
+    with pytest.raises(RefusedError, match="exited with 3:\nout\nerr"):
+        processes.run("sh", "-c", "echo out; echo err >&2; exit 3", error=RefusedError)
+    assert processes.run("sh", "-c", "exit 3", check=False).returncode == 3
+    assert processes.run("echo", "fine").stdout == "fine\n"
