@@ -3,13 +3,14 @@
 Starts etcd, kube-apiserver and kube-controller-manager on loopback, installs the CRDs, runs
 `modelroute run` with its webhooks registered, applies examples/ in order and tells what happened to
 each object. Stops everything at the end, unless --keep is given (then `make demo-down` stops it).
+Run from the repository's root as `python -m hack.demo` (hack/demo.sh does); the control plane and
+the operator's process are the test harness's (tests.harness).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -17,13 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from tests.harness.control_plane import LocalCluster, binaries, stop_workdir
+from tests.harness.operator import RunProcess
 
-HACK = Path(__file__).resolve().parent
-ROOT = HACK.parent
-sys.path.insert(0, str(HACK))
-
-import localcluster  # noqa: E402
-
+ROOT = Path(__file__).resolve().parents[1]
 OPERATOR_NAMESPACE = "modelroute-system"
 BOLD, GREEN, RED, YELLOW, DIM, RESET = (
     ("\033[1m", "\033[32m", "\033[31m", "\033[33m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("",) * 6
@@ -34,12 +32,47 @@ def say(text: str = "") -> None:
     print(text, flush=True)
 
 
+class DemoOperator(RunProcess):
+    """`modelroute run` in local mode under the default names: ready once its webhooks are registered."""
+
+    def __init__(self, demo: Demo) -> None:
+        super().__init__(demo.workdir)
+        self.demo = demo
+
+    @property
+    def log_file(self) -> Path:
+        return self.workdir / "operator.log"
+
+    def arguments(self) -> list[str]:
+        return [
+            "--kubeconfig",
+            str(self.demo.kubeconfig),
+            "--namespace",
+            OPERATOR_NAMESPACE,
+            "--register-webhooks",
+            "--webhook-addr",
+            "127.0.0.1",
+            "--cert-dir",
+            str(self.workdir / "webhook-certs"),
+            "--metrics-bind-address",
+            "127.0.0.1:0",
+        ]
+
+    @property
+    def pid_file(self) -> Path:
+        return self.workdir / "operator.pid"  # `make demo-down` stops it by this pid
+
+    def ready(self) -> bool:
+        found = self.demo.kubectl("get", "validatingwebhookconfiguration", "modelroute", check=False)
+        return found.returncode == 0
+
+
 class Demo:
     def __init__(self, workdir: Path, bin_dir: Path) -> None:
         self.workdir = workdir
         self.bin_dir = bin_dir
         self.kubeconfig = workdir / "kubeconfig"
-        self.operator: subprocess.Popen[bytes] | None = None
+        self.operator = DemoOperator(self)
 
     def kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
@@ -55,36 +88,10 @@ class Demo:
         return result
 
     def start_operator(self) -> None:
-        log = (self.workdir / "operator.log").open("wb")
-        self.operator = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "modelroute"),
-                "run",
-                "--kubeconfig",
-                str(self.kubeconfig),
-                "--namespace",
-                OPERATOR_NAMESPACE,
-                "--register-webhooks",
-                "--webhook-addr",
-                "127.0.0.1",
-                "--cert-dir",
-                str(self.workdir / "webhook-certs"),
-                "--metrics-bind-address",
-                "127.0.0.1:0",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        (self.workdir / "operator.pid").write_text(str(self.operator.pid))
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.operator.poll() is not None:
-                raise SystemExit(f"modelroute run exited; see {self.workdir / 'operator.log'}")
-            if self.kubectl("get", "validatingwebhookconfiguration", "modelroute", check=False).returncode == 0:
-                return
-            time.sleep(0.3)
-        raise SystemExit(f"modelroute run did not register its webhooks in 60s; see {self.workdir / 'operator.log'}")
+        try:
+            self.operator.start(timeout=60)
+        except RuntimeError as error:
+            raise SystemExit(f"{error}\n(the whole log: {self.operator.log_file})") from None
 
     def apply_examples(self) -> list[tuple[dict[str, Any], bool, str]]:
         outcomes = []
@@ -149,9 +156,7 @@ class Demo:
         say(events or "(no events)")
 
     def stop_operator(self) -> None:
-        if self.operator and self.operator.poll() is None:
-            self.operator.terminate()
-            self.operator.wait(timeout=30)
+        self.operator.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,10 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="leave the control plane and operator running")
     args = parser.parse_args(argv)
 
-    bin_dir = Path(os.environ.get("MODELROUTE_BIN_DIR") or localcluster.build_control_plane())
-    localcluster.stop_workdir(args.workdir)
+    bin_dir = binaries(capture_log=False)  # $MODELROUTE_BIN_DIR when hack/demo.sh has built it
+    stop_workdir(args.workdir)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    cluster = localcluster.LocalCluster(args.workdir, bin_dir, detached=args.keep)
+    cluster = LocalCluster(args.workdir, bin_dir, detached=args.keep)
     say(f"{BOLD}Starting a local control plane{RESET} (etcd, kube-apiserver, kube-controller-manager) ...")
     cluster.start()
     demo = Demo(args.workdir, bin_dir)

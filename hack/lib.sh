@@ -44,13 +44,12 @@ step() {
   "$@"
 }
 
-# Every static check: lint, format, strict typing (the package and the node harness) and the import
-# contracts (pyproject.toml, [tool.importlinter]).
+# Every static check: lint, format, strict typing (one mypy run over the operator, the test harness,
+# hack/*.py and the node suite; pyproject.toml, [tool.mypy]) and the import contracts
+# (pyproject.toml, [tool.importlinter]).
 lint() {
   step "ruff" ruff check operator tests hack
   step "ruff format" ruff format --check operator tests hack
   step "mypy --strict" mypy
-  step "mypy --strict (node)" env MYPYPATH=hack:tests/e2e:tests/node \
-    mypy --strict --explicit-package-bases hack/localnode.py hack/registry.py hack/lockfile.py tests/node
   step "import contracts" lint-imports --no-cache
 }

@@ -29,7 +29,7 @@ case "${1:-}" in
     ;;
   demo-down)
     if [[ -f .demo/operator.pid ]]; then kill "$(cat .demo/operator.pid)" 2>/dev/null || true; fi
-    python hack/localcluster.py down --workdir .demo
+    python -m tests.harness.control_plane down --workdir .demo
     ;;
   *) echo "usage: hack/make.sh lint|crds|lock|bench|demo-down" >&2; exit 2 ;;
 esac

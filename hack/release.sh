@@ -10,7 +10,7 @@
 #
 # The image is the Dockerfile's, built by hack/node-images.sh (buildah, cached by content) and
 # pushed as REGISTRY/modelroute/modelroute:VERSION; the chart goes to oci://REGISTRY/charts.
-# Without --push, a registry (hack/registry.py, CNCF Distribution over HTTPS with its own CA) is
+# Without --push, a registry (tests/harness/registry.py, CNCF Distribution over HTTPS with its own CA) is
 # started in .release/registry on 127.0.0.1:${RELEASE_REGISTRY_PORT:-5000} and stopped after the push
 # unless --keep is given; its storage stays, so a later start serves the same release.
 #
@@ -69,7 +69,7 @@ registry="$push"
 stop_registry=0
 if [[ -z $registry ]]; then
   binary=$(bash hack/build-registry.sh | tail -n 1)
-  up=$(python hack/registry.py up --workdir "$work/registry" --binary "$binary" --port "${RELEASE_REGISTRY_PORT:-5000}")
+  up=$(python -m tests.harness.registry up --workdir "$work/registry" --binary "$binary" --port "${RELEASE_REGISTRY_PORT:-5000}")
   registry=$(sed -n 's/^REGISTRY=//p' <<<"$up")
   ca_file=$(sed -n 's/^CA_FILE=//p' <<<"$up")
   [[ $keep -eq 1 ]] || stop_registry=1
@@ -81,7 +81,7 @@ cleanup() {
   rm -rf "$certs"
   # The store keeps no copy: the archive is the cache (hack/node-images.sh).
   [[ -z $id ]] || "${B[@]}" rmi -f "$id" >/dev/null 2>&1 || true
-  if [[ $stop_registry -eq 1 ]]; then python hack/registry.py down --workdir "$work/registry" --binary "$binary"; fi
+  if [[ $stop_registry -eq 1 ]]; then python -m tests.harness.registry down --workdir "$work/registry" --binary "$binary"; fi
 }
 trap cleanup EXIT
 # buildah trusts the CA files of a --cert-dir for that one command; nothing system-wide changes.
@@ -115,5 +115,5 @@ log "released $version in $((SECONDS - start))s: $(cd "$dist" && ls | tr '\n' ' 
 log "image $image@$digest; chart $chart --version $chart_version"
 log "install: helm install modelroute $chart --version $chart_version --namespace modelroute-system --create-namespace --set image.repository=$registry/modelroute/modelroute --ca-file $ca_file --wait"
 if [[ -z $push && $stop_registry -eq 0 ]]; then
-  log "the registry keeps serving on $registry: python hack/registry.py down --workdir .release/registry"
+  log "the registry keeps serving on $registry: python -m tests.harness.registry down --workdir .release/registry"
 fi

@@ -7,12 +7,10 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import ssl
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,15 +20,13 @@ import aiohttp
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.harness.control_plane import LocalCluster, binaries
+from tests.harness.operator import OPERATOR_NAMESPACE as OPERATOR_NAMESPACE  # the benchmarks' too
+from tests.harness.operator import RunProcess, liveness, local_mode
+from tests.harness.processes import free_port
+
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "hack"))
 
-import localcluster  # noqa: E402
-
-sys.path.insert(0, str(REPO / "tests" / "e2e"))
-from operator_process import RunProcess  # noqa: E402
-
-OPERATOR_NAMESPACE = "modelroute-system"
 CONFIGURATION = "modelroute-bench"
 PLURALS = {
     "AzureEndpoint": "/apis/modelroute.io/v1alpha1/azureendpoints",
@@ -61,18 +57,9 @@ def busy_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
-def control_plane(workdir: Path) -> Iterator[localcluster.LocalCluster]:
-    bin_dir = os.environ.get("MODELROUTE_BIN_DIR")
-    local = localcluster.LocalCluster(
-        workdir, Path(bin_dir) if bin_dir else localcluster.build_control_plane(capture_log=True)
-    )
+def control_plane(workdir: Path) -> Iterator[LocalCluster]:
+    local = LocalCluster(workdir, binaries())
     local.start(timeout=180)
     try:
         yield local
@@ -83,7 +70,7 @@ def control_plane(workdir: Path) -> Iterator[localcluster.LocalCluster]:
 class Api:
     """Keep-alive HTTPS to the API server with the admin client certificate."""
 
-    def __init__(self, cluster: localcluster.LocalCluster, connections: int = 64) -> None:
+    def __init__(self, cluster: LocalCluster, connections: int = 64) -> None:
         context = ssl.create_default_context(cafile=str(cluster.ca_file))
         context.load_cert_chain(str(cluster.client_cert_file), str(cluster.client_key_file))
         self.server = cluster.server
@@ -230,32 +217,22 @@ async def create_pods(api: Api, pods: list[dict[str, Any]], clients: int) -> Cre
 class Operator(RunProcess):
     """`modelroute run` in local mode (it registers its webhooks) against the benchmark cluster."""
 
-    def __init__(self, cluster: localcluster.LocalCluster, workdir: Path, resync_seconds: float = 300) -> None:
+    def __init__(self, cluster: LocalCluster, workdir: Path, resync_seconds: float = 300) -> None:
         super().__init__(workdir)
         self.cluster = cluster
         self.liveness, self.webhook = free_port(), free_port()
         self.resync_seconds = resync_seconds
 
     def arguments(self) -> list[str]:
-        return [
-            "--kubeconfig",
-            str(self.cluster.kubeconfig),
-            "--namespace",
-            OPERATOR_NAMESPACE,
-            "--register-webhooks",
-            "--webhook-configuration-name",
-            CONFIGURATION,
-            "--webhook-addr",
-            "127.0.0.1",
-            "--webhook-port",
-            str(self.webhook),
-            "--cert-dir",
-            str(self.workdir / "certs"),
-            "--liveness",
-            f"http://127.0.0.1:{self.liveness}/healthz",
-            "--resync-seconds",
-            str(self.resync_seconds),
-        ]
+        return local_mode(
+            self.cluster.kubeconfig,
+            configuration=CONFIGURATION,
+            webhook_addr="127.0.0.1",
+            webhook_port=self.webhook,
+            liveness_port=self.liveness,
+            cert_dir=self.workdir / "certs",
+            resync_seconds=self.resync_seconds,
+        )
 
     def ready(self) -> bool:
         return self._synced() and self._registered()
@@ -272,11 +249,7 @@ class Operator(RunProcess):
             subprocess.Popen([*args, "-f", "raw", "-o", target], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def _synced(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.liveness}/healthz", timeout=2) as response:
-                return bool(json.loads(response.read() or b"{}").get("synced"))
-        except OSError:
-            return False
+        return bool(liveness(self.liveness).get("synced"))
 
     def _registered(self) -> bool:
         text = self.log_file.read_text(errors="replace")
@@ -298,7 +271,7 @@ class Operator(RunProcess):
 
 
 @contextlib.asynccontextmanager
-async def api_of(cluster: localcluster.LocalCluster) -> AsyncIterator[Api]:
+async def api_of(cluster: LocalCluster) -> AsyncIterator[Api]:
     api = Api(cluster)
     try:
         yield api

@@ -1,7 +1,7 @@
 """End-to-end fixtures: a real Kubernetes API for the whole test session.
 
 By default the session builds (once, then cached) and starts a local control plane: etcd,
-kube-apiserver and kube-controller-manager on loopback, see hack/localcluster.py. Setting
+kube-apiserver and kube-controller-manager on loopback, see tests/harness/control_plane.py. Setting
 MODELROUTE_E2E_KUBECONFIG runs the same tests against an existing cluster instead.
 """
 
@@ -9,25 +9,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.harness.client import ClusterClient
+from tests.harness.control_plane import LocalCluster, LocalClusterError, binaries
+from tests.harness.operator import OPERATOR_NAMESPACE, OperatorProcess
 
 E2E_DIR = Path(__file__).resolve().parent
 REPO_ROOT = E2E_DIR.parents[1]
-sys.path.insert(0, str(REPO_ROOT / "hack"))
-sys.path.insert(0, str(E2E_DIR))
-
-import localcluster  # noqa: E402
-from localcluster import ClusterClient  # noqa: E402
-from operator_process import OPERATOR_NAMESPACE, OperatorProcess  # noqa: E402
-
 EXTERNAL_KUBECONFIG_ENV = "MODELROUTE_E2E_KUBECONFIG"
-# Set by hack/test.sh, which has already run hack/build-control-plane.sh.
-PREBUILT_BIN_DIR_ENV = "MODELROUTE_BIN_DIR"
 START_TIMEOUT_SECONDS = 180
 
 
@@ -62,21 +55,20 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterClient]
         local.stop()
 
 
-def _start_local_cluster(workdir: Path) -> localcluster.LocalCluster | str:
+def _start_local_cluster(workdir: Path) -> LocalCluster | str:
     """The running cluster, or why there is none.
 
     The reason is returned rather than raised so that pytest.fail runs outside an except block and
     the report states it once instead of twice through exception chaining.
     """
-    prebuilt = os.environ.get(PREBUILT_BIN_DIR_ENV)
     try:
-        bin_dir = Path(prebuilt) if prebuilt else localcluster.build_control_plane(capture_log=True)
-    except localcluster.LocalClusterError as e:
+        bin_dir = binaries()  # $MODELROUTE_BIN_DIR when hack/test.sh has built it
+    except LocalClusterError as e:
         return f"cannot build the local control plane: {e}"
-    local = localcluster.LocalCluster(workdir, bin_dir)
+    local = LocalCluster(workdir, bin_dir)
     try:
         local.start(timeout=START_TIMEOUT_SECONDS)
-    except localcluster.LocalClusterError as e:
+    except LocalClusterError as e:
         return f"cannot start the local control plane (logs in {workdir}): {e}"
     return local
 

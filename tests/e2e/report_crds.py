@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kube import get
-from localcluster import ClusterClient
+from tests.harness.client import ClusterClient, get
 
 from modelroute.api.annotations import MANAGED_SELECTOR
 from modelroute.api.kinds import REPORT_APIS, Kind, ReportAPI

@@ -9,11 +9,12 @@ from collections.abc import Iterator
 import kubernetes.client
 import kubernetes.config
 import pytest
-from kube import apply, eventually, pod
+from kube import pod
 from kubernetes.client.rest import ApiException
-from localcluster import ClusterClient, LocalCluster
-from operator_process import OperatorProcess
 from test_operator import endpoint, policy, workload
+from tests.harness.client import ClusterClient, apply, eventually
+from tests.harness.control_plane import LocalCluster
+from tests.harness.operator import OperatorProcess
 
 API_SERVER = "kube-apiserver"
 HONOURED_WITHIN_SECONDS = 20  # generous for a loaded 2-core machine; the figure is printed

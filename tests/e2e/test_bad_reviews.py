@@ -8,9 +8,9 @@ import urllib.error
 import urllib.request
 
 import pytest
-from kube import apply, pod
-from localcluster import ClusterClient
-from operator_process import OperatorProcess
+from kube import pod
+from tests.harness.client import ClusterClient, apply
+from tests.harness.operator import OperatorProcess
 
 
 def post(operator: OperatorProcess, path: str, body: bytes) -> tuple[int, str]:

@@ -12,9 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
-from kube import apply, eventually
-from localcluster import ClusterClient
-from operator_process import OPERATOR_NAMESPACE, OperatorProcess
+from tests.harness.client import ClusterClient, apply, eventually
+from tests.harness.operator import OPERATOR_NAMESPACE, OperatorProcess
 
 from modelroute.engine.podspec import POD_TEMPLATE_PATHS
 

@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kube import apply, eventually, get, pod
-from localcluster import ClusterClient
-from operator_process import OperatorProcess, free_port
+from kube import pod
 from test_operator import AZURE_URL, endpoint, policy, wait_ready, workload
+from tests.harness.client import ClusterClient, apply, eventually, get
+from tests.harness.operator import OperatorProcess
+from tests.harness.processes import free_port
 
 from modelroute.admission import configurations as cfg
 
@@ -141,6 +142,8 @@ def test_the_api_server_skips_the_clusters_own_config_maps_and_metadata_only_upd
     admitted_and_seen(cluster, ns, "chat-1")
     before = requests_seen(operator)
     cluster.kubectl("label", "configmap", "chat-env", "-n", ns, "touched=yes")
+    # kube-controller-manager publishes kube-root-ca.crt into a new namespace on its own time
+    eventually(lambda: get(cluster, "configmap", "kube-root-ca.crt", "-n", ns), "kube-root-ca.crt published")
     cluster.kubectl("annotate", "configmap", "kube-root-ca.crt", "-n", ns, "touched=yes")
     assert requests_seen(operator) == before, "metadata-only updates and kube-root-ca.crt are not sent"
     assert patch_data(cluster, ns, "chat-env", LOG_LEVEL="debug").returncode == 0

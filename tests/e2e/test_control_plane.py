@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import localcluster
 import pytest
-from localcluster import ClusterClient
+from tests.harness.client import ClusterClient
+from tests.harness.pki import write_serving_certificate
+from tests.harness.processes import wait_until
 
 # The version hack/build-control-plane.sh builds, which honours the same variable.
 KUBERNETES_VERSION = os.environ.get("KUBERNETES_VERSION", "v1.34.4")
@@ -25,15 +26,15 @@ T = TypeVar("T")
 
 
 def eventually(probe: Callable[[], T | None], what: str, timeout: float = 60) -> T:
-    """Poll probe until it returns something other than None, for state reached asynchronously."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result is not None:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.25)
+    """Poll probe until it returns something (each probe here returns None or a truthy value), for state
+    reached asynchronously."""
+    return wait_until(
+        probe,
+        deadline=time.monotonic() + timeout,
+        timed_out=lambda: f"timed out after {timeout}s waiting for {what}",
+        error=pytest.fail.Exception,
+        interval=0.25,
+    )
 
 
 def get_json(cluster: ClusterClient, *args: str) -> dict[str, Any]:
@@ -202,7 +203,7 @@ def webhooks(cluster: ClusterClient, namespace: str, tmp_path: Path) -> Iterator
     """Validating and mutating webhooks for configmaps in `namespace`; yields the requests seen."""
     if cluster.local is None:
         pytest.skip("an external cluster's apiserver cannot reach a webhook on this machine's loopback")
-    certs = localcluster.write_serving_certificate(tmp_path / "webhook-tls")
+    certs = write_serving_certificate(tmp_path / "webhook-tls")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(certs.cert_file, certs.key_file)
     seen: list[str] = []

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kube import eventually
-from localcluster import ClusterClient
-from operator_process import OperatorProcess
+from tests.harness.client import ClusterClient, eventually
+from tests.harness.operator import OperatorProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = str(Path(sys.executable).parent / "modelroute")

@@ -26,9 +26,10 @@ from typing import Any
 import pytest
 import yaml
 from cryptography import x509
-from kube import apply, eventually, get, pod
-from localcluster import ClusterClient
-from operator_process import WEBHOOK_HOST_ENV, RunProcess, free_port
+from kube import pod
+from tests.harness.client import ClusterClient, apply, eventually, get
+from tests.harness.operator import WEBHOOK_HOST_ENV, RunProcess, answers_ready
+from tests.harness.processes import free_port
 
 from modelroute.admission import configurations as cfg
 from modelroute.api.annotations import MANAGED_BY
@@ -673,11 +674,7 @@ class HostOperator(RunProcess):
         ]
 
     def ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.probe_port}/readyz", timeout=2) as response:
-                return bool(response.status == 200)
-        except OSError:  # refused while starting, HTTPError 503 until the cluster has been read
-            return False
+        return answers_ready(self.probe_port)
 
     def served(self, webhook: str, result: str | None = None) -> float:
         """Admission requests this process answered for `webhook` (with `result`), from its own metrics."""
@@ -689,12 +686,6 @@ class HostOperator(RunProcess):
             if found.get("webhook") == webhook and result in (None, found.get("result")):
                 total += float(value)
         return total
-
-    def log_tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return "(no log)"
 
 
 @dataclass

@@ -8,9 +8,9 @@ import time
 from typing import Any
 
 import pytest
-from kube import apply, eventually, get, pod
-from localcluster import ClusterClient
-from operator_process import OPERATOR_NAMESPACE, OperatorProcess
+from kube import pod
+from tests.harness.client import ClusterClient, apply, eventually, get
+from tests.harness.operator import OPERATOR_NAMESPACE, OperatorProcess
 
 AZURE_URL = "https://contoso-e2e.openai.azure.com"
 
@@ -316,7 +316,7 @@ def test_after_sigkill_system_namespaces_still_admit_and_a_restart_converges(
 
 def test_a_graceful_stop_removes_the_webhook_configurations(cluster: ClusterClient, operator: OperatorProcess) -> None:
     operator.kill(signal.SIGTERM)
-    from operator_process import CONFIGURATION_NAME
+    from tests.harness.operator import CONFIGURATION_NAME
 
     gone = cluster.kubectl("get", "validatingwebhookconfiguration", CONFIGURATION_NAME, check=False)
     assert gone.returncode != 0

@@ -7,19 +7,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from kube import apply, eventually, pod
+from kube import pod
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from kubernetes.config import new_client_from_config
-from localcluster import ClusterClient
-from operator_process import CONFIGURATION_NAME, OperatorProcess
 from test_operator import endpoint, policy, workload
+from tests.harness.client import ClusterClient, apply, eventually
+from tests.harness.operator import CONFIGURATION_NAME, OperatorProcess, answers_ready
 
 READINESS_CONFIGURATION = "modelroute-readiness"
 
@@ -35,11 +33,7 @@ class ReadyzOperator(OperatorProcess):
     poll_seconds = 0.02  # a test of the moment readiness is reported must see that moment
 
     def ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/readyz", timeout=2) as response:
-                return response.status == 200
-        except (OSError, urllib.error.HTTPError):
-            return False
+        return answers_ready(self.metrics_port)
 
 
 FORGED_CHANNEL = {"metadata": {"annotations": {"modelroute.io/procurement-channel": "OpenAI"}}}

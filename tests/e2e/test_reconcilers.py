@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kube import apply, eventually, get, pod
-from localcluster import ClusterClient
-from operator_process import OperatorProcess
-from planted import MARKER, PLANTED_URLS, planted_pod
+from kube import pod
 from report_crds import every_managed, install
 from test_operator import endpoint, policy, wait_ready, workload
+from tests.harness.client import ClusterClient, apply, eventually, get
+from tests.harness.operator import OperatorProcess
+from tests.unit.planted import MARKER, PLANTED_URLS, planted_pod
 
 from modelroute.api.kinds import WGPOLICYK8S
 
@@ -164,7 +164,7 @@ def test_metrics_and_health_endpoints(cluster: ClusterClient, operator: Operator
 
 
 def test_with_leader_election_the_lease_names_the_leader(cluster: ClusterClient, operator: OperatorProcess) -> None:
-    from operator_process import OPERATOR_NAMESPACE
+    from tests.harness.operator import OPERATOR_NAMESPACE
 
     lease = eventually(lambda: get(cluster, "lease", "modelroute-leader", "-n", OPERATOR_NAMESPACE))
     assert lease["spec"]["holderIdentity"]

@@ -1,18 +1,17 @@
-"""The release's registry on loopback (hack/registry.py, CNCF Distribution) with real helm: the packaged
+"""The release's registry on loopback (tests/harness/registry.py, CNCF Distribution) with real helm: the packaged
 chart is pushed and read back over HTTPS verified against the registry's own CA, and a client that
 was not told to trust that CA, or that speaks plain HTTP, gets nothing."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import localcluster
 import pytest
-import registry as oci
 import yaml
+from tests.harness import registry as oci
+from tests.harness.control_plane import binaries
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = REPO_ROOT / "charts" / "modelroute"
@@ -36,8 +35,7 @@ def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[oci.Loc
 
 @pytest.fixture(scope="module")
 def helm(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    prebuilt = os.environ.get("MODELROUTE_BIN_DIR")
-    bin_dir = Path(prebuilt) if prebuilt else localcluster.build_control_plane(capture_log=True)
+    bin_dir = binaries()
     home = tmp_path_factory.mktemp("helm-home")
     return [
         "env",

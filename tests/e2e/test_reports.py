@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 import yaml
-from kube import apply, eventually, get, pod
-from localcluster import ClusterClient
-from operator_process import OperatorProcess
+from kube import pod
 from report_crds import install, managed, uninstall
 from test_operator import deployment, endpoint, policy, wait_ready, workload
+from tests.harness.client import ClusterClient, apply, eventually, get
+from tests.harness.operator import OperatorProcess
 
 from modelroute.api.kinds import OPENREPORTS, REPORT_APIS, WGPOLICYK8S, Kind, ReportAPI
 from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 import kubernetes.client
 import kubernetes.config
 import pytest
-from kube import apply, get, pod
+from kube import pod
 from kubernetes.client.rest import ApiException
-from localcluster import ClusterClient, LocalCluster
-from operator_process import CONFIGURATION_NAME, OperatorProcess
 from test_operator import endpoint, policy, wait_ready, workload
+from tests.harness.client import ClusterClient, apply, get
+from tests.harness.control_plane import LocalCluster
+from tests.harness.operator import CONFIGURATION_NAME, OperatorProcess
 
 VIOLATING_ENV = {"OPENAI_BASE_URL": "https://api.openai.com/v1"}
 EXIT_BOUND_SECONDS = 30

@@ -7,9 +7,9 @@ import ssl
 import time
 
 from cryptography import x509
-from kube import apply, pod
-from localcluster import ClusterClient
-from operator_process import OperatorProcess
+from kube import pod
+from tests.harness.client import ClusterClient, apply
+from tests.harness.operator import OperatorProcess
 
 from modelroute.cluster.certs import ServingFiles, renew_serving_cert
 

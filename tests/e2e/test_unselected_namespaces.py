@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from kube import apply, eventually, get, pod
-from localcluster import ClusterClient
-from operator_process import OperatorProcess
+from kube import pod
 from test_operator import AZURE_URL, endpoint, policy, wait_ready, workload
+from tests.harness.client import ClusterClient, apply, eventually, get
+from tests.harness.operator import OperatorProcess
 
 DIRECT = {"OPENAI_BASE_URL": "https://api.openai.com/v1"}
 COVERED_PODS = 5

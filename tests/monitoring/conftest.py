@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.harness.control_plane import LocalClusterError, binaries
+from tests.harness.processes import HarnessError, run_build_script
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = REPO_ROOT / "charts" / "modelroute"
 PROMTOOL_ENV = "MODELROUTE_PROMTOOL"
-BIN_DIR_ENV = "MODELROUTE_BIN_DIR"
 RELEASE, NAMESPACE = "modelroute", "modelroute-system"
 #: the control plane's version (hack/build-control-plane.sh): helm template otherwise assumes an older one
 KUBE_VERSION = os.environ.get("KUBERNETES_VERSION", "v1.34.4")
-
-
-def _tail(text: str, lines: int = 30) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
 
 
 @pytest.fixture(scope="session")
@@ -35,28 +32,21 @@ def promtool() -> Path:
             pytest.fail(f"${PROMTOOL_ENV}={given} is not a file", pytrace=False)
         return Path(given)
     script = REPO_ROOT / "hack" / "build-promtool.sh"
-    built = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=False)
-    lines = built.stdout.strip().splitlines()
-    if built.returncode != 0 or not lines or not Path(lines[-1]).is_file():
-        pytest.fail(
-            f"{script} could not build promtool (exit {built.returncode}):\n{_tail(built.stderr)}", pytrace=False
-        )
-    return Path(lines[-1])
+    try:
+        built = Path(run_build_script(script))
+    except HarnessError as error:
+        pytest.fail(f"promtool could not be built: {error}", pytrace=False)
+    if not built.is_file():
+        pytest.fail(f"{script} returned {built}, which is not a file", pytrace=False)
+    return built
 
 
 @pytest.fixture(scope="session")
 def helm() -> Path:
-    given = os.environ.get(BIN_DIR_ENV)
-    if given:
-        bin_dir = Path(given)
-    else:
-        sys.path.insert(0, str(REPO_ROOT / "hack"))
-        import localcluster
-
-        try:
-            bin_dir = localcluster.build_control_plane(capture_log=True)
-        except localcluster.LocalClusterError as error:
-            pytest.fail(f"helm could not be built: {error}", pytrace=False)
+    try:
+        bin_dir = binaries()  # $MODELROUTE_BIN_DIR when hack/test.sh has built it
+    except LocalClusterError as error:
+        pytest.fail(f"helm could not be built: {error}", pytrace=False)
     if not (bin_dir / "helm").is_file():
         pytest.fail(f"{bin_dir} has no helm", pytrace=False)
     return bin_dir / "helm"

@@ -1,6 +1,6 @@
-"""Node-level fixtures: a real single-node cluster (hack/localnode.py) and the chart installed on it.
+"""Node-level fixtures: a real single-node cluster (tests/harness/node.py) and the chart installed on it.
 
-The session starts an OCI registry on loopback (hack/registry.py) and publishes a release to it
+The session starts an OCI registry on loopback (tests/harness/registry.py) and publishes a release to it
 (hack/release.sh: the image built from the Dockerfile and the packaged chart), then the control plane
 and a node (containerd, runc, CNI bridge, kubelet, kube-proxy, kube-scheduler, kube-router) that
 trusts that registry; the other locally built images are imported. The chart is installed from the
@@ -13,29 +13,28 @@ reason; nothing is skipped.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from node_kit import RELEASE, RELEASE_NAMESPACE, Node, Published
+from tests.harness import registry as oci
+from tests.harness.client import ClusterClient
+from tests.harness.control_plane import LocalClusterError, binaries
+from tests.harness.node import (
+    NODE_NAME,
+    Image,
+    LocalNode,
+    LocalNodeError,
+    build_images,
+    host_problems,
+    node_binaries,
+)
 
 NODE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = NODE_DIR.parents[1]
-for extra in (REPO_ROOT / "hack", REPO_ROOT / "tests" / "e2e", NODE_DIR):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
-
-import localcluster  # noqa: E402
-import localnode  # noqa: E402
-import registry as oci  # noqa: E402
-from localcluster import ClusterClient  # noqa: E402
-from node_kit import RELEASE, RELEASE_NAMESPACE, Node, Published  # noqa: E402
-
-# Set by hack/test.sh, which has already built the binaries and the images.
-CP_BIN_DIR_ENV = "MODELROUTE_BIN_DIR"
-NODE_BIN_DIR_ENV = "MODELROUTE_NODE_BIN_DIR"
 START_TIMEOUT_SECONDS = 300
 RELEASE_SCRIPT = REPO_ROOT / "hack" / "release.sh"
 RELEASE_TIMEOUT_SECONDS = 900
@@ -103,24 +102,25 @@ def node(tmp_path_factory: pytest.TempPathFactory, registry: oci.LocalRegistry, 
 
 def _start_node(workdir: Path, registry: oci.LocalRegistry, published: Published) -> Node | str:
     """The running node, or why there is none (returned, so the failure is reported once)."""
-    problems = localnode.host_problems()
+    problems = host_problems()
     if problems:
         return "this machine cannot run the node: " + "; ".join(problems)
     try:
-        cp_bin = Path(os.environ.get(CP_BIN_DIR_ENV) or localcluster.build_control_plane(capture_log=True))
-        node_bin = Path(os.environ.get(NODE_BIN_DIR_ENV) or localnode.build_node())
-        images = localnode.build_images()
-    except (localcluster.LocalClusterError, localnode.LocalNodeError) as e:
+        # $MODELROUTE_BIN_DIR and $MODELROUTE_NODE_BIN_DIR when hack/test.sh has built them
+        cp_bin = binaries()
+        node_bin = node_binaries()
+        images = build_images()
+    except (LocalClusterError, LocalNodeError) as e:
         return f"cannot build the node: {e}"
     # The operator image is the registry's, pulled when the chart's pods start; the others are imported.
     operator = images.pop("modelroute")
-    local = localnode.LocalNode(workdir, cp_bin, node_bin, registries={registry.host: registry.ca_file})
+    local = LocalNode(workdir, cp_bin, node_bin, registries={registry.host: registry.ca_file})
     try:
         local.start(images, timeout=START_TIMEOUT_SECONDS)
-    except (localcluster.LocalClusterError, localnode.LocalNodeError) as e:
+    except (LocalClusterError, LocalNodeError) as e:
         return f"cannot start the node (logs in {workdir}): {e}"
-    print(f"\nnode {localnode.NODE_NAME} Ready; seconds: {local.timings}", file=sys.stderr)
-    images["modelroute"] = localnode.Image(published.image, operator.archive)
+    print(f"\nnode {NODE_NAME} Ready; seconds: {local.timings}", file=sys.stderr)
+    images["modelroute"] = Image(published.image, operator.archive)
     return Node(local, ClusterClient(local.kubeconfig, cp_bin, workdir, local.control_plane), images)
 
 

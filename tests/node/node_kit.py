@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import localnode
 import yaml
-from kube import apply, eventually, get
-from localcluster import ClusterClient, write_serving_certificate
+from tests.harness.client import ClusterClient, apply, eventually, get
+from tests.harness.node import Image, LocalNode
+from tests.harness.pki import write_serving_certificate
 
 from modelroute.controllers.leader import LeaseTerms
 
@@ -49,9 +49,9 @@ class Node:
     """The running node, kubectl and helm bound to it, and its images: the operator's in the registry
     on loopback (pulled by the node), the others imported into it."""
 
-    local: localnode.LocalNode
+    local: LocalNode
     kube: ClusterClient
-    images: dict[str, localnode.Image]
+    images: dict[str, Image]
 
     def image(self, name: str) -> str:
         return self.images[name].ref

@@ -9,7 +9,6 @@ import threading
 import time
 
 import yaml
-from kube import eventually, get
 from node_kit import (
     CHART,
     INSTANCE_SELECTOR,
@@ -21,6 +20,7 @@ from node_kit import (
     governed_namespace,
     pod_body,
 )
+from tests.harness.client import eventually, get
 
 STREAM_NAMESPACE = "node-stream"
 UPGRADE_NAMESPACE = "node-upgrade"

@@ -13,8 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from kube import eventually, get
 from node_kit import INSTANCE_SELECTOR, LEASE, RELEASE, Node, Published, governed_namespace, plain_pod
+from tests.harness.client import eventually, get
 
 
 def test_the_release_is_installed_from_the_registry_and_the_node_pulled_the_operator_image(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from kube import apply, eventually, get
 from node_kit import (
     Endpoint,
     Node,
@@ -19,6 +18,7 @@ from node_kit import (
     secret_with_key,
     wait_running,
 )
+from tests.harness.client import apply, eventually, get
 
 NAMESPACE = "node-egress"
 # Fixed ClusterIPs from the range's static band (see test_node_sdk.py).

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 import yaml
-from kube import apply, eventually, get
 from node_kit import Node
+from tests.harness.client import apply, eventually, get
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"

@@ -6,7 +6,6 @@ itself. The key reaches the endpoint as a header, and its value appears in no lo
 from __future__ import annotations
 
 import pytest
-from kube import apply
 from node_kit import (
     INSTANCE_SELECTOR,
     RELEASE_NAMESPACE,
@@ -19,6 +18,7 @@ from node_kit import (
     secret_with_key,
     wait_finished,
 )
+from tests.harness.client import apply
 
 NAMESPACE = "node-sdk"
 # Fixed ClusterIPs come from the range's static band (the first 16 addresses of a /24), which the API

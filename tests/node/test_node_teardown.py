@@ -4,8 +4,8 @@ ipsets, cgroups, sysctls)."""
 
 from __future__ import annotations
 
-import localcluster
 from node_kit import Node
+from tests.harness.processes import pid_alive
 
 
 def test_stopping_the_node_restores_the_host(node: Node) -> None:
@@ -14,6 +14,6 @@ def test_stopping_the_node_restores_the_host(node: Node) -> None:
     changes = node.local.host_changes()
     print(f"\nstopped {len(pids)} processes; host differences after teardown: {changes or 'none'}")
     assert pids
-    assert [pid for pid in pids if localcluster._pid_alive(pid)] == []
+    assert [pid for pid in pids if pid_alive(pid)] == []
     assert node.local.leftover_processes() == []
     assert changes == []

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 import yaml
-from kube import apply, eventually, get
 from node_kit import (
     CHART,
     INSTANCE_SELECTOR,
@@ -29,6 +28,7 @@ from node_kit import (
     governed_namespace,
     pod_body,
 )
+from tests.harness.client import apply, eventually, get
 
 #: the last commit whose chart installed its CRDs from crds/ alone (no upgrade hook, no enforcement check)
 PREVIOUS_CHART_COMMIT = "85c6f09fc209a935c382ec8bfaf165477ea57eb7"

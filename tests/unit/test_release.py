@@ -5,20 +5,18 @@ chart's Artifact Hub metadata agrees with the chart and the changelog."""
 from __future__ import annotations
 
 import re
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hack import lockfile
 from markdown_it import MarkdownIt
 from packaging.requirements import Requirement
 from test_dockerfile import stages
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO_ROOT / "hack"))
-import lockfile  # noqa: E402
 
 CHART = REPO_ROOT / "charts" / "modelroute"
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())

@@ -1,9 +1,9 @@
-"""A real single-node Kubernetes cluster on this machine: hack/localcluster.py's control plane plus a node.
+"""A real single-node Kubernetes cluster on this machine: tests.harness.control_plane plus a node.
 
 The node is containerd (CRI) + runc + the CNI bridge plugin, kubelet, kube-proxy (iptables),
 kube-scheduler and kube-router as the NetworkPolicy firewall. Images are built locally
 (hack/node-images.sh) and either imported into containerd or pulled from a registry on loopback
-that the node is told to trust (`registries`: host -> CA file, e.g. hack/registry.py's); every other
+that the node is told to trust (`registries`: host -> CA file, e.g. tests.harness.registry's); every other
 image reference points at a closed port on loopback, so an image from anywhere else fails at once.
 
 Nothing leaves the machine: the node IP lives on an empty bridge made here (not on the real
@@ -18,10 +18,10 @@ Library use::
     node.stop()                 # everything undone, host state restored
     assert node.host_changes() == []
 
-Command line::
+Command line (from the repository's root, as root)::
 
-    python hack/localnode.py up --workdir /tmp/mr-node [--image archive.tar ...]
-    python hack/localnode.py down --workdir /tmp/mr-node
+    python -m tests.harness.node up --workdir /tmp/mr-node
+    python -m tests.harness.node down --workdir /tmp/mr-node
 
 One node per machine: kubelet and the CNI plugins use fixed host paths (/var/lib/cni, /run/netns).
 """
@@ -33,9 +33,6 @@ import base64
 import contextlib
 import json
 import os
-import re
-import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -45,17 +42,34 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from tests.harness import host, pki, processes
+from tests.harness.client import ClusterClient
+from tests.harness.commands import Subcommand, up_and_down
+from tests.harness.control_plane import (
+    SERVICE_CLUSTER_IP_RANGE,
+    LocalCluster,
+    LocalClusterError,
+    binaries,
+    stop_workdir,
+)
+from tests.harness.host import log
+from tests.harness.processes import (
+    HACK_DIR,
+    HarnessError,
+    free_ports,
+    last_lines,
+    pid_alive,
+    pid_runs,
+    run_build_script,
+    spawn,
+    stop_group,
+    wait_until,
+)
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import localcluster as lc
-
-HACK_DIR = Path(__file__).resolve().parent
 BUILD_SCRIPT = HACK_DIR / "build-node.sh"
 IMAGES_SCRIPT = HACK_DIR / "node-images.sh"
 PACKAGES_SCRIPT = HACK_DIR / "node-host-packages.sh"
+COMMAND = "python -m tests.harness.node"
 
 NODE_NAME = "modelroute-node"
 NODE_IP = "10.243.0.1"
@@ -77,63 +91,38 @@ HOST_PROGRAMS = (
     "/usr/sbin/iptables",
     "/usr/sbin/ipset",
 )
-# What kubelet (its kernel tunables), the CNI bridge (ip_forward) and kube-proxy may change.
-SYSCTLS = (
-    "vm/overcommit_memory",
-    "vm/panic_on_oom",
-    "kernel/panic",
-    "kernel/panic_on_oops",
-    "kernel/keys/root_maxkeys",
-    "kernel/keys/root_maxbytes",
-    "net/ipv4/ip_forward",
-    "net/ipv4/conf/all/forwarding",
-    "net/ipv4/conf/all/route_localnet",
-    "net/ipv6/conf/all/forwarding",
-    "net/bridge/bridge-nf-call-iptables",
-    "net/bridge/bridge-nf-call-ip6tables",
-    "net/netfilter/nf_conntrack_max",
-)
-# Host paths the node's components create when missing; removed at teardown if they were missing.
-HOST_DIRS = ("/var/lib/cni", "/var/run/netns", "/run/netns", "/var/lib/kubelet", "/var/log/pods", "/var/log/containers")
-OWN_CHAIN = re.compile(r"^(KUBE-|CNI-|MODELROUTE-NODE-)")
-CGROUP_ROOT = Path("/sys/fs/cgroup")
 STOP_GRACE_SECONDS = 10.0
 
 
-class LocalNodeError(RuntimeError):
+#: set by hack/test.sh, which has already run hack/build-node.sh
+BIN_DIR_ENV = "MODELROUTE_NODE_BIN_DIR"
+
+
+class LocalNodeError(HarnessError):
     """The node could not be built, started or stopped."""
 
 
-def log(msg: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} [localnode] {msg}", file=sys.stderr, flush=True)
-
-
 def _run(*cmd: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(list(cmd), capture_output=True, text=True, check=False, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise LocalNodeError(f"{' '.join(cmd)} exited with {proc.returncode}:\n{proc.stdout}{proc.stderr}")
-    return proc
+    return processes.run(*cmd, check=check, timeout=timeout, error=LocalNodeError)
 
 
 # --------------------------------------------------------------------------------------------------
 # Building
 
 
-def _last_line(script: Path) -> str:
-    proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=False)
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        raise LocalNodeError(f"{script} failed with exit code {proc.returncode}:\n{lc._tail_text(proc.stderr)}")
-    return lines[-1]
-
-
 def build_node() -> Path:
     """Run hack/build-node.sh (cached after the first build) and return its bin dir."""
-    bin_dir = Path(_last_line(BUILD_SCRIPT))
+    bin_dir = Path(run_build_script(BUILD_SCRIPT, error=LocalNodeError))
     missing = [b for b in NODE_BINARIES if not (bin_dir / b).is_file()]
     if missing:
         raise LocalNodeError(f"{BUILD_SCRIPT} returned {bin_dir}, which lacks {', '.join(missing)}")
     return bin_dir
+
+
+def node_binaries() -> Path:
+    """The node's bin dir: $MODELROUTE_NODE_BIN_DIR when hack/test.sh has built it, else built now."""
+    prebuilt = os.environ.get(BIN_DIR_ENV)
+    return Path(prebuilt) if prebuilt else build_node()
 
 
 @dataclass(frozen=True)
@@ -144,7 +133,7 @@ class Image:
 
 def build_images() -> dict[str, Image]:
     """Run hack/node-images.sh (cached by content) and return the images by name."""
-    built = json.loads(_last_line(IMAGES_SCRIPT))
+    built = json.loads(run_build_script(IMAGES_SCRIPT, error=LocalNodeError))
     return {name: Image(str(v["ref"]), Path(v["archive"])) for name, v in built.items()}
 
 
@@ -162,80 +151,6 @@ def host_problems() -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------------
-# Host state
-
-
-def _read_sysctl(key: str) -> str | None:
-    try:
-        return Path("/proc/sys", key).read_text().strip()
-    except OSError:
-        return None
-
-
-def _mounts() -> list[str]:
-    return [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
-
-
-def _own_chains() -> list[str]:
-    chains = []
-    for tool in ("iptables", "ip6tables"):
-        for table in ("filter", "nat", "mangle", "raw"):
-            out = _run(tool, "-w", "-t", table, "-S", check=False).stdout
-            for line in out.splitlines():
-                parts = shlex.split(line)
-                if parts[:1] == ["-N"] and OWN_CHAIN.match(parts[1]):
-                    chains.append(f"{tool}/{table}/{parts[1]}")
-                elif parts[:1] == ["-A"] and "-j" in parts and OWN_CHAIN.match(parts[parts.index("-j") + 1]):
-                    chains.append(f"{tool}/{table}: {line}")
-    return chains
-
-
-def _ipsets() -> list[str]:
-    if not os.access("/usr/sbin/ipset", os.X_OK):
-        return []
-    return sorted(_run("ipset", "list", "-n", check=False).stdout.split())
-
-
-def _kubepods_cgroups() -> list[str]:
-    if not CGROUP_ROOT.is_dir():
-        return []
-    found = [str(p) for p in CGROUP_ROOT.glob("kubepods*")]
-    found += [str(p) for p in CGROUP_ROOT.glob("*/kubepods*")]
-    return sorted(found)
-
-
-def host_state() -> dict[str, Any]:
-    """What the node may change on the host, as plain data that compares equal when unchanged."""
-    return {
-        "sysctls": {k: _read_sysctl(k) for k in SYSCTLS},
-        "dirs": {d: os.path.exists(d) for d in HOST_DIRS},
-        "links": sorted(p.name for p in Path("/sys/class/net").iterdir()),
-        "netns": sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else [],
-        "routes": sorted(_run("ip", "-4", "route", "show", "table", "all", check=False).stdout.splitlines()),
-        "mounts": sorted(_mounts()),
-        "iptables": _own_chains(),
-        "ipsets": _ipsets(),
-        "cgroups": _kubepods_cgroups(),
-    }
-
-
-def diff_host_state(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    changes = []
-    for key in before:
-        old, new = before[key], after.get(key)
-        if old == new:
-            continue
-        if isinstance(old, dict) and isinstance(new, dict):
-            changes += [f"{key} {k}: {old.get(k)!r} -> {new.get(k)!r}" for k in old if old.get(k) != new.get(k)]
-        elif isinstance(old, list) and isinstance(new, list):
-            changes += [f"{key} added: {x}" for x in new if x not in old]
-            changes += [f"{key} removed: {x}" for x in old if x not in new]
-        else:
-            changes.append(f"{key}: {old!r} -> {new!r}")
-    return changes
-
-
-# --------------------------------------------------------------------------------------------------
 # Control plane
 
 
@@ -243,7 +158,7 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-class NodeControlPlane(lc.LocalCluster):
+class NodeControlPlane(LocalCluster):
     """LocalCluster plus what a node needs: Node authorization, the ServiceAccount admission plugin,
     certificates for kubelet and the node's clients, and an apiserver that pods reach through the
     `kubernetes` Service (advertised on the node IP; the guard chain keeps it off the real interface)."""
@@ -259,10 +174,8 @@ class NodeControlPlane(lc.LocalCluster):
 
     def _write_pki(self) -> None:
         super()._write_pki()
-        pki = self._pki
-        key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), None)
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
-        ca = lc._Issued(x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes()), key)
+        pki_dir = self.pki_dir
+        ca = pki.Issued.load(pki_dir / "ca.crt", pki_dir / "ca.key")
         api_names = (
             "127.0.0.1",
             "localhost",
@@ -274,20 +187,20 @@ class NodeControlPlane(lc.LocalCluster):
             "kubernetes.default.svc.cluster.local",
         )
         issued = {
-            "serving": lc._issue(lc._name("kube-apiserver"), ca=ca, server_names=api_names),
-            "kubelet-serving": lc._issue(lc._name(NODE_NAME), ca=ca, server_names=(NODE_IP, NODE_NAME)),
-            "kubelet": lc._issue(lc._name(f"system:node:{NODE_NAME}", "system:nodes"), ca=ca, client=True),
-            "apiserver-kubelet-client": lc._issue(
-                lc._name("kube-apiserver-kubelet-client", "system:masters"), ca=ca, client=True
+            "serving": pki.issue(pki.name("kube-apiserver"), ca=ca, server_names=api_names),
+            "kubelet-serving": pki.issue(pki.name(NODE_NAME), ca=ca, server_names=(NODE_IP, NODE_NAME)),
+            "kubelet": pki.issue(pki.name(f"system:node:{NODE_NAME}", "system:nodes"), ca=ca, client=True),
+            "apiserver-kubelet-client": pki.issue(
+                pki.name("kube-apiserver-kubelet-client", "system:masters"), ca=ca, client=True
             ),
-            "kube-proxy": lc._issue(lc._name("system:kube-proxy"), ca=ca, client=True),
-            "kube-scheduler": lc._issue(lc._name("system:kube-scheduler"), ca=ca, client=True),
+            "kube-proxy": pki.issue(pki.name("system:kube-proxy"), ca=ca, client=True),
+            "kube-scheduler": pki.issue(pki.name("system:kube-scheduler"), ca=ca, client=True),
             # kube-router reads pods, namespaces and policies cluster-wide and writes iptables only.
-            "kube-router": lc._issue(lc._name("kube-router", "system:masters"), ca=ca, client=True),
+            "kube-router": pki.issue(pki.name("kube-router", "system:masters"), ca=ca, client=True),
         }
         for name, cert in issued.items():
-            (pki / f"{name}.crt").write_bytes(cert.cert_pem())
-            lc._write_private(pki / f"{name}.key", cert.key_pem())
+            (pki_dir / f"{name}.crt").write_bytes(cert.cert_pem())
+            pki.write_private(pki_dir / f"{name}.key", cert.key_pem())
         admin = json.loads(self.kubeconfig.read_text())
         for user in ("kubelet", "kube-proxy", "kube-scheduler", "kube-router"):
             cfg = {
@@ -303,7 +216,7 @@ class NodeControlPlane(lc.LocalCluster):
                 ],
                 "contexts": [{"name": "local", "context": {"cluster": "local", "user": user}}],
             }
-            lc._write_private(self.node_kubeconfig(user), json.dumps(cfg, indent=2).encode())
+            pki.write_private(self.node_kubeconfig(user), json.dumps(cfg, indent=2).encode())
 
     def _spawn(self, component: str, args: list[str]) -> None:
         if component == "kube-apiserver":
@@ -324,12 +237,12 @@ class NodeControlPlane(lc.LocalCluster):
             elif arg == "--advertise-address=127.0.0.1":
                 arg = f"--advertise-address={NODE_IP}"
             out.append(arg)
-        pki = self._pki
+        pki_dir = self.pki_dir
         return [
             *out,
-            f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
-            f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
-            f"--kubelet-certificate-authority={pki / 'ca.crt'}",
+            f"--kubelet-client-certificate={pki_dir / 'apiserver-kubelet-client.crt'}",
+            f"--kubelet-client-key={pki_dir / 'apiserver-kubelet-client.key'}",
+            f"--kubelet-certificate-authority={pki_dir / 'ca.crt'}",
             "--kubelet-preferred-address-types=InternalIP",
         ]
 
@@ -356,7 +269,7 @@ class LocalNode:
         self.cp_bin_dir = Path(cp_bin_dir).resolve()
         self.node_bin_dir = Path(node_bin_dir).resolve()
         self.detached = detached
-        self.registries = {host: Path(ca).resolve() for host, ca in (registries or {}).items()}
+        self.registries = {registry: Path(ca).resolve() for registry, ca in (registries or {}).items()}
         self.control_plane = NodeControlPlane(self.workdir, self.cp_bin_dir, detached=detached)
         self.timings: dict[str, float] = {}
 
@@ -387,7 +300,7 @@ class LocalNode:
             raise LocalNodeError(f"a node from {self.workdir} is still running; stop it first")
         self.workdir.mkdir(parents=True, exist_ok=True)
         if not self.state_file.exists():  # keep the state from before the first start
-            self.state_file.write_text(json.dumps(host_state(), indent=2) + "\n")
+            self.state_file.write_text(json.dumps(host.state(), indent=2) + "\n")
         try:
             self._start(images, time.monotonic() + timeout)
         except BaseException:
@@ -413,15 +326,16 @@ class LocalNode:
         if (self.node_bin_dir / "kube-proxy").exists():
             _run(str(self.node_bin_dir / "kube-proxy"), "--cleanup", check=False)
         # A detached control plane is known only by its pid file, which control_plane.stop() removes.
-        lc.stop_workdir(self.workdir)
+        stop_workdir(self.workdir)
         self.control_plane.stop()
-        self._restore_host()
+        before = json.loads(self.state_file.read_text()) if self.state_file.exists() else None
+        host.restore(self.workdir, (POD_BRIDGE, HOST_BRIDGE), before)
 
     def host_changes(self) -> list[str]:
         """How the host differs from before start(); empty once stop() has restored it."""
         if not self.state_file.exists():
             return []
-        return diff_host_state(json.loads(self.state_file.read_text()), host_state())
+        return host.diff(json.loads(self.state_file.read_text()), host.state())
 
     def started_pids(self) -> list[int]:
         """The node components' pids (the control plane's are in control_plane.pids)."""
@@ -438,7 +352,7 @@ class LocalNode:
                 argv = (proc / "cmdline").read_bytes()
             except OSError:
                 continue
-            if marker in argv and lc._pid_alive(int(proc.name)):
+            if marker in argv and pid_alive(int(proc.name)):
                 command = argv.replace(b"\0", b" ").decode(errors="replace")
                 found.append(f"{proc.name}: {command[:200]}")
         return found
@@ -477,7 +391,7 @@ class LocalNode:
         ports = dict(
             zip(
                 ("kubelet", "kubelet-healthz", "proxy-healthz", "proxy-metrics", "scheduler"),
-                lc._free_ports(5),
+                free_ports(5),
                 strict=True,
             )
         )
@@ -535,7 +449,7 @@ class LocalNode:
                 "--enable-cni=false",
                 "--enable-ibgp=false",
                 "--enable-overlay=false",
-                f"--service-cluster-ip-range={lc.SERVICE_CLUSTER_IP_RANGE}",
+                f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
                 "--health-port=0",  # it would listen on every interface
                 "--metrics-port=0",
                 "--iptables-sync-period=5s",
@@ -555,7 +469,7 @@ class LocalNode:
             _run("ip", "link", "add", HOST_BRIDGE, "type", "bridge")
         _run("ip", "addr", "replace", f"{NODE_IP}/32", "dev", HOST_BRIDGE)
         _run("ip", "link", "set", HOST_BRIDGE, "up")
-        _run("ip", "route", "replace", lc.SERVICE_CLUSTER_IP_RANGE, "dev", HOST_BRIDGE)
+        _run("ip", "route", "replace", SERVICE_CLUSTER_IP_RANGE, "dev", HOST_BRIDGE)
 
     def _guard(self, ports: dict[str, int]) -> None:
         """Forwarded pod traffic may only go to the pod bridge, and the node's listeners (the apiserver
@@ -610,13 +524,13 @@ class LocalNode:
             f'server = "{CLOSED_REGISTRY}"\n\n[host."{CLOSED_REGISTRY}"]\n  capabilities = ["pull", "resolve"]\n'
         )
         # Except the trusted registries on loopback, over HTTPS verified against their own CA.
-        for host, ca in self.registries.items():
-            (c / "certs.d" / host).mkdir(parents=True, exist_ok=True)
-            (c / "certs.d" / host / "hosts.toml").write_text(
-                f'server = "https://{host}"\n\n[host."https://{host}"]\n'
+        for registry, ca in self.registries.items():
+            (c / "certs.d" / registry).mkdir(parents=True, exist_ok=True)
+            (c / "certs.d" / registry / "hosts.toml").write_text(
+                f'server = "https://{registry}"\n\n[host."https://{registry}"]\n'
                 f'  capabilities = ["pull", "resolve"]\n  ca = "{ca}"\n'
             )
-        pki = self.control_plane._pki
+        pki_dir = self.control_plane.pki_dir
         kubelet = {
             "apiVersion": "kubelet.config.k8s.io/v1beta1",
             "kind": "KubeletConfiguration",
@@ -625,12 +539,12 @@ class LocalNode:
             "readOnlyPort": 0,
             "healthzBindAddress": "127.0.0.1",
             "healthzPort": ports["kubelet-healthz"],
-            "tlsCertFile": str(pki / "kubelet-serving.crt"),
-            "tlsPrivateKeyFile": str(pki / "kubelet-serving.key"),
+            "tlsCertFile": str(pki_dir / "kubelet-serving.crt"),
+            "tlsPrivateKeyFile": str(pki_dir / "kubelet-serving.key"),
             "authentication": {
                 "anonymous": {"enabled": False},
                 "webhook": {"enabled": True},
-                "x509": {"clientCAFile": str(pki / "ca.crt")},
+                "x509": {"clientCAFile": str(pki_dir / "ca.crt")},
             },
             "authorization": {"mode": "Webhook"},
             # These machines run cgroup v1 without systemd as init.
@@ -673,7 +587,7 @@ class LocalNode:
         (w / "kube-proxy.yaml").write_text(json.dumps(proxy, indent=2))
 
     def _node_ready(self) -> bool:
-        out = lc.ClusterClient(self.kubeconfig, self.cp_bin_dir, self.workdir).kubectl(
+        out = ClusterClient(self.kubeconfig, self.cp_bin_dir, self.workdir).kubectl(
             "get", "node", NODE_NAME, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}", check=False
         )
         return out.stdout.strip() == "True"
@@ -692,19 +606,10 @@ class LocalNode:
         return entries
 
     def _running(self) -> list[str]:
-        return [n for n, e in self._pids().items() if lc._pid_runs(int(e["pid"]), str(e["exe"]))]
+        return [n for n, e in self._pids().items() if pid_runs(int(e["pid"]), str(e["exe"]))]
 
     def _spawn(self, name: str, argv: list[str]) -> None:
-        with self.log_file(name).open("ab") as out:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self.workdir,
-                start_new_session=True,
-                preexec_fn=None if self.detached else lc._parent_death_hook(),
-            )
+        proc = spawn(argv, self.log_file(name), cwd=self.workdir, detached=self.detached)
         pids = self._pids()
         pids[name] = {"pid": proc.pid, "exe": argv[0]}
         self._pid_file.write_text(json.dumps(pids, indent=2) + "\n")
@@ -715,29 +620,29 @@ class LocalNode:
         if entry is None:
             return
         pid = int(entry["pid"])
-        if lc._pid_runs(pid, str(entry["exe"])):
-            lc._killpg(pid, signal.SIGTERM)
-            if not lc._wait_pid(pid, STOP_GRACE_SECONDS):
-                lc._killpg(pid, signal.SIGKILL)
-                lc._wait_pid(pid, STOP_GRACE_SECONDS)
+        if pid_runs(pid, str(entry["exe"])):
+            stop_group(pid, grace=STOP_GRACE_SECONDS)
         self._pid_file.write_text(json.dumps(pids, indent=2) + "\n")
 
     def _wait(self, what: str, deadline: float, ready: Callable[[], bool], component: str = "containerd") -> None:
-        delay = 0.1
-        while not ready():
+        def exited() -> str | None:
             for name, entry in self._pids().items():
-                if not lc._pid_runs(int(entry["pid"]), str(entry["exe"])):
-                    raise LocalNodeError(
-                        f"{name} exited while waiting for {what}; last lines of {self.log_file(name)}:\n"
-                        f"{lc._tail_file(self.log_file(name))}"
-                    )
-            if time.monotonic() > deadline:
-                raise LocalNodeError(
-                    f"timed out waiting for {what}; last lines of {self.log_file(component)}:\n"
-                    f"{lc._tail_file(self.log_file(component))}"
-                )
-            time.sleep(delay)
-            delay = min(delay * 1.5, 1.0)
+                if not pid_runs(int(entry["pid"]), str(entry["exe"])):
+                    return f"{name} exited while waiting for {what}; {last_lines(self.log_file(name))}"
+            return None
+
+        def timed_out() -> str:
+            return f"timed out waiting for {what}; {last_lines(self.log_file(component))}"
+
+        wait_until(
+            ready,
+            deadline=deadline,
+            exited=exited,
+            timed_out=timed_out,
+            error=LocalNodeError,
+            interval=0.1,
+            max_interval=1.0,
+        )
 
     # -- teardown ------------------------------------------------------------------------------------
 
@@ -766,34 +671,6 @@ class LocalNode:
                 log(f"stopping leftover shim {proc.name}")
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(int(proc.name), signal.SIGKILL)
-
-    def _restore_host(self) -> None:
-        w = str(self.workdir)
-        for mp in sorted((m for m in _mounts() if m == w or m.startswith(w + "/")), key=len, reverse=True):
-            if _run("umount", mp, check=False).returncode != 0:
-                _run("umount", "-l", mp, check=False)
-        for link in (POD_BRIDGE, HOST_BRIDGE):
-            if Path(f"/sys/class/net/{link}").exists():
-                _run("ip", "link", "del", link, check=False)
-        for tool in ("iptables", "ip6tables"):
-            _sweep_chains(tool)
-        for name in _ipsets():
-            if name.startswith(("kube-router", "KUBE-", "inet6:kube-router", "inet6:KUBE-")):
-                _run("ipset", "destroy", name, check=False)
-        for cgroup in _kubepods_cgroups():
-            _remove_cgroup_tree(Path(cgroup))
-        if not self.state_file.exists():
-            return
-        before = json.loads(self.state_file.read_text())
-        for key, value in before["sysctls"].items():
-            if value is not None and _read_sysctl(key) != value:
-                try:
-                    Path("/proc/sys", key).write_text(value + "\n")
-                except OSError as e:
-                    log(f"cannot restore {key}={value}: {e}")
-        for path, existed in before["dirs"].items():
-            if not existed and os.path.isdir(path):
-                shutil.rmtree(path, ignore_errors=True)
 
 
 def _containerd_config(w: Path, sandbox_image: str) -> str:
@@ -842,51 +719,22 @@ def _firewall_ready() -> bool:
     return _run("iptables", "-w", "-t", "filter", "-S", "KUBE-ROUTER-FORWARD", check=False).returncode == 0
 
 
-def _sweep_chains(tool: str) -> None:
-    """Delete every rule that jumps to, and every chain named, KUBE-*, CNI-* or MODELROUTE-NODE-*."""
-    for table in ("filter", "nat", "mangle", "raw"):
-        proc = _run(tool, "-w", "-t", table, "-S", check=False)
-        if proc.returncode != 0:
-            continue
-        lines = proc.stdout.splitlines()
-        chains = [ln.split()[1] for ln in lines if ln.startswith("-N ") and OWN_CHAIN.match(ln.split()[1])]
-        for ln in lines:
-            parts = shlex.split(ln)  # comments are quoted
-            jumps_to_ours = "-j" in parts and OWN_CHAIN.match(parts[parts.index("-j") + 1])
-            if parts[0] == "-A" and not OWN_CHAIN.match(parts[1]) and jumps_to_ours:
-                _run(tool, "-w", "-t", table, "-D", *parts[1:], check=False)
-        for chain in chains:
-            _run(tool, "-w", "-t", table, "-F", chain, check=False)
-        for chain in chains:
-            _run(tool, "-w", "-t", table, "-X", chain, check=False)
-
-
-def _remove_cgroup_tree(root: Path) -> None:
-    for d in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
-        with contextlib.suppress(OSError):
-            d.rmdir()
-    try:
-        root.rmdir()
-    except OSError as e:
-        log(f"cannot remove cgroup {root}: {e}")
-
-
 # --------------------------------------------------------------------------------------------------
 # Command line
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
     try:
-        cp_bin = Path(args.cp_bin_dir) if args.cp_bin_dir else lc.build_control_plane()
-        node_bin = Path(args.node_bin_dir) if args.node_bin_dir else build_node()
+        cp_bin = Path(args.cp_bin_dir) if args.cp_bin_dir else binaries(capture_log=False)
+        node_bin = Path(args.node_bin_dir) if args.node_bin_dir else node_binaries()
         images = build_images()
         workdir = Path(args.workdir).resolve()
         node = LocalNode(workdir, cp_bin, node_bin, detached=True)
         node.start(images, timeout=args.timeout)
-    except (LocalNodeError, lc.LocalClusterError) as e:
-        print(f"localnode: {e}", file=sys.stderr)
+    except (LocalNodeError, LocalClusterError) as e:
+        print(f"node: {e}", file=sys.stderr)
         return 1
-    print(f"localnode: {NODE_NAME} Ready; timings {node.timings}", file=sys.stderr)
+    print(f"node: {NODE_NAME} Ready; timings {node.timings}", file=sys.stderr)
     print(json.dumps({name: i.ref for name, i in images.items()}), file=sys.stderr)
     print(f"export KUBECONFIG={node.kubeconfig}")
     return 0
@@ -894,35 +742,35 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 def _cmd_down(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir).resolve()
-    cp_bin = Path(args.cp_bin_dir) if args.cp_bin_dir else lc.build_control_plane()
-    node_bin = Path(args.node_bin_dir) if args.node_bin_dir else build_node()
+    cp_bin = Path(args.cp_bin_dir) if args.cp_bin_dir else binaries(capture_log=False)
+    node_bin = Path(args.node_bin_dir) if args.node_bin_dir else node_binaries()
     node = LocalNode(workdir, cp_bin, node_bin, detached=True)
     node.stop()
     changes = node.host_changes() + [f"process still running: {p}" for p in node.leftover_processes()]
     if changes:
-        print("localnode: the host still differs from before the node started:", file=sys.stderr)
+        print("node: the host still differs from before the node started:", file=sys.stderr)
         for change in changes:
             print(f"  {change}", file=sys.stderr)
         return 1
     node.forget_host_state()
-    print("localnode: stopped; the host is as before", file=sys.stderr)
+    print("node: stopped; the host is as before", file=sys.stderr)
     return 0
 
 
+BIN_DIRS = [
+    ("--cp-bin-dir", {"help": "control-plane binaries (default: build-control-plane.sh)"}),
+    ("--node-bin-dir", {"help": "node binaries (default: build-node.sh)"}),
+]
+UP = Subcommand(
+    _cmd_up,
+    "start the control plane and the node, left running after this command returns",
+    [("--timeout", {"type": float, "default": 240, "help": "seconds to wait for the node"})],
+)
+DOWN = Subcommand(_cmd_down, "stop the node started in --workdir and check that the host is as before")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="localnode.py", description=__doc__.splitlines()[0] if __doc__ else None)
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name, func in (("up", _cmd_up), ("down", _cmd_down)):
-        p = sub.add_parser(name)
-        p.add_argument("--workdir", required=True)
-        p.add_argument("--cp-bin-dir", help="control-plane binaries (default: build-control-plane.sh)")
-        p.add_argument("--node-bin-dir", help="node binaries (default: build-node.sh)")
-        p.set_defaults(func=func)
-        if name == "up":
-            p.add_argument("--timeout", type=float, default=240, help="seconds to wait for the node")
-    args = parser.parse_args(argv)
-    func_: Callable[[argparse.Namespace], int] = args.func
-    return func_(args)
+    return up_and_down(argv, COMMAND, __doc__, UP, DOWN, options=BIN_DIRS)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,10 @@ Library use::
     ...
     registry.stop()
 
-Command line::
+Command line (from the repository's root)::
 
-    python hack/registry.py up --workdir .release/registry [--port 5000]   # prints REGISTRY=... CA_FILE=...
-    python hack/registry.py down --workdir .release/registry
+    python -m tests.harness.registry up --workdir .release/registry [--port 5000]   # prints REGISTRY=... CA_FILE=...
+    python -m tests.harness.registry down --workdir .release/registry
 
 The storage (workdir/data) outlives the process, so a registry started again serves what was pushed.
 """
@@ -26,33 +26,28 @@ import argparse
 import json
 import os
 import secrets
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import localcluster as lc
+from tests.harness import pki, processes
+from tests.harness.commands import Subcommand, up_and_down
 
-HACK_DIR = Path(__file__).resolve().parent
-BUILD_SCRIPT = HACK_DIR / "build-registry.sh"
+BUILD_SCRIPT = processes.HACK_DIR / "build-registry.sh"
 START_TIMEOUT_SECONDS = 30.0
+COMMAND = "python -m tests.harness.registry"
 
 
-class LocalRegistryError(RuntimeError):
+class LocalRegistryError(processes.HarnessError):
     """The registry could not be built, started or stopped."""
 
 
 def build_registry() -> Path:
     """Run hack/build-registry.sh (cached after the first build) and return the binary."""
-    proc = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, check=False)
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines or not Path(lines[-1]).is_file():
-        raise LocalRegistryError(
-            f"{BUILD_SCRIPT} failed with exit code {proc.returncode}:\n{lc._tail_text(proc.stderr)}"
-        )
-    return Path(lines[-1])
+    binary = Path(processes.run_build_script(BUILD_SCRIPT, error=LocalRegistryError))
+    if not binary.is_file():
+        raise LocalRegistryError(f"{BUILD_SCRIPT} returned {binary}, which is not a file")
+    return binary
 
 
 class LocalRegistry:
@@ -62,71 +57,59 @@ class LocalRegistry:
     def __init__(self, workdir: Path, binary: Path, *, port: int | None = None, detached: bool = False) -> None:
         self.workdir = Path(workdir).resolve()
         self.binary = Path(binary).resolve()
-        self.port = port or self._remembered_port() or lc._free_ports(1)[0]
+        self.port = port or self._remembered_port() or processes.free_port()
         self.detached = detached
+        self.ca_file = self.workdir / "ca.crt"
+        self.log_file = self.workdir / "registry.log"
+        self.pid_file = self.workdir / "registry.pid"
 
     @property
     def host(self) -> str:
         """What image references and oci:// URLs name: `127.0.0.1:<port>`."""
         return f"127.0.0.1:{self.port}"
 
-    @property
-    def ca_file(self) -> Path:
-        return self.workdir / "ca.crt"
-
-    @property
-    def log_file(self) -> Path:
-        return self.workdir / "registry.log"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.workdir / "registry.pid"
-
     def running(self) -> bool:
         pid = self._pid()
-        return pid is not None and lc._pid_runs(pid, str(self.binary))
+        return pid is not None and processes.pid_runs(pid, str(self.binary))
 
     def start(self, timeout: float = START_TIMEOUT_SECONDS) -> None:
         if self.running():
             raise LocalRegistryError(f"a registry from {self.workdir} is still running; stop it first")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._write_config()
-        with self.log_file.open("ab") as out:
-            proc = subprocess.Popen(
-                [str(self.binary), "serve", str(self.workdir / "config.yml")],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self.workdir,
-                start_new_session=True,
-                # Distribution reads REGISTRY_* variables as configuration overrides (none from outside),
-                # and would export OpenTelemetry traces to localhost:4318 unless told not to.
-                env={
-                    **{k: v for k, v in os.environ.items() if not k.startswith(("REGISTRY_", "OTEL_"))},
-                    "OTEL_TRACES_EXPORTER": "none",
-                },
-                preexec_fn=None if self.detached else lc._parent_death_hook(),
-            )
+        proc = processes.spawn(
+            [str(self.binary), "serve", str(self.workdir / "config.yml")],
+            self.log_file,
+            cwd=self.workdir,
+            detached=self.detached,
+            # Distribution reads REGISTRY_* variables as configuration overrides (none from outside),
+            # and would export OpenTelemetry traces to localhost:4318 unless told not to.
+            env={
+                **{k: v for k, v in os.environ.items() if not k.startswith(("REGISTRY_", "OTEL_"))},
+                "OTEL_TRACES_EXPORTER": "none",
+            },
+        )
         self.pid_file.write_text(json.dumps({"pid": proc.pid}) + "\n")
         (self.workdir / "port").write_text(f"{self.port}\n")
-        deadline = time.monotonic() + timeout
-        ctx = lc._https_context(self.ca_file)
-        while (resp := lc._get(self.port, "/v2/", ctx)) is None or resp[0] != 200:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise LocalRegistryError(
-                    f"the registry did not answer https://{self.host}/v2/; last lines of {self.log_file}:\n"
-                    f"{lc._tail_file(self.log_file)}"
-                )
-            time.sleep(0.1)
+        ctx = processes.https_context(self.ca_file)
+
+        def failed() -> str:
+            self.stop()
+            return f"the registry did not answer https://{self.host}/v2/; {processes.last_lines(self.log_file)}"
+
+        processes.wait_until(
+            lambda: processes.answers_ok(self.port, "/v2/", ctx),
+            deadline=time.monotonic() + timeout,
+            exited=lambda: failed() if proc.poll() is not None else None,
+            timed_out=failed,
+            error=LocalRegistryError,
+            interval=0.1,
+        )
 
     def stop(self) -> None:
         pid = self._pid()
-        if pid is not None and lc._pid_runs(pid, str(self.binary)):
-            lc._killpg(pid, signal.SIGTERM)
-            if not lc._wait_pid(pid, lc.STOP_GRACE_SECONDS):
-                lc._killpg(pid, signal.SIGKILL)
-                lc._wait_pid(pid, lc.STOP_GRACE_SECONDS)
+        if pid is not None and processes.pid_runs(pid, str(self.binary)):
+            processes.stop_group(pid)
         self.pid_file.unlink(missing_ok=True)
 
     def _pid(self) -> int | None:
@@ -146,11 +129,7 @@ class LocalRegistry:
         holds), and Distribution's configuration: filesystem storage, HTTPS on loopback only, deletes
         refused, no outbound notifications."""
         if not self.ca_file.exists():
-            ca = lc._issue(lc._name("modelroute-local-registry-ca"))
-            serving = lc._issue(lc._name("127.0.0.1"), ca=ca, server_names=("127.0.0.1", "localhost"))
-            (self.workdir / "tls.crt").write_bytes(serving.cert_pem())
-            lc._write_private(self.workdir / "tls.key", serving.key_pem())
-            self.ca_file.write_bytes(ca.cert_pem())
+            pki.write_serving_certificate(self.workdir, ca_name="modelroute-local-registry-ca")
         config = {
             "version": 0.1,
             "log": {"level": "info", "formatter": "text"},
@@ -167,7 +146,7 @@ class LocalRegistry:
             },
         }
         # JSON is YAML: no serialiser beyond the standard library is needed for this file.
-        lc._write_private(self.workdir / "config.yml", (json.dumps(config, indent=2) + "\n").encode())
+        pki.write_private(self.workdir / "config.yml", (json.dumps(config, indent=2) + "\n").encode())
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
@@ -194,18 +173,23 @@ def _cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+UP = Subcommand(
+    _cmd_up,
+    "start the registry (unless it is running), left serving after this command returns",
+    [("--port", {"type": int, "help": "port on 127.0.0.1 (default: the last one used, else a free one)"})],
+)
+DOWN = Subcommand(_cmd_down, "stop the registry started in --workdir")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="registry.py", description=__doc__.splitlines()[0] if __doc__ else None)
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name, func in (("up", _cmd_up), ("down", _cmd_down)):
-        p = sub.add_parser(name)
-        p.add_argument("--workdir", required=True)
-        p.add_argument("--binary", help="the registry binary (default: build-registry.sh)")
-        p.set_defaults(func=func)
-        if name == "up":
-            p.add_argument("--port", type=int, help="port on 127.0.0.1 (default: the last one used, else a free one)")
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    return up_and_down(
+        argv,
+        COMMAND,
+        __doc__,
+        UP,
+        DOWN,
+        options=[("--binary", {"help": "the registry binary (default: build-registry.sh)"})],
+    )
 
 
 if __name__ == "__main__":
