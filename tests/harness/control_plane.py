@@ -239,7 +239,7 @@ class LocalCluster:
                 "--bind-address=127.0.0.1",
                 "--advertise-address=127.0.0.1",
                 f"--secure-port={api_port}",
-                f"--cert-dir={pki}",
+                f"--cert-dir={pki_dir}",
                 f"--tls-cert-file={pki_dir / 'serving.crt'}",
                 f"--tls-private-key-file={pki_dir / 'serving.key'}",
                 f"--client-ca-file={pki_dir / 'ca.crt'}",
