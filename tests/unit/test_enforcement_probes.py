@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelroute.api import annotations as ann
-from modelroute.cluster.client import DryRun
+from modelroute.cluster.seams import DryRun
 from modelroute.operator import enforcement
 from modelroute.operator.options import RunOptions
 

@@ -34,8 +34,7 @@ from modelroute.admission.review import (
 )
 from modelroute.api.annotations import PROCUREMENT_CHANNEL
 from modelroute.api.meta import GROUP, is_dns_label
-from modelroute.cluster.events import EventRecorder
-from modelroute.cluster.state import ClusterState
+from modelroute.cluster import ClusterState, EventRecorder
 from modelroute.engine import (
     JSONPatch,
     NestingTooDeepError,
