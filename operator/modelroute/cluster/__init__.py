@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     )
     from modelroute.cluster.client import RESOURCES, Kube, load_config, replace_crd, unless_absent
     from modelroute.cluster.events import EventRecorder, event_body
-    from modelroute.cluster.memory import MemoryKube
+    from modelroute.cluster.memory import MemoryKube, MemoryStream
     from modelroute.cluster.seams import (
         DryRun,
         DryRuns,
@@ -46,7 +46,7 @@ _HOMES = {
     "certs": ("ServingFiles", "certificate_not_after", "generate_serving_files", "renew_serving_cert"),
     "client": ("RESOURCES", "Kube", "load_config", "replace_crd", "unless_absent"),
     "events": ("EventRecorder", "event_body"),
-    "memory": ("MemoryKube",),
+    "memory": ("MemoryKube", "MemoryStream"),
     "seams": (
         "DryRun",
         "DryRuns",
@@ -81,6 +81,7 @@ __all__ = [
     "LeaseStore",
     "Lister",
     "MemoryKube",
+    "MemoryStream",
     "NamespaceReader",
     "OwnedObjects",
     "Reconciled",
