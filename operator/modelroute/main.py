@@ -444,7 +444,7 @@ def _run(args: argparse.Namespace) -> int:
 def _apply_crds(paths: list[Path], kubeconfig: str | None) -> int:
     import yaml
 
-    from modelroute.cluster.client import Kube, load_config, replace_crd
+    from modelroute.cluster import Kube, load_config, replace_crd
 
     files = sorted(f for p in paths for f in (p.glob("*.y*ml") if p.is_dir() else [p]))
     bodies = []
@@ -471,7 +471,7 @@ def _apply_crds(paths: list[Path], kubeconfig: str | None) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from modelroute.cluster.client import Kube, load_config
+    from modelroute.cluster import Kube, load_config
     from modelroute.operator import enforcement
 
     probes = [enforcement.webhooks_probe(args.probe_namespace)]

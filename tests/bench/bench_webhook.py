@@ -40,6 +40,7 @@ from tests.bench import world
 async def _serve(mode: str, port: int, cert_dir: Path) -> None:
     from modelroute.admission.server import WebhookServer
     from modelroute.admission.webhooks import AdmissionService, Reply
+    from modelroute.cluster import MemoryKube
     from modelroute.cluster.certs import generate_serving_files
     from modelroute.cluster.events import EventRecorder
     from modelroute.cluster.state import ClusterState
@@ -50,11 +51,7 @@ async def _serve(mode: str, port: int, cert_dir: Path) -> None:
     for plural, bodies in world.cluster_bodies(3, 1).items():
         state.replace_all(plural, bodies)
 
-    class NoKube:
-        def create_event(self, namespace: str, body: dict[str, Any]) -> None:
-            pass
-
-    recorder = EventRecorder(NoKube())  # type: ignore[arg-type]
+    recorder = EventRecorder(MemoryKube())
     asyncio.get_running_loop().create_task(recorder.run())
 
     async def no_read(_: str) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 
 import jsonpatch
 import pytest
-from fake_kube import FakeKube
 from tests.bench import world
 
+from modelroute.cluster import MemoryKube
 from modelroute.cluster.state import ClusterState
 from modelroute.controllers.status_sync import StatusSync
 from modelroute.engine import audit as audit_module
@@ -69,7 +69,7 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_a_config_map_change_re_judges_only_the_pods_that_read_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    state, kube, recorded = primed(), FakeKube(), Recorded()
+    state, kube, recorded = primed(), MemoryKube(), Recorded()
     sync = StatusSync(state, kube, recorder=lambda: recorded)  # type: ignore[arg-type,return-value]
     sync.sync_once()
     assert kube.statuses[("modelworkloads", NAMESPACE, "model-0")]["pods"]["violating"] == 0
@@ -90,7 +90,7 @@ def test_a_config_map_change_re_judges_only_the_pods_that_read_it(monkeypatch: p
 
 
 def test_a_change_to_a_config_map_no_pod_reads_judges_no_pod(monkeypatch: pytest.MonkeyPatch) -> None:
-    state, kube, recorded = primed(), FakeKube(), Recorded()
+    state, kube, recorded = primed(), MemoryKube(), Recorded()
     sync = StatusSync(state, kube, recorder=lambda: recorded)  # type: ignore[arg-type,return-value]
     sync.sync_once()
     judged = counting(monkeypatch)
@@ -103,7 +103,7 @@ def test_a_change_to_a_config_map_no_pod_reads_judges_no_pod(monkeypatch: pytest
 def test_any_other_change_re_judges_every_pod_and_the_readers_still_get_their_event(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    state, kube, recorded = primed(), FakeKube(), Recorded()
+    state, kube, recorded = primed(), MemoryKube(), Recorded()
     sync = StatusSync(state, kube, recorder=lambda: recorded)  # type: ignore[arg-type,return-value]
     sync.sync_once()
     judged = counting(monkeypatch)
@@ -136,7 +136,7 @@ def test_the_audit_is_asked_for_only_when_a_pod_reads_the_changed_config_map() -
 
 def test_a_poked_reconciler_runs_its_pass_within_a_second() -> None:
     async def scenario() -> float:
-        state, kube = primed(), FakeKube()
+        state, kube = primed(), MemoryKube()
         sync = StatusSync(state, kube, debounce_seconds=0.05, min_interval_seconds=0.05)
         task = asyncio.create_task(sync.run())
         while sync.last_audit.findings == []:

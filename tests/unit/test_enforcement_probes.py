@@ -3,25 +3,10 @@ gives counts as in force."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from modelroute.api import annotations as ann
-from modelroute.cluster.client import DryRun
+from modelroute.cluster import DryRun, MemoryKube
 from modelroute.operator import enforcement
 from modelroute.operator.options import RunOptions
-
-
-class Answers:
-    """A stand-in for the API client: one canned answer per kind."""
-
-    def __init__(self, **answers: DryRun) -> None:
-        self.answers = answers
-        self.sent: list[tuple[str, str, dict[str, Any]]] = []
-
-    def dry_run(self, kind: str, namespace: str, body: dict[str, Any]) -> DryRun:
-        self.sent.append((kind, namespace, body))
-        return self.answers[kind]
-
 
 REFUSED_MARKED = DryRun(False, 403, f'admission webhook "pods.validate.modelroute.io" denied the request: '
                         f"{ann.ENFORCEMENT_PROBE_REFUSAL} (mutated: yes)")  # fmt: skip
@@ -36,7 +21,9 @@ GUARD_REFUSAL = DryRun(
 
 def missing(**answers: DryRun) -> list[str]:
     probes = [enforcement.webhooks_probe("default"), enforcement.annotation_guard_probe(GUARD, "default")]
-    return enforcement.not_in_force(Answers(**answers), probes)  # type: ignore[arg-type]
+    kube = MemoryKube()
+    kube.dry_runs.update(answers)
+    return enforcement.not_in_force(kube, probes)
 
 
 def test_everything_refused_as_it_must_be_is_in_force() -> None:

@@ -13,12 +13,12 @@ import orjson
 import pytest
 from prometheus_client import generate_latest
 from tests.bench import world
-from tests.unit.test_reconcile_cost import QuietKube
 
 import modelroute
 from modelroute.admission import configurations as cfg
 from modelroute.admission.server import WebhookServer
 from modelroute.admission.webhooks import AdmissionService
+from modelroute.cluster import MemoryKube
 from modelroute.cluster.certs import generate_serving_files
 from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import ClusterState
@@ -148,7 +148,7 @@ def test_the_audit_counts_running_pods_per_workload_channel_and_endpoint_and_dro
         pods.append(pod)
     state.replace_all("pods", pods)
     metrics = Metrics()
-    sync = StatusSync(state, QuietKube(), metrics)  # type: ignore[arg-type]
+    sync = StatusSync(state, MemoryKube(), metrics)
     sync.sync_once()
     rows = {(s["workload"], s["result"]): s for s in samples(metrics, "modelroute_audit_workload_pods")}
     assert set(rows) == {(f"model-{i}", r) for i in range(3) for r in ("compliant", "violating")}
@@ -174,7 +174,7 @@ def test_the_audit_counts_running_pods_per_workload_channel_and_endpoint_and_dro
 def test_audited_workloads_past_the_limit_are_summed_under_other() -> None:
     state = primed(30, 3)
     metrics = Metrics(series_limit=5)
-    StatusSync(state, QuietKube(), metrics).sync_once()  # type: ignore[arg-type]
+    StatusSync(state, MemoryKube(), metrics).sync_once()
     workloads = {s["workload"] for s in samples(metrics, "modelroute_audit_workload_pods")}
     assert len(workloads) == 6
     assert OTHER in workloads
@@ -194,16 +194,6 @@ def test_build_info_and_process_metrics_are_exported() -> None:
         assert f"\n{name}" in text, name
 
 
-class FailingKube:
-    def create_event(self, namespace: str, body: dict[str, Any]) -> None:
-        raise ConnectionError("the API server went away")
-
-
-class PostingKube:
-    def create_event(self, namespace: str, body: dict[str, Any]) -> None:
-        pass
-
-
 def event_counts(metrics: Metrics) -> dict[str, float]:
     return {
         s.labels["result"]: s.value
@@ -216,7 +206,7 @@ def event_counts(metrics: Metrics) -> dict[str, float]:
 def test_every_event_is_counted_by_what_became_of_it() -> None:
     metrics = Metrics()
     now = [0.0]
-    recorder = EventRecorder(PostingKube(), capacity=3, rate=1.0, burst=5, clock=lambda: now[0], count=metrics.event)  # type: ignore[arg-type]
+    recorder = EventRecorder(MemoryKube(), capacity=3, rate=1.0, burst=5, clock=lambda: now[0], count=metrics.event)
     pod = world.violating_pod()
     recorder.record(pod, "team-00", "Warning", "RouteDenied", "same")
     recorder.record(pod, "team-00", "Warning", "RouteDenied", "same")  # deduplicated
@@ -226,7 +216,9 @@ def test_every_event_is_counted_by_what_became_of_it() -> None:
         recorder.record(pod, "team-00", "Warning", "RouteDenied", f"flood {i}")
     batch = [recorder.queue.get_nowait() for _ in range(recorder.queue.qsize())]
     recorder._post(batch)
-    EventRecorder(FailingKube(), count=metrics.event)._post(batch[:1])  # type: ignore[arg-type]
+    failing = MemoryKube()
+    failing.fail("create_event", ConnectionError("the API server went away"))
+    EventRecorder(failing, count=metrics.event)._post(batch[:1])
     assert event_counts(metrics) == {
         "posted": 3.0,
         "failed": 1.0,
@@ -271,7 +263,7 @@ def _run_until(sync: StatusSync, done: Any) -> None:
 
 def test_a_completed_pass_records_when_it_completed() -> None:
     metrics = Metrics()
-    sync = StatusSync(primed(1, 1), QuietKube(), metrics, debounce_seconds=0, min_interval_seconds=0)  # type: ignore[arg-type]
+    sync = StatusSync(primed(1, 1), MemoryKube(), metrics, debounce_seconds=0, min_interval_seconds=0)
     _run_until(sync, lambda: metrics.audit_last_success._value.get() > 0)
     assert abs(metrics.audit_last_success._value.get() - datetime.datetime.now(datetime.UTC).timestamp()) < 60
     assert metrics.reconcile_errors._value.get() == 0
@@ -279,7 +271,7 @@ def test_a_completed_pass_records_when_it_completed() -> None:
 
 def test_a_failed_pass_counts_an_error_and_records_no_completion(monkeypatch: pytest.MonkeyPatch) -> None:
     metrics = Metrics()
-    sync = StatusSync(primed(1, 1), QuietKube(), metrics, debounce_seconds=0, min_interval_seconds=0)  # type: ignore[arg-type]
+    sync = StatusSync(primed(1, 1), MemoryKube(), metrics, debounce_seconds=0, min_interval_seconds=0)
 
     def failing() -> int:
         raise RuntimeError("the API server went away")

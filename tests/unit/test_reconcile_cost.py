@@ -9,28 +9,16 @@ from typing import Any
 import pytest
 from tests.bench import world
 
-from modelroute.cluster.state import ClusterState
+from modelroute.cluster import ClusterState, MemoryKube
 from modelroute.controllers import status_sync
 from modelroute.controllers.status_sync import StatusSync
 from modelroute.engine import audit as audit_module
 from modelroute.engine.audit import AuditMemo, audit
 
 
-class QuietKube:
-    def __init__(self) -> None:
-        self.patched: list[tuple[str, str]] = []
-
-    def patch_status(self, plural: str, namespace: str | None, name: str, status: dict[str, Any]) -> None:
-        self.patched.append((plural, name))
-
-    def has_crd(self, name: str) -> bool:
-        return False
-
-    def serves(self, kind: Any) -> bool:
-        return False
-
-    def list_labelled(self, *args: Any) -> list[dict[str, Any]]:
-        return []
+def patched(kube: MemoryKube) -> list[tuple[str, str]]:
+    """(plural, name) of every status write, in order."""
+    return [(plural, name) for plural, _, name in kube.patches]
 
 
 def primed() -> ClusterState:
@@ -91,10 +79,10 @@ def test_the_replicas_of_one_template_are_judged_once_per_pass(monkeypatch: pyte
 
 def test_the_echo_of_its_own_status_write_does_not_wake_the_reconciler() -> None:
     state = primed()
-    kube = QuietKube()
-    sync = StatusSync(state, kube)  # type: ignore[arg-type]
+    kube = MemoryKube()
+    sync = StatusSync(state, kube)
     sync.sync_once()
-    assert kube.patched
+    assert patched(kube)
     sync.dirty.clear()
     for (plural, (namespace, name)), status in list(sync._written.items()):
         body = copy.deepcopy(state.raw[plural][(namespace, name)])
@@ -106,7 +94,7 @@ def test_the_echo_of_its_own_status_write_does_not_wake_the_reconciler() -> None
 
 def test_a_status_someone_else_changed_wakes_the_reconciler() -> None:
     state = primed()
-    sync = StatusSync(state, QuietKube())  # type: ignore[arg-type]
+    sync = StatusSync(state, MemoryKube())
     sync.sync_once()
     sync.dirty.clear()
     body = copy.deepcopy(state.raw["modelworkloads"][("team-00", "model-0")])
@@ -119,7 +107,7 @@ def test_a_quiet_period_repairs_without_recomputing(monkeypatch: pytest.MonkeyPa
     import asyncio
 
     state = primed()
-    sync = StatusSync(state, QuietKube(), resync_seconds=0.05, debounce_seconds=0, min_interval_seconds=0)  # type: ignore[arg-type]
+    sync = StatusSync(state, MemoryKube(), resync_seconds=0.05, debounce_seconds=0, min_interval_seconds=0)
     passes: list[str] = []
     real_sync = sync.sync_once
     monkeypatch.setattr(sync, "sync_once", lambda: passes.append("sync") or real_sync())
@@ -137,19 +125,21 @@ def test_a_quiet_period_repairs_without_recomputing(monkeypatch: pytest.MonkeyPa
 
 def test_pod_churn_does_not_re_list_egress_policies() -> None:
     state = primed()
-    kube = QuietKube()
-    listed: list[object] = []
-    kube.list_labelled = lambda *args: listed.append(args) or []  # type: ignore[method-assign]
-    sync = StatusSync(state, kube)  # type: ignore[arg-type]
+    kube = MemoryKube()
+
+    def listed() -> list[str]:
+        return [call for call in kube.calls if call.startswith("list ")]
+
+    sync = StatusSync(state, kube)
     sync.sync_once()
-    first = len(listed)
+    first = len(listed())
     newcomer = world.covered_pod()
     newcomer["metadata"]["name"] = "new"
     newcomer["spec"]["containers"][0]["env"].append({"name": "REPLICA", "value": "new"})
     state.upsert("pods", newcomer)
     sync.sync_once()
     assert first > 0
-    assert len(listed) == first
+    assert len(listed()) == first
 
 
 def synced_and_echoed(sync: StatusSync, state: ClusterState) -> None:
@@ -168,8 +158,8 @@ class Clocked:
         self.now = 1000.0
         monkeypatch.setattr(status_sync.time, "monotonic", lambda: self.now)
         self.state = primed()
-        self.kube = QuietKube()
-        self.sync = StatusSync(self.state, self.kube)  # type: ignore[arg-type]
+        self.kube = MemoryKube()
+        self.sync = StatusSync(self.state, self.kube)
 
     def add_pod(self, name: str) -> None:
         body = world.covered_pod()
@@ -188,12 +178,12 @@ def clocked(monkeypatch: pytest.MonkeyPatch) -> Clocked:
 def test_new_pod_counts_wait_for_pods_to_settle_and_a_condition_change_does_not(clocked: Clocked) -> None:
     state, kube, sync = clocked.state, clocked.kube, clocked.sync
     clocked.pass_()
-    assert ("modelworkloads", "model-0") in kube.patched
-    kube.patched.clear()
+    assert ("modelworkloads", "model-0") in patched(kube)
+    kube.patches.clear()
 
     clocked.add_pod("new")
     clocked.pass_()
-    assert kube.patched == []  # pods are still changing
+    assert patched(kube) == []  # pods are still changing
     assert sync.deferred_seconds == status_sync.COUNTS_QUIET_SECONDS
 
     body = copy.deepcopy(state.raw["modelworkloads"][("team-00", "model-0")])
@@ -201,29 +191,29 @@ def test_new_pod_counts_wait_for_pods_to_settle_and_a_condition_change_does_not(
     body["metadata"]["generation"] = 2
     state.upsert("modelworkloads", body)
     clocked.pass_()
-    assert ("modelworkloads", "model-0") in kube.patched  # at once, with the counts it carries
-    kube.patched.clear()
+    assert ("modelworkloads", "model-0") in patched(kube)  # at once, with the counts it carries
+    kube.patches.clear()
     body["spec"]["endpointRef"] = {"name": "contoso"}
     body["metadata"]["generation"] = 3
     state.upsert("modelworkloads", body)
     clocked.pass_()
-    kube.patched.clear()
+    kube.patches.clear()
 
     clocked.add_pod("newer")
     clocked.now += 1
     clocked.pass_()
-    assert kube.patched == []
+    assert patched(kube) == []
     clocked.now += status_sync.COUNTS_QUIET_SECONDS  # no pod changed since: the settled counts are written
     clocked.pass_()
-    assert kube.patched == [("modelworkloads", "model-0")]
+    assert patched(kube) == [("modelworkloads", "model-0")]
     assert sync.deferred_seconds is None
-    kube.patched.clear()
+    kube.patches.clear()
 
     for second in range(int(status_sync.COUNTS_MAX_STALE_SECONDS) + 1):  # pods that never stop changing
         clocked.add_pod(f"churn-{second}")
         clocked.now += 1
         clocked.pass_()
-    assert kube.patched == [("modelworkloads", "model-0")]  # once, when its counts had been stale too long
+    assert patched(kube) == [("modelworkloads", "model-0")]  # once, when its counts had been stale too long
 
 
 def test_while_only_pods_change_the_reconciler_waits_for_them_to_settle(clocked: Clocked) -> None:
@@ -250,11 +240,11 @@ def test_while_only_pods_change_the_reconciler_waits_for_them_to_settle(clocked:
 
 def test_pods_that_never_settle_still_get_a_pass_every_so_often(clocked: Clocked) -> None:
     clocked.pass_()
-    clocked.kube.patched.clear()
+    clocked.kube.patches.clear()
     for second in range(int(status_sync.COUNTS_MAX_STALE_SECONDS)):
         clocked.add_pod(f"churn-{second}")
         clocked.now += 1
         expected = None if second == status_sync.COUNTS_MAX_STALE_SECONDS - 1 else 1.0
         assert clocked.sync._pods_settling(clocked.now) == expected, second
     clocked.pass_()  # the pass that is due writes the counts it finds: they are 30 s old
-    assert clocked.kube.patched == [("modelworkloads", "model-0")]
+    assert patched(clocked.kube) == [("modelworkloads", "model-0")]

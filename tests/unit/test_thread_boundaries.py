@@ -6,26 +6,16 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
+from modelroute.cluster import MemoryKube
 from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import ClusterState
 from modelroute.controllers.status_sync import StatusSync
 
 #: generous: an idle loop that was woken answers in microseconds; one that was not never does
 WAKE_DEADLINE = 5.0
-
-
-class RecordingKube:
-    def __init__(self) -> None:
-        self.created = threading.Event()
-        self.events: list[dict[str, Any]] = []
-
-    def create_event(self, namespace: str, body: dict[str, Any]) -> None:
-        self.events.append(body)
-        self.created.set()
 
 
 @pytest.fixture
@@ -51,10 +41,10 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 def test_an_event_recorded_from_a_worker_thread_is_posted_without_waiting_for_another_wake_up(
     loop: asyncio.AbstractEventLoop,
 ) -> None:
-    kube = RecordingKube()
+    kube = MemoryKube()
 
     async def start() -> EventRecorder:
-        recorder = EventRecorder(kube)  # type: ignore[arg-type]
+        recorder = EventRecorder(kube)
         asyncio.get_running_loop().create_task(recorder.run())
         await asyncio.sleep(0.05)  # let run() block on the empty queue
         return recorder
@@ -62,13 +52,13 @@ def test_an_event_recorded_from_a_worker_thread_is_posted_without_waiting_for_an
     recorder = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=5)
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "team"}}
     recorder.record(pod, "team", "Warning", "RouteDenied", "denied")  # from this (non-loop) thread
-    assert kube.created.wait(WAKE_DEADLINE), "the recorder's task was never woken"
+    assert kube.written.wait(WAKE_DEADLINE), "the recorder's task was never woken"
     assert kube.events[0]["reason"] == "RouteDenied"
 
 
 class CountingSync(StatusSync):
     def __init__(self) -> None:
-        super().__init__(ClusterState(), kube=None, debounce_seconds=0, min_interval_seconds=0)  # type: ignore[arg-type]
+        super().__init__(ClusterState(), MemoryKube(), debounce_seconds=0, min_interval_seconds=0)
         self.runs = 0
         self.ran = threading.Event()
 

@@ -19,6 +19,7 @@ from modelroute.admission import configurations as cfg
 from modelroute.admission.review import validate
 from modelroute.admission.webhooks import AdmissionService, Reply
 from modelroute.api import annotations
+from modelroute.cluster import MemoryKube
 from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import ClusterState
 from modelroute.engine import audit as audit_module
@@ -340,17 +341,9 @@ def test_a_relist_drops_what_was_deleted_while_the_watch_was_away() -> None:
     assert state.context().endpoints == {}
 
 
-class PostingKube:
-    def __init__(self) -> None:
-        self.posted: list[dict[str, Any]] = []
-
-    def create_event(self, namespace: str, body: dict[str, Any]) -> None:
-        self.posted.append(body)
-
-
 def test_repeated_events_are_recorded_once_and_a_flood_is_cut_off() -> None:
     now = [0.0]
-    recorder = EventRecorder(PostingKube(), rate=1.0, burst=5, clock=lambda: now[0])  # type: ignore[arg-type]
+    recorder = EventRecorder(MemoryKube(), rate=1.0, burst=5, clock=lambda: now[0])
     pod = world.violating_pod()
     for _ in range(10):
         recorder.record(pod, "team-00", "Warning", "RouteDenied", "the same message")

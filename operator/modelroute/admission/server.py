@@ -12,7 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from modelroute.admission.webhooks import AdmissionService
-from modelroute.cluster.certs import certificate_not_after
+from modelroute.cluster import certificate_not_after
 from modelroute.observability import Metrics
 
 log = logging.getLogger("modelroute")

@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -32,10 +32,10 @@ from modelroute.admission.review import (
     validate,
     validate_produced,
 )
+from modelroute.admission.reviews import AdmissionRequest, AdmissionResponse, AdmissionReview, AdmissionReviewResponse
 from modelroute.api.annotations import PROCUREMENT_CHANNEL
 from modelroute.api.meta import GROUP, is_dns_label
-from modelroute.cluster.events import EventRecorder
-from modelroute.cluster.state import ClusterState
+from modelroute.cluster import ClusterState, EventRecorder
 from modelroute.engine import (
     JSONPatch,
     NestingTooDeepError,
@@ -163,7 +163,7 @@ class AdmissionService:
 
     # ------------------------------------------------------------------ request parsing
     @staticmethod
-    def parse(path: str, body: bytes) -> tuple[dict[str, Any], dict[str, Any], JSONPatch]:
+    def parse(path: str, body: bytes) -> tuple[AdmissionReview, AdmissionRequest, JSONPatch]:
         """(review, request, patch prefix) of a well-formed review for this path; BadReviewError with the reason
         otherwise. An object without metadata is judged as one with empty metadata; the prefix adds that metadata
         to the object sent, so a patch that writes annotations applies to it."""
@@ -223,7 +223,8 @@ class AdmissionService:
                         raise BadReviewError(f"metadata.{field} must be a string")
                 if namespace and not metadata.get("namespace"):
                     metadata["namespace"] = namespace
-        return review, request, prefix
+        # checked as the types say: the parsed JSON itself, neither copied nor validated again
+        return cast(AdmissionReview, review), cast(AdmissionRequest, request), prefix
 
     # ------------------------------------------------------------------ the one API read
     async def learn_namespace(self, namespace: str) -> None:
@@ -252,7 +253,8 @@ class AdmissionService:
             self._count(path, "bad-request")
             return _bad(str(error))
         obj = request.get("object")
-        target = obj if isinstance(obj, dict) else request["oldObject"]
+        # parse checked that one of the two is an object
+        target = obj if isinstance(obj, dict) else cast("dict[str, Any]", request["oldObject"])
         namespace = str(target["metadata"].get("namespace") or "")
         if (
             namespace
@@ -274,11 +276,11 @@ class AdmissionService:
             return self.reply(review, answer, code=500)
         return self.reply(review, answer, code=_CODES.get(path, 403), prefix=prefix)
 
-    def answer(self, path: str, request: dict[str, Any]) -> Answer:
+    def answer(self, path: str, request: AdmissionRequest) -> Answer:
         obj = request.get("object")
         dry_run = bool(request.get("dryRun"))
         if path == cfg.VALIDATE_RESOURCES:
-            target = obj if isinstance(obj, dict) else request["oldObject"]
+            target = obj if isinstance(obj, dict) else cast("dict[str, Any]", request["oldObject"])
             return validate_resource(target, str(request.get("operation")), self.state.context())
         if path == cfg.VALIDATE_CONFIG_MAPS:
             return self._config_map_write(request)
@@ -310,7 +312,7 @@ class AdmissionService:
         self._account(path, answer, obj, namespace, dry_run)
         return answer
 
-    def _config_map_write(self, request: Mapping[str, Any]) -> Answer:
+    def _config_map_write(self, request: AdmissionRequest) -> Answer:
         """A ConfigMap UPDATE or DELETE, judged by the running pods the index says read it: a write no pod reads
         costs a lookup. Read-only: the answer never carries a patch."""
         path = cfg.VALIDATE_CONFIG_MAPS
@@ -424,9 +426,9 @@ class AdmissionService:
         timer.observe(seconds)
 
     @staticmethod
-    def reply(review: Mapping[str, Any], answer: Answer, *, code: int, prefix: Sequence[dict[str, Any]] = ()) -> Reply:
+    def reply(review: AdmissionReview, answer: Answer, *, code: int, prefix: Sequence[dict[str, Any]] = ()) -> Reply:
         request = review["request"]
-        response: dict[str, Any] = {"uid": request["uid"], "allowed": answer.allowed}
+        response: AdmissionResponse = {"uid": request["uid"], "allowed": answer.allowed}
         if answer.warnings:
             response["warnings"] = list(answer.warnings)
         if answer.patch:
@@ -435,7 +437,7 @@ class AdmissionService:
         if not answer.allowed:
             response["status"] = {"message": answer.message, "code": answer.code or code}
         api_version, kind = review.get("apiVersion"), review.get("kind")
-        out = {
+        out: AdmissionReviewResponse = {
             "apiVersion": api_version if isinstance(api_version, str) and api_version else "admission.k8s.io/v1",
             "kind": kind if isinstance(kind, str) and kind else "AdmissionReview",
             "response": response,

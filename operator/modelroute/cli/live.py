@@ -59,7 +59,7 @@ class ClusterReader:
         if self._kube is None:
             from kubernetes.config.config_exception import ConfigException
 
-            from modelroute.cluster.client import Kube, load_config
+            from modelroute.cluster import Kube, load_config
 
             try:
                 self._kube = Kube(load_config(self._kubeconfig, self._context))
@@ -107,7 +107,7 @@ class ClusterReader:
         return self._ask(what, lambda: self.kube.list_all(plural))
 
     def config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
-        from modelroute.cluster.client import unless_absent
+        from modelroute.cluster import unless_absent
 
         def read() -> dict[str, Any] | None:
             found = unless_absent(lambda: self.kube.core.read_namespaced_config_map(name, namespace))

@@ -296,7 +296,7 @@ def _from_cluster(
     kubeconfig: str | None, context_name: str | None, operator_namespace: str | None
 ) -> tuple[list[ModelWorkload], PolicyContext, list[Mapping[str, Any]]]:
     from modelroute.cli.live import ClusterReader
-    from modelroute.cluster.state import WATCHED, ClusterState
+    from modelroute.cluster import WATCHED, ClusterState
 
     reader = ClusterReader(kubeconfig, context_name, offline_hint=", or report on manifests with --from PATH")
     state = ClusterState(operator_namespace=operator_namespace)

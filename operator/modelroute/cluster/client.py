@@ -7,13 +7,17 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
 from modelroute.api.kinds import BY_PLURAL, WATCHED_KINDS, Kind
+from modelroute.cluster.seams import DryRun
+
+if TYPE_CHECKING:
+    from modelroute.cluster import seams
 
 log = logging.getLogger(__name__)
 #: seconds one removal may take at shutdown: an API server that does not answer must not hang the exit
@@ -347,14 +351,6 @@ def _status_message(error: ApiException) -> str:
     return str(status.get("message") or error.reason or "") if isinstance(status, dict) else str(status)
 
 
-class DryRun(NamedTuple):
-    """What the API server answered a dry-run create: admitted, or refused with a status code and message."""
-
-    allowed: bool
-    status: int
-    message: str
-
-
 def replace_crd(kube: Kube, body: dict[str, Any]) -> bool:
     """Make an existing CustomResourceDefinition `body` (a full replace, at the version read); True when it
     changed. A missing one is an error: the chart's crds/ directory creates them, this only upgrades them, so
@@ -376,3 +372,20 @@ def replace_crd(kube: Kube, body: dict[str, Any]) -> bool:
     replaced = {**body, "metadata": {**body["metadata"], "resourceVersion": meta.get("resourceVersion")}}
     kube.extensions.replace_custom_resource_definition(name, replaced)
     return True
+
+
+if TYPE_CHECKING:
+    # mypy checks that Kube satisfies every seam: a Protocol is structural, nothing declares it
+    def _every_seam(
+        kube: Kube,
+    ) -> tuple[
+        seams.Reconciled,
+        seams.Lister,
+        seams.Watcher,
+        seams.NamespaceReader,
+        seams.EventSink,
+        seams.LeaseStore,
+        seams.WebhookConfigurations,
+        seams.DryRuns,
+    ]:
+        return kube, kube, kube, kube, kube, kube, kube, kube

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from modelroute.api.meta import DNS_SUBDOMAIN_MAX
-from modelroute.cluster.client import Kube
+from modelroute.cluster.seams import EventSink
 from modelroute.engine import redact_text
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class EventRecorder:
 
     def __init__(
         self,
-        kube: Kube,
+        kube: EventSink,
         capacity: int = 1000,
         *,
         rate: float = 20.0,

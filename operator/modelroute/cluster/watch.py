@@ -18,7 +18,7 @@ import orjson
 from kubernetes.client.rest import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
-from modelroute.cluster.client import Kube
+from modelroute.cluster.seams import Watcher
 from modelroute.cluster.state import ClusterState
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class RetryBackoffs:
 class KindWatch:
     """Keeps `state` current for one kind from a thread of its own, until `stop()`."""
 
-    def __init__(self, kube: Kube, state: ClusterState, plural: str, backoffs: RetryBackoffs | None = None) -> None:
+    def __init__(self, kube: Watcher, state: ClusterState, plural: str, backoffs: RetryBackoffs | None = None) -> None:
         self.kube = kube
         self.state = state
         self.plural = plural

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelroute.api.kinds import LEASE
-from modelroute.cluster.client import Kube
+from modelroute.cluster import LeaseStore
 
 log = logging.getLogger(__name__)
 _FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -67,7 +67,7 @@ def decide(spec: dict[str, Any] | None, me: str, now: datetime.datetime, terms: 
 class LeaderElector:
     def __init__(
         self,
-        kube: Kube,
+        kube: LeaseStore,
         terms: LeaseTerms,
         identity: str,
         on_started: Callable[[], Awaitable[None]],

@@ -16,9 +16,7 @@ from typing import Any, TypeVar
 from modelroute.api.annotations import MANAGED_SELECTOR
 from modelroute.api.kinds import CILIUM_NETWORK_POLICY, MODELS_BY_PLURAL, NETWORK_POLICY, OWN_PLURALS, ReportAPI
 from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
-from modelroute.cluster.client import Kube
-from modelroute.cluster.events import EventRecorder
-from modelroute.cluster.state import ClusterState, Key
+from modelroute.cluster import ClusterState, EventRecorder, Key, Reconciled
 from modelroute.engine import (
     AuditMemo,
     AuditResult,
@@ -66,7 +64,7 @@ class StatusSync:
     def __init__(
         self,
         state: ClusterState,
-        kube: Kube,
+        kube: Reconciled,
         metrics: Metrics | None = None,
         *,
         resync_seconds: float = 300.0,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelroute.api import annotations as ann
-from modelroute.cluster.client import DryRun, Kube
+from modelroute.cluster import DryRun, DryRuns
 
 log = logging.getLogger("modelroute")
 
@@ -107,7 +107,7 @@ def _refused_by(policy: str, refusal: str, namespace: str) -> Callable[[DryRun],
     return verdict
 
 
-def not_in_force(kube: Kube, probes: Iterable[Probe]) -> list[str]:
+def not_in_force(kube: DryRuns, probes: Iterable[Probe]) -> list[str]:
     """What is not in force yet, one line each: empty when every probe was refused as it must be."""
     out = []
     for probe in probes:
@@ -120,7 +120,7 @@ def not_in_force(kube: Kube, probes: Iterable[Probe]) -> list[str]:
     return out
 
 
-def wait_until_enforced(kube: Kube, probes: list[Probe], timeout: float | None = None) -> list[str]:
+def wait_until_enforced(kube: DryRuns, probes: list[Probe], timeout: float | None = None) -> list[str]:
     """Probe until everything is in force (returns []) or `timeout` seconds pass (returns what is not)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     delay = FIRST_RETRY_SECONDS
@@ -132,7 +132,7 @@ def wait_until_enforced(kube: Kube, probes: list[Probe], timeout: float | None =
         delay = min(delay * 2, LAST_RETRY_SECONDS)
 
 
-async def establish(kube: Kube, probes: list[Probe]) -> None:
+async def establish(kube: DryRuns, probes: list[Probe]) -> None:
     """Return once every probe is refused as it must be; says what it is waiting for while it waits."""
     delay = FIRST_RETRY_SECONDS
     said: list[str] = []

@@ -11,11 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelroute.cluster.certs import generate_serving_files
-from modelroute.cluster.client import Kube
-from modelroute.cluster.events import EventRecorder
-from modelroute.cluster.state import ClusterState
-from modelroute.cluster.watch import KindWatch
+from modelroute.cluster import ClusterState, EventRecorder, KindWatch, Kube, generate_serving_files
 from modelroute.controllers.status_sync import StatusSync
 from modelroute.observability import OTHER, HealthServer, Metrics
 from modelroute.operator.options import RunOptions

@@ -19,10 +19,16 @@ import kubernetes.client
 
 from modelroute.admission.server import WebhookServer
 from modelroute.admission.webhooks import AdmissionService
-from modelroute.cluster.client import RESOURCES, Kube, load_config
-from modelroute.cluster.events import EventRecorder
-from modelroute.cluster.state import WATCHED, ClusterState
-from modelroute.cluster.watch import KindWatch, RetryBackoffs
+from modelroute.cluster import (
+    RESOURCES,
+    WATCHED,
+    ClusterState,
+    EventRecorder,
+    KindWatch,
+    Kube,
+    RetryBackoffs,
+    load_config,
+)
 from modelroute.controllers.leader import LeaderElector, LeaseTerms
 from modelroute.observability import HealthServer
 from modelroute.operator.enforcement import establish
