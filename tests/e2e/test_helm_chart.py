@@ -220,6 +220,17 @@ def test_the_charts_webhooks_are_the_ones_the_operator_registers_itself(
         assert rendered["webhooks"] == expected["webhooks"]
 
 
+def test_the_charts_default_configuration_names_are_the_operators(cluster: ClusterClient) -> None:
+    """A release named like the chart names its webhook configurations and annotation guard as the operator
+    does by default (cfg.DEFAULT_CONFIGURATION_NAME), so `modelroute verify` finds them without flags."""
+    docs = documents(render(cluster, url_mode()).stdout)
+    for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+        assert one(docs, kind)["metadata"]["name"] == cfg.DEFAULT_CONFIGURATION_NAME
+    guard = cfg.annotation_guard_name(cfg.DEFAULT_CONFIGURATION_NAME)
+    assert one(docs, "ValidatingAdmissionPolicy", guard)["metadata"]["name"] == guard
+    assert one(docs, "ValidatingAdmissionPolicyBinding", guard)["spec"]["policyName"] == guard
+
+
 def test_the_charts_annotation_guard_is_the_one_the_operator_registers_itself(cluster: ClusterClient) -> None:
     url = "https://127.0.0.1:9443"
     docs = documents(render(cluster, {**url_mode(url=url), "webhook.configurationName": CONFIGURATION}).stdout)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelroute.api import annotations as ann
-from modelroute.api.kinds import OWN_PLURALS, POD_CONTROLLER_KINDS
+from modelroute.api.kinds import CONFIG_MAP, OWN_PLURALS, POD, POD_CONTROLLER_KINDS
 from modelroute.api.meta import GROUP, VERSION
 from modelroute.engine import ALWAYS_EXCLUDED_NAMESPACES, NAMESPACE_NAME_LABEL
 
@@ -130,7 +130,7 @@ def config_map_webhook(client_config: ClientConfigFor, options: WebhookOptions) 
     hook = _webhook(
         "configmaps.validate.modelroute.io",
         VALIDATE_CONFIG_MAPS,
-        [_rule("", "v1", ["configmaps"], ["UPDATE", "DELETE"], "Namespaced")],
+        [_rule(CONFIG_MAP.group, CONFIG_MAP.version, [CONFIG_MAP.plural], ["UPDATE", "DELETE"], "Namespaced")],
         client_config,
         options,
         failure_policy="Ignore",
@@ -144,7 +144,7 @@ def mutating_configuration(client_config: ClientConfigFor, options: WebhookOptio
     hook = _webhook(
         "pods.mutate.modelroute.io",
         MUTATE_PODS,
-        [_rule("", "v1", ["pods"], ["CREATE"], "Namespaced")],
+        [_rule(POD.group, POD.version, [POD.plural], ["CREATE"], "Namespaced")],
         client_config,
         options,
     )
@@ -168,8 +168,8 @@ def validating_configuration(client_config: ClientConfigFor, options: WebhookOpt
                 "pods.validate.modelroute.io",
                 VALIDATE_PODS,
                 [
-                    _rule("", "v1", ["pods"], ["CREATE"], "Namespaced"),
-                    _rule("", "v1", ["pods/ephemeralcontainers"], ["UPDATE"], "Namespaced"),
+                    _rule(POD.group, POD.version, [POD.plural], ["CREATE"], "Namespaced"),
+                    _rule(POD.group, POD.version, [f"{POD.plural}/ephemeralcontainers"], ["UPDATE"], "Namespaced"),
                 ],
                 client_config,
                 options,
@@ -211,8 +211,8 @@ def _binding_guard_expression() -> str:
 
 #: Every write path to a pod's metadata: the pod itself and its subresources that carry the whole
 #: object (status, ephemeralcontainers, resize, and any later one), plus binding, which copies annotations.
-GUARDED_POD_RESOURCES = ("pods", "pods/*")
-BINDING_SUBRESOURCE = "pods/binding"
+GUARDED_POD_RESOURCES = (POD.plural, f"{POD.plural}/*")
+BINDING_SUBRESOURCE = f"{POD.plural}/binding"
 
 
 def annotation_guard_name(configuration_name: str) -> str:
@@ -233,8 +233,8 @@ def annotation_guard(options: WebhookOptions) -> tuple[dict[str, Any], dict[str,
             "failurePolicy": "Fail",
             "matchConstraints": {
                 "resourceRules": [
-                    _rule("", "v1", list(GUARDED_POD_RESOURCES), ["UPDATE"], "Namespaced"),
-                    _rule("", "v1", [BINDING_SUBRESOURCE], ["CREATE"], "Namespaced"),
+                    _rule(POD.group, POD.version, list(GUARDED_POD_RESOURCES), ["UPDATE"], "Namespaced"),
+                    _rule(POD.group, POD.version, [BINDING_SUBRESOURCE], ["CREATE"], "Namespaced"),
                 ]
             },
             "variables": [
@@ -271,3 +271,28 @@ def annotation_guard(options: WebhookOptions) -> tuple[dict[str, Any], dict[str,
         },
     }
     return policy, binding
+
+
+#: (group, resource, subresource) of a rule resource: "pods/ephemeralcontainers" is ("", "pods", "ephemeralcontainers")
+Route = tuple[str, str, str]
+
+
+def routes() -> dict[str, dict[Route, frozenset[str]]]:
+    """The operations each webhook path is registered for, by (group, resource, subresource), read from the
+    configurations themselves (every optional webhook included): what the request path accepts per path."""
+
+    def by_path(path: str) -> dict[str, Any]:
+        return {"path": path}
+
+    options = WebhookOptions(operator_namespace="")
+    served: dict[str, dict[Route, frozenset[str]]] = {}
+    for configuration in (mutating_configuration(by_path, options), validating_configuration(by_path, options)):
+        for hook in configuration["webhooks"]:
+            path_routes = served.setdefault(hook["clientConfig"]["path"], {})
+            for rule in hook["rules"]:
+                for group in rule["apiGroups"]:
+                    for resource in rule["resources"]:
+                        plural, _, sub = resource.partition("/")
+                        route = (group, plural, sub)
+                        path_routes[route] = path_routes.get(route, frozenset()) | frozenset(rule["operations"])
+    return served

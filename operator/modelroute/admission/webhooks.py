@@ -34,7 +34,8 @@ from modelroute.admission.review import (
 )
 from modelroute.admission.reviews import AdmissionRequest, AdmissionResponse, AdmissionReview, AdmissionReviewResponse
 from modelroute.api.annotations import PROCUREMENT_CHANNEL
-from modelroute.api.meta import GROUP, is_dns_label
+from modelroute.api.kinds import NAMESPACE, POD
+from modelroute.api.meta import is_dns_label
 from modelroute.cluster import ClusterState, EventRecorder
 from modelroute.engine import (
     JSONPatch,
@@ -52,17 +53,8 @@ log = logging.getLogger("modelroute")
 
 #: (group, resource, subResource) -> operations each webhook path is registered for; anything else sent to a
 #: path was not routed there by the configurations and is refused with a 400 that says so.
-Route = tuple[str, str, str]
-ROUTES: Mapping[str, Mapping[Route, frozenset[str]]] = {
-    cfg.MUTATE_PODS: {("", "pods", ""): frozenset({"CREATE"})},
-    cfg.VALIDATE_PODS: {
-        ("", "pods", ""): frozenset({"CREATE"}),
-        ("", "pods", "ephemeralcontainers"): frozenset({"UPDATE"}),
-    },
-    cfg.VALIDATE_CONTROLLERS: {(g, r, ""): frozenset({"CREATE", "UPDATE"}) for g, _, r in cfg.POD_CONTROLLERS},
-    cfg.VALIDATE_RESOURCES: {(GROUP, r, ""): frozenset({"CREATE", "UPDATE", "DELETE"}) for r in cfg.OWN_RESOURCES},
-    cfg.VALIDATE_CONFIG_MAPS: {("", "configmaps", ""): frozenset({"UPDATE", "DELETE"})},
-}
+Route = cfg.Route
+ROUTES: Mapping[str, Mapping[Route, frozenset[str]]] = cfg.routes()
 
 #: metadata fields the API server always sends as strings, and that the request path reads
 _METADATA_STRINGS = ("name", "generateName", "namespace")
@@ -151,7 +143,7 @@ class AdmissionService:
         self.state = state
         self.metrics = metrics
         # a pod that names no workload is counted under its namespace only when the view holds that namespace
-        metrics.namespace_known = lambda namespace: ("", namespace) in state.raw["namespaces"]
+        metrics.namespace_known = lambda namespace: ("", namespace) in state.raw[NAMESPACE.plural]
         self.recorder = recorder
         self.read_namespace = read_namespace
         self.cache = VerdictCache(cache_capacity)
@@ -243,7 +235,7 @@ class AdmissionService:
             log.warning("could not read namespace %s: %r", namespace, error)
             return
         if found is not None:
-            self.state.upsert("namespaces", found)
+            self.state.upsert(NAMESPACE.plural, found)
 
     # ------------------------------------------------------------------ serving
     async def review(self, path: str, body: bytes) -> Reply:
@@ -258,7 +250,7 @@ class AdmissionService:
         namespace = str(target["metadata"].get("namespace") or "")
         if (
             namespace
-            and ("", namespace) not in self.state.raw["namespaces"]
+            and ("", namespace) not in self.state.raw[NAMESPACE.plural]
             and path not in _NO_NAMESPACE_READ
             and is_dns_label(namespace)  # a name no namespace can have is neither read nor remembered
         ):
@@ -335,7 +327,7 @@ class AdmissionService:
             self._count(path, "no-readers")
             return Answer(True)
         started = time.perf_counter()
-        pods = [pod for key in readers if (pod := self.state.raw["pods"].get(key)) is not None]
+        pods = [pod for key in readers if (pod := self.state.raw[POD.plural].get(key)) is not None]
         verdict = judge_config_map_edit(pods, namespace, name, before, after, self.state.context())
         self._time(path, time.perf_counter() - started)
         if not verdict.allowed:

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, TextIO
 
+from modelroute.api.kinds import POD
 from modelroute.api.v1alpha1 import ModelWorkload
 from modelroute.cli.manifests import EXIT_DENIED, EXIT_OK, Document, InputError
 from modelroute.cli.text import printable
@@ -302,7 +303,7 @@ def _from_cluster(
     state = ClusterState(operator_namespace=operator_namespace)
     for plural in WATCHED:
         state.replace_all(plural, reader.list_all(plural))
-    return state.parsed("modelworkloads"), state.context(), list(state.raw["pods"].values())
+    return state.parsed(ModelWorkload.PLURAL), state.context(), list(state.raw[POD.plural].values())
 
 
 def run_report(

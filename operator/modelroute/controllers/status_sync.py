@@ -14,7 +14,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from modelroute.api.annotations import MANAGED_SELECTOR
-from modelroute.api.kinds import CILIUM_NETWORK_POLICY, MODELS_BY_PLURAL, NETWORK_POLICY, OWN_PLURALS, ReportAPI
+from modelroute.api.kinds import (
+    CILIUM_NETWORK_POLICY,
+    MODELS_BY_PLURAL,
+    NAMESPACE,
+    NETWORK_POLICY,
+    OWN_PLURALS,
+    POD,
+    ReportAPI,
+)
 from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
 from modelroute.cluster import ClusterState, EventRecorder, Key, Reconciled
 from modelroute.engine import (
@@ -195,7 +203,7 @@ class StatusSync:
     def desired(self, result: AuditResult) -> list[tuple[str, str | None, str, dict[str, Any], dict[str, Any] | None]]:
         """(plural, namespace, name, desired status, current status) for every ModelRoute resource."""
         context = self.state.context()
-        namespaces = [key[1] for key in self.state.raw["namespaces"]]
+        namespaces = [key[1] for key in self.state.raw[NAMESPACE.plural]]
         out = []
         for plural in OWN_PLURALS:
             for (namespace, name), body in list(self.state.raw[plural].items()):
@@ -204,9 +212,9 @@ class StatusSync:
                 desired: dict[str, Any]
                 if problem is not None:
                     desired = invalid_status(MODELS_BY_PLURAL[plural], problem, generation)
-                elif plural == "azureendpoints":
+                elif plural == AzureEndpoint.PLURAL:
                     desired = azure_endpoint_status(self._model(plural, body, AzureEndpoint), context)
-                elif plural == "modelworkloads":
+                elif plural == ModelWorkload.PLURAL:
                     workload = self._model(plural, body, ModelWorkload)
                     desired = model_workload_status(workload, context, result.pod_counts(namespace, name))
                 else:
@@ -228,7 +236,7 @@ class StatusSync:
         self._repair_status = False
         version = self.state.version
         context = self.state.context()
-        pods = list(self.state.raw["pods"].values())
+        pods = list(self.state.raw[POD.plural].values())
         before = self._carry_forward(context)
         result = audit_pods(pods, context, memo=self._memo, judgements=self.state.judgements)
         self._audited = (version, context)
@@ -296,7 +304,7 @@ class StatusSync:
 
     def _workload_pods(self, result: AuditResult) -> list[WorkloadPods]:
         rows = []
-        for workload in self.state.parsed("modelworkloads"):
+        for workload in self.state.parsed(ModelWorkload.PLURAL):
             namespace, name = workload.metadata.namespace or "", workload.metadata.name
             counts = result.pod_counts(namespace, name)
             ref = workload.spec.endpoint_ref
@@ -353,7 +361,7 @@ class StatusSync:
             CILIUM_NETWORK_POLICY.group, CILIUM_NETWORK_POLICY.plural
         )
         wanted: dict[tuple[str, str, str], dict[str, Any]] = {}
-        for workload in self.state.parsed("modelworkloads"):
+        for workload in self.state.parsed(ModelWorkload.PLURAL):
             ref = workload.spec.endpoint_ref
             endpoint = context.endpoints.get(ref.name) if ref else None
             if not workload.spec.egress.restrict or endpoint is None or endpoint.url is None:

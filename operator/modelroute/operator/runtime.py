@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelroute.api.kinds import CONFIG_MAP, NAMESPACE
+from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload
 from modelroute.cluster import ClusterState, EventRecorder, KindWatch, Kube, generate_serving_files
 from modelroute.controllers.status_sync import StatusSync
 from modelroute.observability import OTHER, HealthServer, Metrics
@@ -96,24 +98,24 @@ class Runtime:
         def present(namespace: str, workload: str, endpoint: str) -> bool:
             if namespace == OTHER:
                 return True
-            if workload and (namespace, workload) not in raw["modelworkloads"]:
+            if workload and (namespace, workload) not in raw[ModelWorkload.PLURAL]:
                 return False
-            if not workload and ("", namespace) not in raw["namespaces"]:
+            if not workload and ("", namespace) not in raw[NAMESPACE.plural]:
                 return False
-            return not endpoint or endpoint == OTHER or ("", endpoint) in raw["azureendpoints"]
+            return not endpoint or endpoint == OTHER or ("", endpoint) in raw[AzureEndpoint.PLURAL]
 
         return self.metrics.forget(present)
 
     def poke(self, plural: str) -> None:
         # ConfigMaps come through config_maps_changed, which knows which ones
-        if self.status_sync is not None and plural != "configmaps":
+        if self.status_sync is not None and plural != CONFIG_MAP.plural:
             self.status_sync.poke(plural)
 
     def config_maps_changed(self, keys: frozenset[tuple[str, str]]) -> None:
         """A ConfigMap that running pods read changed: the audit judges those pods again now. One no pod reads
         asks for nothing (the next pass carries every decision over)."""
         if self.status_sync is not None and any(self.state.readers_of(*key) for key in keys):
-            self.status_sync.poke("configmaps")
+            self.status_sync.poke(CONFIG_MAP.plural)
 
 
 def _settle(future: asyncio.Future[None], error: Exception | None) -> None:

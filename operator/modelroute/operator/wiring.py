@@ -19,6 +19,8 @@ import kubernetes.client
 
 from modelroute.admission.server import WebhookServer
 from modelroute.admission.webhooks import AdmissionService
+from modelroute.api.kinds import POD
+from modelroute.api.v1alpha1 import ModelWorkload
 from modelroute.cluster import (
     RESOURCES,
     WATCHED,
@@ -43,7 +45,7 @@ STUCK_CALLS_SECONDS = 5.0
 CALL_THREAD_PREFIX = "modelroute-call"
 #: what comes in volume, pods and the ModelWorkloads whose statuses the reconciler keeps writing (one echo
 #: per write), comes through a lean watch of our own (cluster/watch.py); the rest through kopf
-LEAN_WATCHED = ("pods", "modelworkloads")
+LEAN_WATCHED = (POD.plural, ModelWorkload.PLURAL)
 KOPF_WATCHED = tuple(p for p in WATCHED if p not in LEAN_WATCHED)
 
 
