@@ -22,6 +22,12 @@ from modelroute.api.meta import (
 URL_MAX = 2048
 _READY = '.status.conditions[?(@.type=="Ready")].status'
 _AGE = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+_REASON = {
+    "name": "Reason",
+    "type": "string",
+    "priority": 1,
+    "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+}
 
 
 class AzureCloud(StrEnum):
@@ -261,10 +267,22 @@ class AzureEndpointStatus(ReconciledStatus):
     workloads: int = Field(default=0, description="ModelWorkloads that reference this endpoint.", ge=0)
 
 
-class AzureEndpoint(WireModel):
+class _Resource(WireModel):
+    """What each of ModelRoute's kinds shares: `KIND`, read from the model's `kind` field (where the kind is
+    stated once), and the API server's own fields it does not model ignored rather than refused."""
+
+    KIND: ClassVar[str]
+    model_config = WireModel.model_config | ConfigDict(extra="ignore")
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls.KIND = str(cls.model_fields["kind"].default)
+
+
+class AzureEndpoint(_Resource):
     """An approved route for stateless OpenAI API traffic."""
 
-    KIND: ClassVar[str] = "AzureEndpoint"
     PLURAL: ClassVar[str] = "azureendpoints"
     SCOPE: ClassVar[str] = "Cluster"
     SHORT_NAMES: ClassVar[tuple[str, ...]] = ("aze",)
@@ -274,16 +292,9 @@ class AzureEndpoint(WireModel):
         {"name": "Cloud", "type": "string", "jsonPath": ".spec.cloud", "priority": 1},
         {"name": "Ready", "type": "string", "jsonPath": _READY},
         {"name": "Workloads", "type": "integer", "jsonPath": ".status.workloads"},
-        {
-            "name": "Reason",
-            "type": "string",
-            "priority": 1,
-            "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
-        },
+        _REASON,
         _AGE,
     )
-    model_config = WireModel.model_config | ConfigDict(extra="ignore")
-
     api_version: Literal["modelroute.io/v1alpha1"] = "modelroute.io/v1alpha1"
     kind: Literal["AzureEndpoint"] = "AzureEndpoint"
     metadata: ObjectMeta
@@ -398,10 +409,9 @@ class ModelWorkloadStatus(ReconciledStatus):
     pods: PodCounts | None = Field(default=None, description="Counts from the background audit.")
 
 
-class ModelWorkload(WireModel):
+class ModelWorkload(_Resource):
     """A model-backed workload: which pods, which endpoint, which procurement channel."""
 
-    KIND: ClassVar[str] = "ModelWorkload"
     PLURAL: ClassVar[str] = "modelworkloads"
     SCOPE: ClassVar[str] = "Namespaced"
     SHORT_NAMES: ClassVar[tuple[str, ...]] = ("mw",)
@@ -412,16 +422,9 @@ class ModelWorkload(WireModel):
         {"name": "Ready", "type": "string", "jsonPath": _READY},
         {"name": "Pods", "type": "integer", "jsonPath": ".status.pods.matched"},
         {"name": "Violating", "type": "integer", "jsonPath": ".status.pods.violating"},
-        {
-            "name": "Reason",
-            "type": "string",
-            "priority": 1,
-            "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
-        },
+        _REASON,
         _AGE,
     )
-    model_config = WireModel.model_config | ConfigDict(extra="ignore")
-
     api_version: Literal["modelroute.io/v1alpha1"] = "modelroute.io/v1alpha1"
     kind: Literal["ModelWorkload"] = "ModelWorkload"
     metadata: ObjectMeta
@@ -471,10 +474,9 @@ class RoutePolicyStatus(ReconciledStatus):
     governed_namespaces: int = Field(default=0, ge=0, description="Namespaces this policy currently governs.")
 
 
-class RoutePolicy(WireModel):
+class RoutePolicy(_Resource):
     """How strictly ModelRoute enforces approved routes, and in which namespaces."""
 
-    KIND: ClassVar[str] = "RoutePolicy"
     PLURAL: ClassVar[str] = "routepolicies"
     SCOPE: ClassVar[str] = "Cluster"
     SHORT_NAMES: ClassVar[tuple[str, ...]] = ("rp",)
@@ -486,8 +488,6 @@ class RoutePolicy(WireModel):
         {"name": "Namespaces", "type": "integer", "jsonPath": ".status.governedNamespaces"},
         _AGE,
     )
-    model_config = WireModel.model_config | ConfigDict(extra="ignore")
-
     api_version: Literal["modelroute.io/v1alpha1"] = "modelroute.io/v1alpha1"
     kind: Literal["RoutePolicy"] = "RoutePolicy"
     metadata: ObjectMeta

@@ -13,7 +13,7 @@ import orjson
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from modelroute.api.kinds import BY_PLURAL, WATCHED_KINDS, Kind
+from modelroute.api.kinds import BY_PLURAL, CONFIG_MAP, NAMESPACE, POD, WATCHED_KINDS, Kind
 from modelroute.cluster.seams import DryRun
 
 if TYPE_CHECKING:
@@ -102,9 +102,9 @@ class Kube:
         if group:
             return self.custom.list_cluster_custom_object(group, version, plural, _preload_content=False, **kwargs)
         listing = {
-            "configmaps": self.core.list_config_map_for_all_namespaces,
-            "namespaces": self.core.list_namespace,
-            "pods": self.core.list_pod_for_all_namespaces,
+            CONFIG_MAP.plural: self.core.list_config_map_for_all_namespaces,
+            NAMESPACE.plural: self.core.list_namespace,
+            POD.plural: self.core.list_pod_for_all_namespaces,
         }[plural]
         return listing(_preload_content=False, **kwargs)
 
