@@ -34,7 +34,7 @@ lock:  ## regenerate requirements/runtime.lock, the image's hash-locked runtime 
 release:  ## wheel, sdist, image, SBOM and chart package in dist/, image and chart pushed to a registry on 127.0.0.1 (KEEP=1 leaves it serving)
 	bash hack/release.sh $(if $(KEEP),--keep)
 
-bench:  ## the benchmarks, each printing ratios to a baseline measured in the same run (see README, Performance)
+bench:  ## the benchmarks, each printing ratios to a baseline measured in the same run (see docs/performance.md)
 	bash hack/make.sh bench
 
 clean:  ## remove the virtualenv and the build output (caches under ~/.cache/modelroute stay)

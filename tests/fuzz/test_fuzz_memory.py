@@ -37,7 +37,7 @@ SALT = "<salt>"
 _UNITS = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3}
 
 
-#: what the view of a 150,000-pod cluster adds to the operator's memory (README, Memory at scale: about
+#: what the view of a 150,000-pod cluster adds to the operator's memory (docs/performance.md, Memory at scale: about
 #: 1.3 KB per watched pod): the peak of judging reviews must leave room for it under the chart's limit
 LARGEST_VIEW = 1300 * 150_000
 

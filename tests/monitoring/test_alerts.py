@@ -1,6 +1,6 @@
 """The chart's operations pack, checked by a real promtool: the PrometheusRule is valid, every alert fires
 from synthetic series and stays quiet on healthy ones (alerts_test.yaml), every alert links its runbook and is
-listed in the README, every dashboard query is PromQL promtool parses, and every ModelRoute metric the rules
+listed in docs/operating.md, every dashboard query is PromQL promtool parses, and every ModelRoute metric the rules
 and the dashboard read is one the operator exports."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 UNIT_TESTS = HERE / "alerts_test.yaml"
 DASHBOARD = CHART / "dashboards" / "modelroute.json"
 RUNBOOKS = REPO_ROOT / "docs" / "runbooks.md"
-README = REPO_ROOT / "README.md"
+OPERATING = REPO_ROOT / "docs" / "operating.md"
 ENABLED = ["--set", "prometheusRule.enabled=true", "--set", "grafanaDashboard.enabled=true"]
 #: what Grafana substitutes before a query reaches Prometheus, as it would substitute them
 GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "6h"}
@@ -186,10 +186,10 @@ def test_every_alert_links_its_own_runbook_section(rules: list[dict[str, Any]]) 
         assert rule["annotations"]["description"]
 
 
-def test_the_readme_lists_every_alert_with_its_runbook(rules: list[dict[str, Any]]) -> None:
-    readme = README.read_text()
+def test_the_operating_guide_lists_every_alert_with_its_runbook(rules: list[dict[str, Any]]) -> None:
+    guide = OPERATING.read_text()
     for name in alert_names(rules):
-        assert f"[`{name}`](docs/runbooks.md#{name.lower()})" in readme, name
+        assert f"[`{name}`](runbooks.md#{name.lower()})" in guide, name
 
 
 # --- the dashboard ----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Every client convention the README's table lists is read where the client reads it: environment
+"""Every client convention docs/clients.md lists is read where the client reads it: environment
 variables, JVM system properties, Spring Boot properties (relaxed binding), SPRING_APPLICATION_JSON,
 command lines, lifecycle hooks and exec probes; and every profile writes what its client reads."""
 

@@ -458,7 +458,7 @@ def dotenv_rule(process_env: Mapping[str, str], dotenv_file: Path) -> dict[str, 
 
 
 def sdk_hosts(env: Mapping[str, str]) -> dict[str, str | None]:
-    """The hosts the clients' documented variables give (the README's client table)."""
+    """The hosts the clients' documented variables give (the client table in docs/clients.md)."""
     return {
         "openai": host_of(env.get("OPENAI_BASE_URL") or OPENAI),
         "langchain": host_of(env.get("OPENAI_API_BASE") or env.get("OPENAI_BASE_URL") or OPENAI),

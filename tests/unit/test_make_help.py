@@ -21,7 +21,7 @@ def _declared_targets() -> list[str]:
 def test_make_help_lists_every_declared_target_with_its_description() -> None:
     make = shutil.which("make")
     if make is None:
-        pytest.fail("make is not installed; the README's commands need it")
+        pytest.fail("make is not installed; the documented commands need it")
     command = [make, "--no-print-directory", "help"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
     listed = dict(line.split(None, 1) for line in result.stdout.splitlines() if line.strip())

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from builders import APPROVED_HOST, codes, container, context, env_of, judge, pod, policy, workload
 
-#: Installed once per machine with npm; the versions are the ones the README's client table was checked against.
+#: Installed once per machine with npm; the versions docs/clients.md's client table was checked against.
 PACKAGES = ("openai@4.104.0", "@ai-sdk/openai@2.0.131", "@ai-sdk/azure@2.0.138")
 CLIENTS_DIR = Path(os.environ.get("MODELROUTE_NODE_CLIENTS", Path.home() / ".cache/modelroute/node-clients"))
 PROBE = Path(__file__).with_name("node_client_probe.js")

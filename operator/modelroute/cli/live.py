@@ -86,7 +86,7 @@ class ClusterReader:
                 why = "unauthorized" if error.status == 401 else "forbidden"
                 raise InputError(
                     f"the cluster at {self.server} refused to list {what} ({why}); the kubeconfig's user needs "
-                    "get and list on it (README: the read-only ClusterRole)"
+                    "get and list on it (docs/rbac/check-cluster-reader.yaml)"
                 ) from error
             if error.status == 404 and what.endswith(kinds.OWN_KINDS[0].group):
                 raise InputError(

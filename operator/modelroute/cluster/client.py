@@ -92,7 +92,7 @@ class Kube:
         if token:
             kwargs["_continue"] = token
         # the raw JSON, parsed by orjson: building the client's typed models of thousands of pods and
-        # serialising them back cost seconds and a large transient heap (README, Performance)
+        # serialising them back cost seconds and a large transient heap (docs/performance.md)
         page: dict[str, Any] = orjson.loads(self._raw(plural, **kwargs).data)
         return page
 

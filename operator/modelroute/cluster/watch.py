@@ -3,7 +3,7 @@ snapshot's resourceVersion, relisting only when the API server says the version 
 
 Pods come this way rather than through kopf: every pod create in a governed cluster arrives here, and
 kopf's per-event machinery (a worker task per object, causes, loggers, handler bookkeeping) cost more
-operator CPU per created pod than judging the pod twice (README, Performance). This one parses a line
+operator CPU per created pod than judging the pod twice (docs/performance.md). This one parses a line
 with orjson and stores the object.
 """
 

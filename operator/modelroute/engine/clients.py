@@ -1,4 +1,4 @@
-"""What OpenAI clients read from their environment (the README lists them, per client).
+"""What OpenAI clients read from their environment (docs/clients.md lists them, per client).
 
 Everything the engine knows about client conventions lives in this one table, so adding a client
 is a data change.

@@ -1,6 +1,6 @@
 """The configuration files a container's clients load, found among its mounts and read as settings.
 
-What is read, and from where (the README's "What counts as configured" says the same):
+What is read, and from where (docs/concepts.md, "What counts as configured", says the same):
 - dotenv: `.env`, `.env.*` and `*.env` files wherever a ConfigMap mounts them, and the paths named by
   DOTENV_PATH, DOTENV_CONFIG_PATH, `dotenv_config_path=` and `--env-file=`; a name the container's
   env already sets is not read (neither python-dotenv nor node overrides the environment);

@@ -34,7 +34,7 @@ class Code(StrEnum):
     UNREADABLE_CONFIG_FILE = "UnreadableConfigFile"
 
 
-#: What each code means, for people: the README's table, `check -o sarif`'s rules and their help text.
+#: What each code means, for people: the table in docs/concepts.md, `check -o sarif`'s rules and their help text.
 CODE_HELP: Mapping[Code, str] = {
     Code.ENDPOINT_NOT_APPROVED: "A setting, URL or argument points somewhere other than the workload's endpoint (or, "
     "for unmanaged pods, any Ready endpoint that admits the namespace and every procurement channel).",

@@ -72,7 +72,7 @@ def build_registry(runtime: Runtime) -> kopf.OperatorRegistry:
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         cert, key, _ca = runtime.serving = serving_files(options)
-        # reviews are served by a lean route on this loop, not by kopf's admission machinery (see README)
+        # reviews are served by a lean route on this loop, not by kopf's admission machinery (see docs/performance.md)
         settings.admission.server = None
         settings.admission.managed = None
         runtime.webhook = WebhookServer(
@@ -244,7 +244,7 @@ def run(options: RunOptions) -> None:
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
     """uvloop where it is installed: its TLS transport and HTTP serving cost about half of asyncio's per
-    admission call (README, Performance); the standard loop otherwise."""
+    admission call (docs/performance.md); the standard loop otherwise."""
     try:
         import uvloop
     except ImportError:  # not on Windows
