@@ -376,16 +376,5 @@ def replace_crd(kube: Kube, body: dict[str, Any]) -> bool:
 
 if TYPE_CHECKING:
     # mypy checks that Kube satisfies every seam: a Protocol is structural, nothing declares it
-    def _every_seam(
-        kube: Kube,
-    ) -> tuple[
-        seams.Reconciled,
-        seams.Lister,
-        seams.Watcher,
-        seams.NamespaceReader,
-        seams.EventSink,
-        seams.LeaseStore,
-        seams.WebhookConfigurations,
-        seams.DryRuns,
-    ]:
-        return kube, kube, kube, kube, kube, kube, kube, kube
+    def _every_seam(kube: Kube) -> seams.Cluster:
+        return kube

@@ -222,16 +222,5 @@ def _versioned(body: dict[str, Any], version: int) -> dict[str, Any]:
 
 if TYPE_CHECKING:
     # mypy checks that MemoryKube satisfies every seam, as Kube does (cluster/client.py)
-    def _every_seam(
-        kube: MemoryKube,
-    ) -> tuple[
-        seams.Reconciled,
-        seams.Lister,
-        seams.Watcher,
-        seams.NamespaceReader,
-        seams.EventSink,
-        seams.LeaseStore,
-        seams.WebhookConfigurations,
-        seams.DryRuns,
-    ]:
-        return kube, kube, kube, kube, kube, kube, kube, kube
+    def _every_seam(kube: MemoryKube) -> seams.Cluster:
+        return kube

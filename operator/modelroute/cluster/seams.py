@@ -110,3 +110,9 @@ class DryRuns(Protocol):
     """Sends a dry-run create and reports what the API server's admission chain answered."""
 
     def dry_run(self, kind: str, namespace: str, body: dict[str, Any]) -> DryRun: ...
+
+
+class Cluster(
+    Reconciled, Lister, Watcher, NamespaceReader, EventSink, LeaseStore, WebhookConfigurations, DryRuns, Protocol
+):
+    """Every seam at once: what the real client (`Kube`) and the in-memory one (`MemoryKube`) both are."""
