@@ -35,9 +35,8 @@ def primed() -> ClusterState:
     return state
 
 
-def test_a_pod_already_judged_against_the_same_context_is_not_judged_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    state = primed()
-    memo: AuditMemo = {}
+def counted_judgements(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The objects the audit judges from now on, one entry per judgement."""
     calls: list[object] = []
     real = audit_module.evaluate
 
@@ -46,6 +45,13 @@ def test_a_pod_already_judged_against_the_same_context_is_not_judged_again(monke
         return real(*args, **kwargs)
 
     monkeypatch.setattr(audit_module, "evaluate", counting)
+    return calls
+
+
+def test_a_pod_already_judged_against_the_same_context_is_not_judged_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    state = primed()
+    memo: AuditMemo = {}
+    calls = counted_judgements(monkeypatch)
     first = audit(list(state.raw["pods"].values()), state.context(), memo=memo)
     newcomer = world.covered_pod()
     newcomer["metadata"]["name"] = "new"
@@ -63,14 +69,7 @@ def test_the_replicas_of_one_template_are_judged_once_per_pass(monkeypatch: pyte
         pod = world.covered_pod()
         pod["metadata"]["name"] = f"replica-{i}"
         replicas.append(pod)
-    calls: list[object] = []
-    real = audit_module.evaluate
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        calls.append(args[0])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(audit_module, "evaluate", counting)
+    calls = counted_judgements(monkeypatch)
     result = audit(replicas, state.context())
     assert len(calls) == 1
     assert result.pod_counts("team-00", "model-0")["matched"] == 10
