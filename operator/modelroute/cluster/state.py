@@ -4,7 +4,6 @@ so the admission hot path never calls the API server.
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections import deque
@@ -17,6 +16,7 @@ from pydantic import ValidationError
 from modelroute.api import kinds
 from modelroute.api.meta import explain
 from modelroute.api.v1alpha1 import ModelWorkload
+from modelroute.cluster.pod_record import PodRecord
 from modelroute.cluster.shared import Shared
 from modelroute.engine import (
     CompiledWorkload,
@@ -35,70 +35,15 @@ CONFIG_MAP_LOG_SIZE = 1024
 ConfigMapListener = Callable[[frozenset[Key]], None]
 
 
-#: what the view keeps of a pod's metadata: the pod's own, and (shared between pods) what a template gives;
-#: a watched pod always has its name, so its generateName is not kept
-_POD_OWN = ("name", "uid")
-_POD_SHARED = ("labels", "annotations", "ownerReferences")
-_POD_INTERNED = ("namespace",)
-
-
-def _keep(shared: Shared, value: Any, before: Any) -> Any:
-    """The copy of `value` the view keeps, where the pod held `before`: unchanged (the kubelet's status
-    updates) it stays as it is, without hashing it again."""
-    if before is not None and (before is value or before == value):
-        return before
-    kept = shared.take(value)
-    if before is not None:
-        shared.release(before)
-    return kept
-
-
-def _slim_pod(body: Mapping[str, Any], shared: Shared, before: Mapping[str, Any] | None) -> dict[str, Any]:
-    """What the audit needs of a pod, its template's part shared with the pods that have it alike; the rest
-    (managedFields, most of status) would only cost memory. `before`: what the view kept of it until now."""
-    metadata = body.get("metadata") or {}
-    old = before["metadata"] if before is not None else {}
-    kept = {k: metadata[k] for k in _POD_OWN if k in metadata}
-    for k in _POD_INTERNED:
-        if isinstance(value := metadata.get(k), str):
-            kept[k] = sys.intern(value)
-    for k in _POD_SHARED:
-        if k in metadata:
-            kept[k] = _keep(shared, metadata[k], old.get(k))
-        elif k in old:
-            shared.release(old[k])
-    phase = (body.get("status") or {}).get("phase")
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": kept,
-        "spec": _keep(shared, body.get("spec") or {}, before["spec"] if before is not None else None),
-        "status": _PHASES.get(phase) if isinstance(phase, str) and phase in _PHASES else {"phase": phase},
-    }
-
-
-def _release_pod(body: Mapping[str, Any], shared: Shared) -> None:
-    metadata = body["metadata"]
-    for k in _POD_SHARED:
-        if k in metadata:
-            shared.release(metadata[k])
-    shared.release(body["spec"])
-
-
-#: the status the view keeps of a pod, one per phase
-_PHASES = {phase: {"phase": phase} for phase in ("Pending", "Running", "Succeeded", "Failed", "Unknown")}
-
-
 def _policy_input(plural: str, body: Mapping[str, Any]) -> Any:
-    """What of an object feeds the policy context (or the audit, for pods). A status write, a new
-    resourceVersion or managedFields change none of it, so they never make admissions rebuild the context."""
+    """What of an object feeds the policy context. A status write, a new resourceVersion or managedFields
+    change none of it, so they never make admissions rebuild the context. (A pod is compared as the record
+    the view keeps of it.)"""
     metadata = body.get("metadata") or {}
     if plural == "namespaces":
         return metadata.get("labels") or {}
     if plural == "configmaps":  # binaryData keys are mounted files too
         return body.get("data") or {}, body.get("binaryData") or {}
-    if plural == "pods":
-        return body
     return (
         body.get("spec"),
         metadata.get("labels"),
@@ -121,7 +66,7 @@ class ClusterState:
     ConfigMap data or binaryData); workloads are compiled once per spec and reused by later rebuilds."""
 
     operator_namespace: str | None = None
-    raw: dict[str, dict[Key, dict[str, Any]]] = field(default_factory=lambda: {p: {} for p in WATCHED})
+    raw: dict[str, dict[Key, Mapping[str, Any]]] = field(default_factory=lambda: {p: {} for p in WATCHED})
     invalid: dict[str, dict[Key, str]] = field(default_factory=lambda: {p: {} for p in _MODELS})
     synced: set[str] = field(default_factory=set)
     version: int = 0
@@ -239,8 +184,8 @@ class ClusterState:
         body = self.raw[plural].pop(key, None)
         if plural == "pods":
             self._index(key, frozenset())
-            if body is not None:
-                _release_pod(body, self._shared)
+            if isinstance(body, PodRecord):
+                body.release(self._shared)
         if plural in _MODELS:
             self._parsed[plural].pop(key, None)
             self.invalid[plural].pop(key, None)
@@ -285,13 +230,15 @@ class ClusterState:
         key = _key(body)
         before = self.raw[plural].get(key)
         if plural == "pods":
-            body = _slim_pod(body, self._shared, before)
+            record = PodRecord.of(body, self._shared, before if isinstance(before, PodRecord) else None)
+            self.raw[plural][key] = record
+            if record == before:
+                return False
+            self._index(key, frozenset((key[0], name) for name in config_maps_read(record.spec)))
+            return True
         self.raw[plural][key] = body
         if before is not None and _policy_input(plural, before) == _policy_input(plural, body):
             return False
-        if plural == "pods":
-            namespace = key[0]
-            self._index(key, frozenset((namespace, name) for name in config_maps_read(body["spec"])))
         model = _MODELS.get(plural)
         if model is None:
             return True

@@ -9,7 +9,7 @@ import contextlib
 import datetime
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -222,7 +222,7 @@ class StatusSync:
                 out.append((plural, namespace or None, name, desired, body.get("status")))
         return out
 
-    def _model(self, plural: str, body: dict[str, Any], model: type[_M]) -> _M:
+    def _model(self, plural: str, body: Mapping[str, Any], model: type[_M]) -> _M:
         """The cluster view's parsed object when it is the same spec, else parsed here."""
         meta = body.get("metadata") or {}
         parsed = self.state.parsed_one(plural, (str(meta.get("namespace") or ""), str(meta.get("name") or "")))
