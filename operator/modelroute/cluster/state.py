@@ -14,8 +14,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from modelroute.api import kinds
+from modelroute.api.kinds import CONFIG_MAP, NAMESPACE, POD
 from modelroute.api.meta import explain
-from modelroute.api.v1alpha1 import ModelWorkload
+from modelroute.api.v1alpha1 import AzureEndpoint, ModelWorkload, RoutePolicy
 from modelroute.cluster.pod_record import PodRecord
 from modelroute.cluster.shared import Shared
 from modelroute.engine import (
@@ -40,9 +41,9 @@ def _policy_input(plural: str, body: Mapping[str, Any]) -> Any:
     change none of it, so they never make admissions rebuild the context. (A pod is compared as the record
     the view keeps of it.)"""
     metadata = body.get("metadata") or {}
-    if plural == "namespaces":
+    if plural == NAMESPACE.plural:
         return metadata.get("labels") or {}
-    if plural == "configmaps":  # binaryData keys are mounted files too
+    if plural == CONFIG_MAP.plural:  # binaryData keys are mounted files too
         return body.get("data") or {}, body.get("binaryData") or {}
     return (
         body.get("spec"),
@@ -182,7 +183,7 @@ class ClusterState:
 
     def _forget(self, plural: str, key: Key) -> None:
         body = self.raw[plural].pop(key, None)
-        if plural == "pods":
+        if plural == POD.plural:
             self._index(key, frozenset())
             if isinstance(body, PodRecord):
                 body.release(self._shared)
@@ -211,12 +212,12 @@ class ClusterState:
     def _bump(self, plural: str, config_maps: frozenset[Key] | None = None) -> None:
         """Move the version; `config_maps` names the ConfigMaps a ConfigMap bump changed (None: unknown)."""
         # pods never feed the policy context: their churn must not make admissions recompile it
-        if plural == "pods":
+        if plural == POD.plural:
             self.pod_version += 1
             self.pods_changed_at = time.monotonic()
             return
         self.version += 1
-        if plural == "configmaps" and config_maps is not None:
+        if plural == CONFIG_MAP.plural and config_maps is not None:
             if len(self._config_map_log) == self._config_map_log.maxlen:
                 self._forgotten_through = self._config_map_log[0][0]
             self._config_map_log.append((self.version, config_maps))
@@ -229,7 +230,7 @@ class ClusterState:
         the body is kept (the reconciler compares statuses with it) but the version does not move."""
         key = _key(body)
         before = self.raw[plural].get(key)
-        if plural == "pods":
+        if plural == POD.plural:
             record = PodRecord.of(body, self._shared, before if isinstance(before, PodRecord) else None)
             self.raw[plural][key] = record
             if record == before:
@@ -253,7 +254,7 @@ class ClusterState:
     def _notify(self, plural: str, keys: frozenset[Key] = frozenset()) -> None:
         for callback in list(self._listeners):
             callback(plural)
-        if plural == "configmaps" and keys:
+        if plural == CONFIG_MAP.plural and keys:
             for listener in list(self._config_map_listeners):
                 listener(keys)
 
@@ -279,11 +280,11 @@ class ClusterState:
             if self._context is not None and self._context_version == self.version:
                 return self._context
             version = self.version
-            config_maps = {key: config_map_data(body) for key, body in self.raw["configmaps"].items()}
-            namespace_labels = {key[1]: namespace_labels_of(body) for key, body in self.raw["namespaces"].items()}
-            endpoints = list(self._parsed["azureendpoints"].values())
-            workloads = dict(self._parsed["modelworkloads"])
-            policies = list(self._parsed["routepolicies"].values())
+            config_maps = {key: config_map_data(body) for key, body in self.raw[CONFIG_MAP.plural].items()}
+            namespace_labels = {key[1]: namespace_labels_of(body) for key, body in self.raw[NAMESPACE.plural].items()}
+            endpoints = list(self._parsed[AzureEndpoint.PLURAL].values())
+            workloads = dict(self._parsed[ModelWorkload.PLURAL])
+            policies = list(self._parsed[RoutePolicy.PLURAL].values())
         # the workloads' selectors are compiled once per parsed spec, not on every rebuild
         compiled = {key: self._compile(key, workload) for key, workload in workloads.items()}
         self._compiled = {key: self._compiled[key] for key in compiled}
