@@ -10,7 +10,7 @@ import asyncio
 import datetime
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from modelroute.api.kinds import LEASE
@@ -64,21 +64,17 @@ def decide(spec: dict[str, Any] | None, me: str, now: datetime.datetime, terms: 
     }
 
 
+@dataclass(eq=False)  # one elector is one replica's: compared by identity
 class LeaderElector:
-    def __init__(
-        self,
-        kube: LeaseStore,
-        terms: LeaseTerms,
-        identity: str,
-        on_started: Callable[[], Awaitable[None]],
-        on_stopped: Callable[[], Awaitable[None]],
-    ) -> None:
-        self.kube = kube
-        self.terms = terms
-        self.identity = identity
-        self.on_started = on_started
-        self.on_stopped = on_stopped
-        self.leading = False
+    """Holds the Lease while this replica leads: `on_started` when it takes the lead, `on_stopped` when
+    it loses it."""
+
+    kube: LeaseStore
+    terms: LeaseTerms
+    identity: str
+    on_started: Callable[[], Awaitable[None]]
+    on_stopped: Callable[[], Awaitable[None]]
+    leading: bool = field(default=False, init=False)
 
     def _try(self) -> bool:
         current = self.kube.read_lease(self.terms.namespace, self.terms.name)
