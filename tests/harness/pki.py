@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import socket
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,3 +148,16 @@ def write_serving_certificate(
     write_private(out.key_file, serving.key_pem())
     out.ca_file.write_bytes(ca.cert_pem())
     return out
+
+
+def served_serial(port: int, ca_file: str | Path) -> int:
+    """The serial number of the certificate a TLS server on 127.0.0.1:`port` serves, verified against
+    `ca_file`: how a test sees which certificate is served now."""
+    context = ssl.create_default_context(cafile=str(ca_file))
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return x509.load_der_x509_certificate(der).serial_number

@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 from tests.bench import world
+from tests.harness import pki
 from tests.unit.webhook_server import serving
 
 from modelroute.admission import configurations as cfg
@@ -104,20 +105,7 @@ def test_with_a_client_ca_a_caller_without_its_certificate_is_refused(tmp_path: 
 
 def test_a_rotated_certificate_is_served_to_the_next_connection(tmp_path: Path) -> None:
     with serving(tmp_path) as served:
-        before = _served_serial(served.server.port, served.files.ca_file)
+        before = pki.served_serial(served.server.port, served.files.ca_file)
         renewed = renew_serving_cert(served.files, ["127.0.0.1"])
         assert served.server.reload_if_changed()
-        assert _served_serial(served.server.port, served.files.ca_file) == renewed.serial_number != before
-
-
-def _served_serial(port: int, ca_file: Path) -> int:
-    from cryptography import x509
-
-    context = ssl.create_default_context(cafile=str(ca_file))
-    with (
-        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
-        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
-    ):
-        der = tls.getpeercert(binary_form=True)
-    assert der is not None
-    return x509.load_der_x509_certificate(der).serial_number
+        assert pki.served_serial(served.server.port, served.files.ca_file) == renewed.serial_number != before
