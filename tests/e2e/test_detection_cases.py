@@ -5,17 +5,15 @@ what the cluster stores."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
-from tests.harness.client import ClusterClient, eventually
+from tests.e2e.verdicts import admitted, offline_verdicts
+from tests.harness.client import ClusterClient
 from tests.harness.operator import OperatorProcess
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = str(Path(sys.executable).parent / "modelroute")
 POLICY_CONTEXT = sorted(p for p in (ROOT / "examples").glob("[0-3]*.yaml"))
 CASES_DIR = ROOT / "tests" / "e2e" / "cases"
 CASES = sorted(CASES_DIR.glob("*.yaml"))
@@ -23,18 +21,6 @@ CASES = sorted(CASES_DIR.glob("*.yaml"))
 
 def _documents(*paths: Path) -> list[dict[str, Any]]:
     return [d for path in paths for d in yaml.safe_load_all(path.read_text()) if d]
-
-
-def _cli_verdicts() -> dict[tuple[str, str, str], bool]:
-    result = subprocess.run(
-        [SCRIPT, "check", *map(str, POLICY_CONTEXT), *map(str, CASES), "-o", "json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 1, result.stderr
-    return {(r["kind"], r["namespace"], r["name"]): r["allowed"] for r in json.loads(result.stdout)["results"]}
 
 
 def _said_admitted(*paths: Path) -> list[str]:
@@ -49,27 +35,14 @@ def _said_admitted(*paths: Path) -> list[str]:
     return sorted(names)
 
 
-def _apply_settled(cluster: ClusterClient, doc: dict[str, Any], expected: bool | None) -> Any:
-    result = cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(doc), check=False)
-    if expected is None or (result.returncode == 0) == expected:
-        return result
-    return None
-
-
 def test_the_webhooks_agree_with_the_offline_check_on_every_detection_case(
     cluster: ClusterClient, operator: OperatorProcess
 ) -> None:
-    expected = _cli_verdicts()
+    expected = offline_verdicts(*POLICY_CONTEXT, *CASES)
     for doc in _documents(*POLICY_CONTEXT):
         cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(doc))
-    admitted: dict[tuple[str, str, str], bool] = {}
-    for doc in _documents(*CASES):
-        key = (doc["kind"], doc["metadata"].get("namespace", ""), doc["metadata"]["name"])
-        want = expected.get(key)
-        # the operator's view must have caught up with the policy objects applied before
-        result = eventually(lambda d=doc, w=want: _apply_settled(cluster, d, w))
-        admitted[key] = result.returncode == 0
-    judged = {key: admitted[key] for key in expected}
+    answers = admitted(cluster, _documents(*CASES), expected)
+    judged = {key: answers[key] for key in expected}
     assert judged == expected
     assert sorted(key[2] for key, allowed in judged.items() if allowed) == _said_admitted(*CASES)
     assert _said_admitted(CASES_DIR / "detection.yaml") == [

@@ -54,7 +54,7 @@ from modelroute.engine.mountedconfig import (
     read_mounted_config,
     remedy,
 )
-from modelroute.engine.mounts import MountedFile, Origin, container_files, volumes_by_name
+from modelroute.engine.mounts import ContainerFiles, MountedFile, Origin, container_files, volumes_by_name
 from modelroute.engine.redaction import redact_url
 from modelroute.engine.remedies import Remedy
 from modelroute.engine.shellcommands import CODEX_COMMANDS, SHELLS
@@ -541,7 +541,8 @@ def inspect_container(
 
     named = _names_config_files(settings, commands)
     if named or container.get("volumeMounts"):
-        found = read_files(container, volumes or {}, env, namespace, config_maps, commands, seen, inspector, named)
+        files = container_files(container, volumes or {}, env, namespace, config_maps)
+        found = read_files(container, files, env, commands, seen, inspector, named)
         for setting in found:
             judge_property(setting)
         seen.invalidate()
@@ -654,10 +655,8 @@ def _names_config_files(settings: Mapping[str, EnvSetting], commands: list[tuple
 
 def read_files(
     container: Mapping[str, Any],
-    volumes: Mapping[str, Mapping[str, Any]],
+    files: ContainerFiles,
     env: ContainerEnv,
-    namespace: str,
-    config_maps: ConfigMaps,
     commands: list[tuple[str, list[str]]],
     seen: _Settings,
     inspector: _Inspector,
@@ -666,7 +665,6 @@ def read_files(
     """The container's mounted configuration: problems, URLs and client destinations are judged here;
     the settings the files set are returned, to be judged as env settings are. `named`: whether a
     variable or an argument may name a configuration file (otherwise only the mounts are read)."""
-    files = container_files(container, volumes, env, namespace, config_maps)
 
     def spring_value(name: str) -> EnvSetting | None:
         return seen._table(True).get(canonical_name(name))
