@@ -14,6 +14,9 @@ def test_the_pod_creation_benchmark_prints_every_phase_and_ratios(capsys: pytest
     # no webhooks, one and two allow-all webhooks, ModelRoute's, ModelRoute's with LiteLLM pods: at each concurrency
     assert len(re.findall(r"load average before", out)) == 10
     assert len(re.findall(r"pods/s  p50 +\d+\.\d+ ms  p95 +\d+\.\d+ ms  CPU per pod: machine \d+\.\d+ ms", out)) == 10
+    # the allow-all server's own CPU per pod, beside the operator's in ModelRoute's phases
+    assert len(re.findall(r"allow-all webhooks? +\d+ clients:.*, allow-all server \d+\.\d+ ms", out)) == 4
+    assert len(re.findall(r"ModelRoute +\d+ clients:.*, operator \d+\.\d+ ms", out)) == 4
     server_side = re.findall(r"as the API server measured them \(mean\): create \d+\.\d+ ms(.*)", out)
     assert len(server_side) == 10
     # no webhook, the mutating one, both, both, both: each call is seen where the API server makes it
