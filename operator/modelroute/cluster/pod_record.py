@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
+from modelroute.api.kinds import POD
 from modelroute.cluster.shared import Shared
 
 #: a metadata field the pod does not have (distinct from one it has with the value null)
@@ -98,9 +99,9 @@ class PodRecord(Mapping[str, Any]):
         if key == "status":
             return self.status
         if key == "kind":
-            return "Pod"
+            return POD.kind
         if key == "apiVersion":
-            return "v1"
+            return POD.api_version
         raise KeyError(key)
 
     def __iter__(self) -> Iterator[str]:
