@@ -38,8 +38,9 @@ from tests.bench import world
 
 # ------------------------------------------------------------------ the server side (a child process)
 async def _serve(mode: str, port: int, cert_dir: Path) -> None:
+    from modelroute.admission.connection import Reply
     from modelroute.admission.server import WebhookServer
-    from modelroute.admission.webhooks import AdmissionService, Reply
+    from modelroute.admission.webhooks import AdmissionService
     from modelroute.cluster import MemoryKube
     from modelroute.cluster.certs import generate_serving_files
     from modelroute.cluster.events import EventRecorder

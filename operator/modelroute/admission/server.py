@@ -9,8 +9,7 @@ import socket
 import ssl
 from pathlib import Path
 
-from aiohttp import web
-
+from modelroute.admission.connection import LargeBodies, ReviewConnection
 from modelroute.admission.webhooks import AdmissionService
 from modelroute.cluster import certificate_not_after
 from modelroute.observability import Metrics
@@ -27,6 +26,8 @@ REQUEST_LIMIT = 2 * API_SERVER_REQUEST_LIMIT + 256 * 1024
 #: (each many times its size once parsed), however many callers send one at once. Pods are a few KiB.
 LARGE_BODY = 256 * 1024
 LARGE_BODIES_AT_ONCE = 2
+#: a caller that opens a connection and never finishes the TLS handshake is dropped after this long
+HANDSHAKE_SECONDS = 10.0
 
 
 def server_tls(cert: Path, key: Path, client_ca: Path | None = None) -> ssl.SSLContext:
@@ -42,10 +43,11 @@ def server_tls(cert: Path, key: Path, client_ca: Path | None = None) -> ssl.SSLC
 
 
 class WebhookServer:
-    """A lean aiohttp HTTPS server for the admission webhooks, in the operator's event loop.
+    """A lean HTTPS server for the admission webhooks, in the operator's event loop.
 
-    One route per webhook path; the serving certificate is re-read when its files change (no restart); no
-    access log line per review (metrics count them); the listening socket is not shareable (no SO_REUSEPORT).
+    Each connection is a ReviewConnection (HTTP/1.1 read by llhttp) handing POST /<webhook> to the admission
+    service; the serving certificate is re-read when its files change (no restart); no access log line per
+    review (metrics count them); the listening socket is not shareable (no SO_REUSEPORT).
     """
 
     def __init__(
@@ -68,9 +70,9 @@ class WebhookServer:
         self.tls = server_tls(cert, key, client_ca)
         self._stamp = self._files_stamp()
         self._publish_expiry()
-        self._runner: web.AppRunner | None = None
+        self._server: asyncio.Server | None = None
         self._watcher: asyncio.Task[None] | None = None
-        self._large_bodies = asyncio.Semaphore(LARGE_BODIES_AT_ONCE)
+        self._connections: set[ReviewConnection] = set()
 
     def _files_stamp(self) -> tuple[tuple[int, int], ...]:
         out = []
@@ -82,27 +84,27 @@ class WebhookServer:
                 out.append((0, 0))
         return tuple(out)
 
-    async def _serve(self, request: web.Request) -> web.Response:
-        length = request.content_length
-        if length is not None and length <= LARGE_BODY:
-            reply = await self.service.review(request.match_info["webhook"], await request.read())
-        else:  # until its turn, the body waits in the socket (aiohttp stops reading it past 128 KiB)
-            async with self._large_bodies:
-                reply = await self.service.review(request.match_info["webhook"], await request.read())
-        return web.Response(status=reply.status, body=reply.body, headers={"Content-Type": reply.content_type})
-
     async def start(self) -> int:
-        app = web.Application(client_max_size=REQUEST_LIMIT)
-        app.router.add_post("/{webhook}", self._serve)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
+        large_bodies = LargeBodies(LARGE_BODIES_AT_ONCE)
+
+        def connection() -> ReviewConnection:
+            return ReviewConnection(
+                self.service.review,
+                request_limit=REQUEST_LIMIT,
+                large_body=LARGE_BODY,
+                large_bodies=large_bodies,
+                connections=self._connections,
+            )
+
         sock = socket.socket(socket.AF_INET6 if ":" in self.addr else socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart-friendly, but never SO_REUSEPORT
         sock.bind((self.addr, self.port))
         sock.listen(1024)
         sock.setblocking(False)
-        site = web.SockSite(self._runner, sock, ssl_context=self.tls)
-        await site.start()
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            connection, sock=sock, ssl=self.tls, ssl_handshake_timeout=HANDSHAKE_SECONDS
+        )
         self.port = int(sock.getsockname()[1])
         self._watcher = asyncio.create_task(self._watch_files(), name="modelroute-webhook-tls")
         log.info("serving admission webhooks on https://%s:%d", self.addr, self.port)
@@ -133,12 +135,23 @@ class WebhookServer:
             self.reload_if_changed()
 
     async def stop(self, grace: float = 5.0) -> None:
+        """Stop listening, let the requests under way be answered for up to `grace` seconds, then close."""
         if self._watcher is not None:
             self._watcher.cancel()
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(runner.cleanup(), timeout=grace)
+        if self._server is None:
+            return
+        server, self._server = self._server, None
+        server.close()
+        for connection in list(self._connections):
+            connection.drain()
+        deadline = asyncio.get_running_loop().time() + grace
+        while self._connections and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        for connection in list(self._connections):
+            if connection.transport is not None:
+                connection.transport.abort()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(server.wait_closed(), timeout=1.0)
 
 
 async def wait_serving(host: str, port: int, timeout: float = 60.0) -> None:

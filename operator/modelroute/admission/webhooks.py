@@ -13,12 +13,13 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, cast
 
 import orjson
 
 from modelroute.admission import configurations as cfg
+from modelroute.admission.connection import Reply, plain
 from modelroute.admission.resources import validate_resource
 from modelroute.admission.review import (
     NOT_SYNCED,
@@ -66,15 +67,8 @@ class BadReviewError(ValueError):
     """A request body that is not an AdmissionReview this path answers: a 400 with this message."""
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
-    status: int
-    body: bytes
-    content_type: str = "application/json"
-
-
 def _bad(message: str) -> Reply:
-    return Reply(400, message.encode(), "text/plain; charset=utf-8")
+    return plain(400, message)
 
 
 #: the serialised size (sized_content_key) of all the objects whose answers the verdict cache keeps: a kept
