@@ -3,7 +3,9 @@ the echo of its own status write, and a full recomputation when nothing it reads
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import time
 from typing import Any
 
 import pytest
@@ -247,3 +249,36 @@ def test_pods_that_never_settle_still_get_a_pass_every_so_often(clocked: Clocked
         assert clocked.sync._pods_settling(clocked.now) == expected, second
     clocked.pass_()  # the pass that is due writes the counts it finds: they are 30 s old
     assert patched(clocked.kube) == [("modelworkloads", "model-0")]
+
+
+def test_a_burst_of_pods_wakes_the_reconciler_about_once_a_settle_window_not_once_a_pod() -> None:
+    state = primed()
+    sync = StatusSync(state, MemoryKube(), debounce_seconds=0.01, min_interval_seconds=0.01)
+    state.on_change(sync.poke)  # as the operator's wiring does: the pod watch's thread pokes it
+    wakes: list[object] = []
+
+    def burst() -> None:
+        for i in range(150):
+            body = world.covered_pod()
+            body["metadata"]["name"] = f"burst-{i}"
+            state.upsert("pods", body)
+            time.sleep(0.002)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        real = loop.call_soon_threadsafe
+
+        def counted(callback: Any, *args: Any, **kwargs: Any) -> Any:
+            if callback == sync.dirty.set:
+                wakes.append(callback)
+            return real(callback, *args, **kwargs)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        running = asyncio.create_task(sync.run())
+        await asyncio.sleep(0.3)  # the first pass
+        wakes.clear()
+        await asyncio.to_thread(burst)
+        running.cancel()
+
+    asyncio.run(main())
+    assert len(wakes) <= 2, f"the loop was woken {len(wakes)} times for 150 pods"

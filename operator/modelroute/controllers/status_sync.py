@@ -103,6 +103,9 @@ class StatusSync:
         self._passed_at = float("-inf")  # time.monotonic() of the last full pass
         self._repair_status = False  # someone else changed a status: the next pass is due at once
         self._wake: asyncio.TimerHandle | None = None
+        #: a wake-up is pending for pods to settle: until it comes, a pod's change need not wake the loop (the
+        #: wake-up reads the time of the last one and waits again if pods are still changing)
+        self._settling = False
         #: set by a pass that held back new pod counts: how long until the first of them is due
         self.deferred_seconds: float | None = None
         self._synced_at: tuple[int, int] | None = None
@@ -115,8 +118,10 @@ class StatusSync:
             self._repair_status = True
             self.poke(plural)
 
-    def poke(self, _plural: str | None = None) -> None:
+    def poke(self, plural: str | None = None) -> None:
         """Ask for a reconcile; safe from any thread (an asyncio.Event set off its loop wakes nobody)."""
+        if plural == POD.plural and self._settling:
+            return
         loop = self._loop
         if loop is None:
             self.dirty.set()
@@ -148,7 +153,9 @@ class StatusSync:
                 # only pods changed since the last pass, and they still are: the pass after they settle does the
                 # burst's work once, instead of every pass during it taking the CPU the admissions need
                 self._wake_in(wait)
+                self._settling = True
                 continue
+            self._settling = False
             try:
                 if woken or self._synced_at != self._versions():
                     await asyncio.to_thread(self.sync_once)
@@ -174,7 +181,11 @@ class StatusSync:
         if self._wake is not None:
             self._wake.cancel()
         assert self._loop is not None
-        self._wake = self._loop.call_later(seconds, self.dirty.set)
+        self._wake = self._loop.call_later(seconds, self._woken)
+
+    def _woken(self) -> None:
+        self._settling = False
+        self.dirty.set()
 
     def _settling_for(self, now: float) -> float:
         """Seconds until pods will have been quiet for COUNTS_QUIET_SECONDS (0 or less: they are)."""
