@@ -335,3 +335,24 @@ def test_a_judge_that_fails_gives_a_500_and_the_connection_goes_on() -> None:
             assert (await response(reader))[0] == 500
 
     run(test)
+
+
+def test_a_judge_that_answers_at_once_is_answered_in_order_and_on_one_connection() -> None:
+    seen: list[bytes] = []
+
+    def at_once(path: str, body: bytes) -> Reply:
+        seen.append(body)
+        return Reply(200, b"/" + path.encode() + b" " + body)
+
+    async def test() -> None:
+        async with served(at_once) as s:
+            reader, writer = await s.connect()
+            writer.write(b"".join(post(f"/w{i}", b"x" * i) for i in range(4)))
+            answers = [(await response(reader))[2] for _ in range(4)]
+            assert answers == [b"/w%d " % i + b"x" * i for i in range(4)]
+            writer.write(post("/last", b"y", "Connection: close") + post("/never", b"z"))
+            assert (await response(reader))[2] == b"/last y"
+            assert await closed(reader)
+            assert seen[-1] == b"y"  # what was pipelined behind a closing request is not judged
+
+    run(test)

@@ -290,6 +290,21 @@ def test_an_unknown_namespace_is_read_once_however_many_reviews_name_it(harness:
     assert harness.reads == ["new-team"]
 
 
+def test_a_review_waits_only_when_its_namespace_must_be_read_first(harness: Harness) -> None:
+    known = orjson.dumps(world.review(world.covered_pod()))
+    unseen = orjson.dumps(world.review(world.plain_pod("new-team")))
+
+    async def both() -> None:
+        assert isinstance(harness.service.review_now(cfg.MUTATE_PODS, known), Reply)  # no task, no turn of the loop
+        pending = harness.service.review_now(cfg.VALIDATE_PODS, unseen)
+        assert not isinstance(pending, Reply)
+        assert (await pending).status == 200
+        assert isinstance(harness.service.review_now(cfg.VALIDATE_PODS, unseen), Reply)  # read once, known since
+
+    asyncio.run(both())
+    assert harness.reads == ["new-team"]
+
+
 def test_a_forged_namespace_that_does_not_exist_is_read_once() -> None:
     harness = Harness()
 

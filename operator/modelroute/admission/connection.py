@@ -19,6 +19,7 @@ quarter of the CPU (docs/performance.md).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -51,10 +52,12 @@ def plain(status: int, message: str) -> Reply:
     return Reply(status, message.encode(), "text/plain; charset=utf-8")
 
 
-#: `judge(path, body)`: the answer to a POST to /path
-Judge = Callable[[str, bytes], Awaitable[Reply]]
+#: `judge(path, body)`: the answer to a POST to /path, or an awaitable of it when the answer must wait (on a
+#: read from the API server); answered at once, a request costs no task and no turn of the event loop
+Judge = Callable[[str, bytes], "Reply | Awaitable[Reply]"]
 
 _REASONS = {int(s): s.phrase for s in HTTPStatus}
+_FAILED = plain(HTTPStatus.INTERNAL_SERVER_ERROR, "ModelRoute could not answer this request")
 
 
 def _response(reply: Reply, close: bool) -> bytes:
@@ -116,6 +119,8 @@ class _Request:
     refused: Reply | None = None
     #: the large-body slot this request holds or waits for
     slot: asyncio.Future[None] | None = None
+    #: the judge's answer still to come
+    pending: Awaitable[Reply] | None = None
 
 
 class ReviewConnection(asyncio.Protocol):
@@ -162,6 +167,8 @@ class ReviewConnection(asyncio.Protocol):
         for request in (self.reading, *self.queue):
             if request is not None and request.slot is not None:
                 self.large_bodies.give_back(request.slot)
+            if request is not None and inspect.iscoroutine(request.pending):
+                request.pending.close()
         self.reading = None
         self.queue.clear()
         if self.answering is not None:
@@ -193,6 +200,8 @@ class ReviewConnection(asyncio.Protocol):
 
     # ------------------------------------------------------------------ the parser's side
     def on_message_begin(self) -> None:
+        if self.broken:  # the connection ended with the answer just sent
+            raise _StopReadingError
         self.reading = _Request()
         self.begun += 1
         self.head_bytes = 0
@@ -259,6 +268,13 @@ class ReviewConnection(asyncio.Protocol):
 
     # ------------------------------------------------------------------ answering
     def _enqueue(self, request: _Request) -> None:
+        if self.answering is None and request.refused is None and (request.slot is None or request.slot.done()):
+            answer = self._judge(request)  # nothing ahead of it: judged now
+            if isinstance(answer, Reply):
+                self._release(request)
+                self._send(request, answer)
+                return
+            request.pending = answer
         self.queue.append(request)
         if self.answering is None:
             self.answering = asyncio.get_running_loop().create_task(self._answer_all())
@@ -272,29 +288,49 @@ class ReviewConnection(asyncio.Protocol):
             while self.queue and not transport.is_closing():
                 request = self.queue.popleft()
                 reply = request.refused or await self._judged(request)
-                close = self.draining or not request.keep_alive or request.refused is not None
-                transport.write(_response(reply, close))
-                if close:
-                    transport.close()
+                if not self._send(request, reply):
                     return
         finally:
             self.answering = None
         self._resume("pipelined")
-        if self.reading is None and not transport.is_closing():
-            self._expire_in(self.idle_seconds)
 
     async def _judged(self, request: _Request) -> Reply:
         try:
             if request.slot is not None:
                 await request.slot
-            return await self.judge(request.path, b"".join(request.parts))
+            answer = request.pending or self._judge(request)
+            request.pending = None
+            return answer if isinstance(answer, Reply) else await answer
         except Exception:  # the judge answers every body itself: this is a bug, never the caller's fault
             log.exception("could not answer a request at /%s", request.path)
-            return plain(HTTPStatus.INTERNAL_SERVER_ERROR, "ModelRoute could not answer this request")
+            return _FAILED
         finally:
-            if request.slot is not None:
-                self.large_bodies.give_back(request.slot)
-                request.slot = None
+            self._release(request)
+
+    def _judge(self, request: _Request) -> Reply | Awaitable[Reply]:
+        try:
+            return self.judge(request.path, b"".join(request.parts))
+        except Exception:  # as in _judged
+            log.exception("could not answer a request at /%s", request.path)
+            return _FAILED
+
+    def _release(self, request: _Request) -> None:
+        if request.slot is not None:
+            self.large_bodies.give_back(request.slot)
+            request.slot = None
+
+    def _send(self, request: _Request, reply: Reply) -> bool:
+        """Write the answer to `request`; False when the connection ends with it."""
+        assert self.transport is not None
+        close = self.draining or not request.keep_alive or request.refused is not None
+        self.transport.write(_response(reply, close))
+        if close:
+            self.broken = True  # requests pipelined behind this one are not read
+            self.transport.close()
+            return False
+        if self.reading is None and not self.queue:
+            self._expire_in(self.idle_seconds)
+        return True
 
     def _refuse(self, reply: Reply) -> None:
         """Answer `reply` after any answer under way, read nothing more, and close."""

@@ -89,7 +89,7 @@ class WebhookServer:
 
         def connection() -> ReviewConnection:
             return ReviewConnection(
-                self.service.review,
+                self.service.review_now,
                 request_limit=REQUEST_LIMIT,
                 large_body=LARGE_BODY,
                 large_bodies=large_bodies,

@@ -233,6 +233,12 @@ class AdmissionService:
 
     # ------------------------------------------------------------------ serving
     async def review(self, path: str, body: bytes) -> Reply:
+        answer = self.review_now(path, body)
+        return answer if isinstance(answer, Reply) else await answer
+
+    def review_now(self, path: str, body: bytes) -> Reply | Awaitable[Reply]:
+        """The reply to the review `body` sent to /path, at once; an awaitable of it when the review names a
+        namespace the view has never seen, which is read first (once)."""
         try:
             review, request, prefix = self.parse(path, body)
         except BadReviewError as error:
@@ -248,7 +254,16 @@ class AdmissionService:
             and path not in _NO_NAMESPACE_READ
             and is_dns_label(namespace)  # a name no namespace can have is neither read nor remembered
         ):
-            await self.learn_namespace(namespace)
+            return self._after_reading(namespace, path, review, request, prefix)
+        return self._judged(path, review, request, prefix)
+
+    async def _after_reading(
+        self, namespace: str, path: str, review: AdmissionReview, request: AdmissionRequest, prefix: JSONPatch
+    ) -> Reply:
+        await self.learn_namespace(namespace)
+        return self._judged(path, review, request, prefix)
+
+    def _judged(self, path: str, review: AdmissionReview, request: AdmissionRequest, prefix: JSONPatch) -> Reply:
         try:
             answer = self.answer(path, request)
         except NestingTooDeepError as error:  # a caller that is not the API server, maybe many times a second
