@@ -60,6 +60,13 @@ _REASONS = {int(s): s.phrase for s in HTTPStatus}
 _FAILED = plain(HTTPStatus.INTERNAL_SERVER_ERROR, "ModelRoute could not answer this request")
 
 
+def _failed(request: _Request) -> Reply:
+    """The answer when judging raised: the judge answers every body itself, so this is a bug, never the
+    caller's fault; the traceback goes to the log, not to the caller."""
+    log.exception("could not answer a request at /%s", request.path)
+    return _FAILED
+
+
 def _response(reply: Reply, close: bool) -> bytes:
     head = (
         f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, '')}\r\n"
@@ -165,10 +172,10 @@ class ReviewConnection(asyncio.Protocol):
         self.broken = True
         self._expire_in(None)
         for request in (self.reading, *self.queue):
-            if request is not None and request.slot is not None:
-                self.large_bodies.give_back(request.slot)
-            if request is not None and inspect.iscoroutine(request.pending):
-                request.pending.close()
+            if request is not None:
+                self._release(request)
+                if inspect.iscoroutine(request.pending):
+                    request.pending.close()
         self.reading = None
         self.queue.clear()
         if self.answering is not None:
@@ -301,18 +308,16 @@ class ReviewConnection(asyncio.Protocol):
             answer = request.pending or self._judge(request)
             request.pending = None
             return answer if isinstance(answer, Reply) else await answer
-        except Exception:  # the judge answers every body itself: this is a bug, never the caller's fault
-            log.exception("could not answer a request at /%s", request.path)
-            return _FAILED
+        except Exception:
+            return _failed(request)
         finally:
             self._release(request)
 
     def _judge(self, request: _Request) -> Reply | Awaitable[Reply]:
         try:
             return self.judge(request.path, b"".join(request.parts))
-        except Exception:  # as in _judged
-            log.exception("could not answer a request at /%s", request.path)
-            return _FAILED
+        except Exception:
+            return _failed(request)
 
     def _release(self, request: _Request) -> None:
         if request.slot is not None:
@@ -339,9 +344,7 @@ class ReviewConnection(asyncio.Protocol):
         self.broken = True
         request = self.reading or _Request()
         self.reading = None
-        if request.slot is not None:
-            self.large_bodies.give_back(request.slot)
-            request.slot = None
+        self._release(request)
         request.refused = reply
         self._expire_in(None)
         self._enqueue(request)
