@@ -10,7 +10,10 @@ keep-alive HTTPS connections with the admin client certificate. Figures: p50/p95
 and the ratios to the cluster without webhooks measured in the same run; the load average is printed
 before each phase. The allow-all phases (ModelRoute's mutating webhook alone, then its mutating and
 validating webhooks, pointed at a server on the same stack that answers "allowed" without reading the pod)
-show what one call and two calls cost by themselves: the floor under any webhook design. A last phase creates
+show what one call and two calls cost by themselves: the floor under any webhook design. The next one is the
+floor under this design: the two calls, the mutating one answered with the patch ModelRoute makes to these pods
+(the API server applies it), by a server that also keeps the operator's own pod watch; only the judgement and
+its bookkeeping are missing. The operator's CPU per pod is printed beside that server's. A last phase creates
 covered LiteLLM proxy pods whose config file is mounted from a ConfigMap (the engine reads it, parsed once).
 """
 
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from modelroute.admission import configurations as cfg
+from modelroute.api.annotations import PROCUREMENT_CHANNEL
 from tests.bench import world
 from tests.bench.bench_webhook import server_process
 from tests.bench.cluster import (
@@ -45,6 +49,8 @@ from tests.bench.cluster import (
 
 NAMESPACE = "team-00"
 ONE_CALL, TWO_CALLS = "one allow-all webhook", "two allow-all webhooks"
+FLOOR = "patching allow-all + pod watch"
+FLOOR_SERVER = "floor server"
 
 
 def pods(phase: str, count: int, make: Any = world.covered_pod) -> list[dict[str, Any]]:
@@ -56,6 +62,11 @@ def pods(phase: str, count: int, make: Any = world.covered_pod) -> list[dict[str
         pod["spec"]["containers"][0]["env"].append({"name": "REQUEST_ID", "value": f"{phase}-{i}"})
         out.append(pod)
     return out
+
+
+def phase_prefix(label: str) -> str:
+    """The start of the names of a phase's pods."""
+    return "-".join(label.split()[:2]).lower()
 
 
 async def phases(
@@ -70,7 +81,7 @@ async def phases(
     pod (at 16 clients two cores are busy, so the create rate follows it) and the mean latency of a create and of
     each webhook call as the API server measured them."""
     out: dict[int, CreateFigures] = {}
-    prefix = "-".join(label.split()[:2]).lower()
+    prefix = phase_prefix(label)
     await create_pods(api, pods(f"{prefix}-warm-up", 20, make), 4)
     for clients in concurrencies:
         print(f"  load average before {label} at {clients} clients: {load()}", flush=True)
@@ -79,10 +90,10 @@ async def phases(
         figures = await create_pods(api, pods(f"{prefix}-c{clients}", count, make), clients)
         after = {"machine": busy_seconds()} | {name: cpu_seconds(pid) for name, pid in processes.items()}
         means = mean_ms(timings, await server_timings(api))
-        spent = {name: (after[name] - before[name]) / count * 1000 for name in before}
+        spent = figures.cpu_ms = {name: (after[name] - before[name]) / count * 1000 for name in before}
         out[clients] = figures
         print(
-            f"  {label:22s} {clients:2d} clients: {figures.rate:6.0f} pods/s  "
+            f"  {label:30s} {clients:2d} clients: {figures.rate:6.0f} pods/s  "
             f"p50 {figures.p(0.5):6.1f} ms  p95 {figures.p(0.95):6.1f} ms  CPU per pod: "
             + ", ".join(f"{name} {ms:.1f} ms" for name, ms in spent.items()),
             flush=True,
@@ -112,6 +123,13 @@ def allow_all_configurations(port: int, ca_file: Path, calls: int = 2) -> list[t
         (base + "mutatingwebhookconfigurations", mutating),
         (base + "validatingwebhookconfigurations", validating),
     ][:calls]
+
+
+async def patched(api: Api, name: str) -> None:
+    """The floor is only a floor if the API server applied its patch: the pod carries ModelRoute's annotations."""
+    pod = await api.get(f"/api/v1/namespaces/{NAMESPACE}/pods/{name}")
+    if PROCUREMENT_CHANNEL not in (pod["metadata"].get("annotations") or {}):
+        raise RuntimeError(f"the floor server's patch was not applied to pod {NAMESPACE}/{name}")
 
 
 async def setup(api: Api) -> None:
@@ -147,8 +165,10 @@ def main(argv: list[str] | None = None) -> int:
 
         baseline = asyncio.run(without())
 
-        async def allow_all(calls: int, label: str) -> dict[int, CreateFigures]:
-            with server_process("allow-all", Path(tmp)) as (port, ca_file, pid):
+        async def allow_all(calls: int, label: str, mode: str = "allow-all") -> dict[int, CreateFigures]:
+            kubeconfig = cp.kubeconfig if mode == "floor" else None
+            server = FLOOR_SERVER if mode == "floor" else "allow-all server"
+            with server_process(mode, Path(tmp), kubeconfig) as (port, ca_file, pid):
                 async with api_of(cp) as api:
                     configurations = allow_all_configurations(port, ca_file, calls)
                     for path, body in configurations:
@@ -156,13 +176,17 @@ def main(argv: list[str] | None = None) -> int:
                     await asyncio.sleep(2)  # the API server picks configurations up from its informer
                     try:
                         # its CPU per pod beside the operator's: what the two calls cost a server that reads nothing
-                        return await phases(api, label, args.pods, concurrencies, {**servers, "allow-all server": pid})
+                        figures = await phases(api, label, args.pods, concurrencies, {**servers, server: pid})
+                        if mode == "floor":
+                            await patched(api, f"{phase_prefix(label)}-c{concurrencies[-1]}-0")
+                        return figures
                     finally:
                         for path, body in configurations:
                             await api.request("DELETE", f"{path}/{body['metadata']['name']}")
                         await asyncio.sleep(2)
 
         floors = {label: asyncio.run(allow_all(calls, label)) for calls, label in ((1, ONE_CALL), (2, TWO_CALLS))}
+        floors[FLOOR] = asyncio.run(allow_all(2, FLOOR, "floor"))
         operator = Operator(cp, Path(tmp))
         operator.start()
         try:
@@ -192,9 +216,18 @@ def main(argv: list[str] | None = None) -> int:
             ("ModelRoute, LiteLLM pods", mounted[clients]),
         ):
             print(
-                f"  {clients:2d} clients, {label:22s}: p95 {figures.p(0.95) / b.p(0.95):.2f}x  "
+                f"  {clients:2d} clients, {label:30s}: p95 {figures.p(0.95) / b.p(0.95):.2f}x  "
                 f"p50 {figures.p(0.5) / b.p(0.5):.2f}x  pods/s {figures.rate / b.rate:.2f}x"
             )
+    print("ratios to the floors (same run):")
+    for clients in concurrencies:
+        ours, two, floor = governed[clients], floors[TWO_CALLS][clients], floors[FLOOR][clients]
+        print(
+            f"  {clients:2d} clients: p95 {ours.p(0.95) / two.p(0.95):.2f}x two allow-all webhooks, "
+            f"{ours.p(0.95) / floor.p(0.95):.2f}x {FLOOR}; operator CPU per pod {ours.cpu_ms['operator']:.2f} ms, "
+            f"{ours.cpu_ms['operator'] / floor.cpu_ms[FLOOR_SERVER]:.2f}x the floor server's "
+            f"{floor.cpu_ms[FLOOR_SERVER]:.2f} ms (allow-all server {two.cpu_ms['allow-all server']:.2f} ms)"
+        )
     print("target: ModelRoute p95 <= 1.5x at both concurrencies")
     return 0
 

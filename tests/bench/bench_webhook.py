@@ -37,7 +37,7 @@ from tests.bench import world
 
 
 # ------------------------------------------------------------------ the server side (a child process)
-async def _serve(mode: str, port: int, cert_dir: Path) -> None:
+async def _serve(mode: str, port: int, cert_dir: Path, kubeconfig: str | None = None) -> None:
     from modelroute.admission.connection import Reply
     from modelroute.admission.server import WebhookServer
     from modelroute.admission.webhooks import AdmissionService
@@ -69,6 +69,9 @@ async def _serve(mode: str, port: int, cert_dir: Path) -> None:
                 return Reply(200, orjson.dumps(out | {"response": {"uid": uid, "allowed": True}}))
 
         service = AllowAll()
+    elif mode == "floor":
+        service = _Floor(service)
+        _watch_pods(state, kubeconfig)
     server = WebhookServer(service, addr="127.0.0.1", port=port, cert=files.cert_file, key=files.key_file)
     await server.start()
     print("ready", flush=True)
@@ -78,9 +81,42 @@ async def _serve(mode: str, port: int, cert_dir: Path) -> None:
     await server.stop()
 
 
+class _Floor:
+    """Allow-all, except that the mutating call answers with the patch ModelRoute makes to a covered pod of
+    `bench_pods` (all of them have the same shape, so one patch applies to every one): what a design that makes
+    ModelRoute's change costs without judging anything."""
+
+    def __init__(self, service: Any) -> None:
+        from modelroute.admission.connection import Reply
+
+        self.reply = Reply
+        pod = world.covered_pod()
+        pod["metadata"]["name"] = "floor"
+        pod["spec"]["containers"][0]["env"].append({"name": "REQUEST_ID", "value": "floor"})
+        reply = service.review_now(cfg.MUTATE_PODS, orjson.dumps(world.review(pod)))
+        self.patch = orjson.loads(reply.body)["response"]["patch"]
+
+    def review_now(self, path: str, body: bytes) -> Any:
+        response: dict[str, Any] = {"uid": orjson.loads(body)["request"]["uid"], "allowed": True}
+        if path == cfg.MUTATE_PODS:
+            response |= {"patch": self.patch, "patchType": "JSONPatch"}
+        out = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
+        return self.reply(200, orjson.dumps(out))
+
+
+def _watch_pods(state: Any, kubeconfig: str | None) -> None:
+    """The operator's own pod watch into the server's cluster view, as `modelroute run` keeps it."""
+    from modelroute.cluster import KindWatch, Kube, load_config
+
+    if kubeconfig is None:
+        raise SystemExit("the floor server watches pods: give it a kubeconfig")
+    KindWatch(Kube(load_config(kubeconfig)), state, "pods").start()
+
+
 @contextlib.contextmanager
-def server_process(mode: str, workdir: Path) -> Iterator[tuple[int, Path, int]]:
-    """(port, CA file, pid) of a webhook server in a child process of its own."""
+def server_process(mode: str, workdir: Path, kubeconfig: Path | None = None) -> Iterator[tuple[int, Path, int]]:
+    """(port, CA file, pid) of a webhook server in a child process of its own; the floor server watches the
+    pods of the cluster `kubeconfig` names."""
     import socket
 
     with socket.socket() as s:
@@ -88,7 +124,16 @@ def server_process(mode: str, workdir: Path) -> Iterator[tuple[int, Path, int]]:
         port = int(s.getsockname()[1])
     cert_dir = workdir / mode
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.bench.bench_webhook", "serve", mode, str(port), str(cert_dir)],
+        [
+            sys.executable,
+            "-m",
+            "tests.bench.bench_webhook",
+            "serve",
+            mode,
+            str(port),
+            str(cert_dir),
+            *([str(kubeconfig)] if kubeconfig else []),
+        ],
         stdout=subprocess.PIPE,
         cwd=Path(__file__).resolve().parents[2],
     )
@@ -235,6 +280,6 @@ if __name__ == "__main__":
 
         # the operator's event loop (uvloop), for either server: the same stack
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
-            runner.run(_serve(sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])))
+            runner.run(_serve(sys.argv[2], int(sys.argv[3]), Path(sys.argv[4]), *sys.argv[5:6]))
     else:
         raise SystemExit(main(sys.argv[1:]))

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +186,8 @@ class CreateFigures:
     pods: int
     seconds: float
     latencies: list[float]
+    #: CPU milliseconds per pod, by process ("machine" for the whole machine), when the phase measured them
+    cpu_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:

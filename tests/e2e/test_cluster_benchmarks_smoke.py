@@ -11,22 +11,33 @@ from tests.bench import bench_config_maps, bench_memory, bench_pods, bench_scale
 def test_the_pod_creation_benchmark_prints_every_phase_and_ratios(capsys: pytest.CaptureFixture[str]) -> None:
     assert bench_pods.main(["--pods", "6", "--clients", "1,2"]) == 0
     out = capsys.readouterr().out
-    # no webhooks, one and two allow-all webhooks, ModelRoute's, ModelRoute's with LiteLLM pods: at each concurrency
-    assert len(re.findall(r"load average before", out)) == 10
-    assert len(re.findall(r"pods/s  p50 +\d+\.\d+ ms  p95 +\d+\.\d+ ms  CPU per pod: machine \d+\.\d+ ms", out)) == 10
+    # no webhooks, one and two allow-all webhooks, the design's floor, ModelRoute's, ModelRoute's with LiteLLM pods:
+    # at each concurrency
+    assert len(re.findall(r"load average before", out)) == 12
+    assert len(re.findall(r"pods/s  p50 +\d+\.\d+ ms  p95 +\d+\.\d+ ms  CPU per pod: machine \d+\.\d+ ms", out)) == 12
     # the allow-all server's own CPU per pod, beside the operator's in ModelRoute's phases
     assert len(re.findall(r"allow-all webhooks? +\d+ clients:.*, allow-all server \d+\.\d+ ms", out)) == 4
     assert len(re.findall(r"ModelRoute +\d+ clients:.*, operator \d+\.\d+ ms", out)) == 4
+    # the floor: two calls answered without judging, the mutating one with ModelRoute's patch, beside a pod watch
+    assert len(re.findall(r"patching allow-all \+ pod watch +\d+ clients:.*, floor server \d+\.\d+ ms", out)) == 2
     server_side = re.findall(r"as the API server measured them \(mean\): create \d+\.\d+ ms(.*)", out)
-    assert len(server_side) == 10
-    # no webhook, the mutating one, both, both, both: each call is seen where the API server makes it
+    assert len(server_side) == 12
+    # no webhook, the mutating one, then both: each call is seen where the API server makes it
     calls_per_phase = [len(re.findall(r"pods\.(mutate|validate) \d+\.\d+ ms", line)) for line in server_side]
-    assert calls_per_phase == [0, 0, 1, 1, 2, 2, 2, 2, 2, 2]
+    assert calls_per_phase == [0, 0, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2]
     ratios = re.findall(
-        r"(\w+ allow-all webhooks?|ModelRoute(?:, LiteLLM pods)?) *: p95 \d+\.\d+x  p50 \d+\.\d+x  pods/s \d+\.\d+x",
+        r"(\w+ allow-all webhooks?|patching allow-all \+ pod watch|ModelRoute(?:, LiteLLM pods)?) *: "
+        r"p95 \d+\.\d+x  p50 \d+\.\d+x  pods/s \d+\.\d+x",
         out,
     )
-    assert ratios == ["one allow-all webhook", "two allow-all webhooks", "ModelRoute", "ModelRoute, LiteLLM pods"] * 2
+    phases = ["one allow-all webhook", "two allow-all webhooks", "patching allow-all + pod watch", "ModelRoute"]
+    assert ratios == [*phases, "ModelRoute, LiteLLM pods"] * 2
+    floors = re.findall(
+        r"(\d+) clients: p95 \d+\.\d+x two allow-all webhooks, \d+\.\d+x patching allow-all \+ pod watch; "
+        r"operator CPU per pod \d+\.\d+ ms, \d+\.\d+x the floor server's \d+\.\d+ ms \(allow-all server \d+\.\d+ ms\)",
+        out,
+    )
+    assert floors == ["1", "2"]
 
 
 def test_the_scale_benchmark_prints_throughput_convergence_memory_and_quiet_cpu(
