@@ -64,6 +64,11 @@ def pods(phase: str, count: int, make: Any = world.covered_pod) -> list[dict[str
     return out
 
 
+def times(value: float, floor: float) -> str:
+    """`value` as a multiple of `floor`; a CPU figure is read in clock ticks, so a short phase may measure 0."""
+    return f"{value / floor:.2f}x" if floor > 0 else "n/a (the floor measured 0 clock ticks)"
+
+
 def phase_prefix(label: str) -> str:
     """The start of the names of a phase's pods."""
     return "-".join(label.split()[:2]).lower()
@@ -225,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  {clients:2d} clients: p95 {ours.p(0.95) / two.p(0.95):.2f}x two allow-all webhooks, "
             f"{ours.p(0.95) / floor.p(0.95):.2f}x {FLOOR}; operator CPU per pod {ours.cpu_ms['operator']:.2f} ms, "
-            f"{ours.cpu_ms['operator'] / floor.cpu_ms[FLOOR_SERVER]:.2f}x the floor server's "
+            f"{times(ours.cpu_ms['operator'], floor.cpu_ms[FLOOR_SERVER])} the floor server's "
             f"{floor.cpu_ms[FLOOR_SERVER]:.2f} ms (allow-all server {two.cpu_ms['allow-all server']:.2f} ms)"
         )
     print("target: ModelRoute p95 <= 1.5x at both concurrencies")
