@@ -154,12 +154,13 @@ def test_the_verdict_cache_holds_no_more_than_its_bytes_however_many_distinct_po
     assert len(cache.answers) < VERDICT_CACHE_BYTES // (512 * 1024)
 
 
-def test_a_kept_answer_does_not_hold_the_pod_its_patch_produces() -> None:
+def test_a_kept_answer_does_not_hold_the_pod_its_patch_produces_nor_what_was_read_of_it() -> None:
     harness = Harness()
     harness.send(cfg.MUTATE_PODS, world.review(world.covered_pod()))
+    harness.send(cfg.MUTATE_PODS, world.review(world.plain_pod()))
     kept = [answer.decision for answer, _ in harness.service.cache.answers.values()]
-    assert kept
-    assert all(d is not None and d.produced is None and not d.produced_findings for d in kept)
+    assert len(kept) == 4  # each mutating answer, and the validating answer for the pod it produces
+    assert all(d is not None and d.produced is None and d.produced_review is None for d in kept)
 
 
 def test_the_judgements_kept_for_the_audit_are_bounded_in_bytes() -> None:

@@ -15,6 +15,7 @@ import orjson
 import pytest
 from tests.bench import world
 
+import modelroute.engine.evaluate as evaluate_module
 from modelroute.admission import configurations as cfg
 from modelroute.admission.review import validate
 from modelroute.admission.webhooks import AdmissionService, Reply
@@ -101,6 +102,31 @@ def test_the_pod_the_mutating_call_produced_is_judged_before_its_validating_call
     answer = harness.response(cfg.VALIDATE_PODS, world.review(after))
     assert harness.service.cache.hits == hits + 1
     assert answer["allowed"] is validate(after, harness.state.context()).allowed is True
+
+
+@pytest.mark.parametrize(
+    ("pod", "readings"),
+    [
+        (world.plain_pod(), 1),  # no patch: the validating call judges the very pod the mutating call read
+        (world.covered_pod(), 2),  # the pod as sent, then as its patch leaves it
+    ],
+)
+def test_the_two_calls_for_one_pod_read_its_containers_once_per_spec(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, pod: dict[str, Any], readings: int
+) -> None:
+    read: list[object] = []
+    real = evaluate_module.inspect_pod_spec
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        read.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate_module, "inspect_pod_spec", counting)
+    answer = harness.response(cfg.MUTATE_PODS, world.review(pod))
+    after = produced(pod, answer) if "patch" in answer else pod
+    validated = harness.response(cfg.VALIDATE_PODS, world.review(after))
+    assert len(read) == readings
+    assert validated["allowed"] is validate(after, harness.state.context()).allowed
 
 
 def test_the_audit_takes_the_validating_decision_of_a_pod_stored_as_judged(

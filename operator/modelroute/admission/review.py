@@ -64,10 +64,9 @@ def validate(obj: Mapping[str, Any], context: PolicyContext) -> Answer:
     return _validation(decision)
 
 
-def validate_produced(mutation: Decision, context: PolicyContext) -> Answer:
-    """validate(mutation.produced): the validating answer for the pod a mutating answer produces, reusing what
-    the mutating judgement read of its containers."""
-    return _validation(evaluate_produced(mutation, context))
+def validate_produced(mutation: Decision) -> Answer:
+    """validate(the pod a mutating answer produces), finished from what the mutating judgement found."""
+    return _validation(evaluate_produced(mutation))
 
 
 def _validation(decision: Decision) -> Answer:

@@ -109,7 +109,7 @@ class VerdictCache:
         if size > min(LARGEST_CACHED_OBJECT, self.max_bytes):
             return
         decision = answer.decision
-        if decision is not None and decision.produced is not None:
+        if decision is not None and (decision.produced is not None or decision.produced_review is not None):
             answer = replace(answer, decision=without_produced(decision))
         previous = self.answers.pop((webhook, key), None)
         if previous is not None:
@@ -308,7 +308,9 @@ class AdmissionService:
             self.cache.put(path, key, answer, size)
             if path == cfg.MUTATE_PODS:
                 # after this answer is written, not before: the mutating call's latency stays one judgement
-                asyncio.get_running_loop().call_soon(self._expect_validation, namespace, obj, answer, context)
+                asyncio.get_running_loop().call_soon(
+                    self._expect_validation, namespace, obj, key, size, answer, context
+                )
         self._time(path, time.perf_counter() - started)
         self._account(path, answer, obj, namespace, dry_run)
         return answer
@@ -346,28 +348,21 @@ class AdmissionService:
         return Answer(True, warnings=verdict.warnings)
 
     def _expect_validation(
-        self, namespace: str, obj: Mapping[str, Any], answer: Answer, context: PolicyContext
+        self, namespace: str, obj: Mapping[str, Any], key: bytes, size: int, answer: Answer, context: PolicyContext
     ) -> None:
-        """Judge the pod this patch produces now, so the validating call for it is a lookup. The key is the
-        produced content: if anything else changes the pod in between, the validating call judges it afresh."""
-        if context is not self.cache.context:
-            return
+        """Judge the pod this answer produces now (`obj`, of content key `key`, when there is no patch), so the
+        validating call for it is a lookup. The key is the produced content: if anything else changes the pod in
+        between, the validating call judges it afresh."""
         mutation = answer.decision
-        if mutation is not None and mutation.produced is not None and mutation.produced_findings:
-            produced = mutation.produced
-        elif answer.patch:
+        if context is not self.cache.context or mutation is None or mutation.produced_review is None:
             return
-        else:
-            produced = obj
-        key, size = sized_content_key(namespace, produced)
+        if mutation.produced is not None:
+            key, size = sized_content_key(namespace, mutation.produced)
         if (cfg.VALIDATE_PODS, key) in self.cache.answers or size > LARGEST_CACHED_OBJECT:
             return
-        if produced is obj:
-            self.cache.put(cfg.VALIDATE_PODS, key, self._validate(key, obj, context), size)
-        else:
-            assert mutation is not None
-            answer = validate_produced(mutation, context)
-            self.cache.put(cfg.VALIDATE_PODS, key, self._remember(key, produced, answer, context), size)
+        produced = obj if mutation.produced is None else mutation.produced
+        validation = self._remember(key, produced, validate_produced(mutation), context)
+        self.cache.put(cfg.VALIDATE_PODS, key, validation, size)
 
     def _validate(self, key: bytes, obj: Mapping[str, Any], context: PolicyContext) -> Answer:
         return self._remember(key, obj, validate(obj, context), context)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from modelroute.api import annotations as ann
@@ -286,6 +286,7 @@ class _Review:
     mutation: Mutation | None = None
     violations: list[Violation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    mutating: bool = False  # judged for the mutating call, whose validating call judges the pod it produces
 
     def inspect(self) -> list[ContainerFindings]:
         return inspect_pod_spec(self.spec, self.shape.field_prefix, self.namespace, self.context.config_maps)
@@ -310,6 +311,7 @@ def evaluate_pod(
         return _ungoverned(shape, namespace, context)
     review = _resolve(shape, namespace, context, policy, inspected)
     if mutate:
+        review.mutating = True
         _mutate(review)
     _judge(review)
     return _annotate(review, *_decide(review))
@@ -450,7 +452,6 @@ def _annotate(review: _Review, allowed: bool, outcome: Outcome, warnings: list[s
         current = shape.metadata.get("annotations")
         patch = [*(review.mutation.patch if review.mutation else []), *annotation_patch(shape.pointer, current, owned)]
         produced = _produced(shape, patch, current, owned, review.spec)
-    inspected = tuple(review.findings) if produced is not None else ()
     return Decision(
         allowed=allowed,
         outcome=outcome,
@@ -462,21 +463,30 @@ def _annotate(review: _Review, allowed: bool, outcome: Outcome, warnings: list[s
         workload=workload.metadata.name if workload else None,
         endpoint=endpoint.name if endpoint else None,
         produced=produced,
-        produced_findings=inspected,
+        produced_review=_as_produced(review, produced) if review.mutating and shape.is_pod else None,
     )
 
 
-def evaluate_produced(decision: Decision, context: PolicyContext) -> Decision:
-    """The pod `decision.produced` judged as it is: what the validating call for it will ask, equal to
-    evaluate(decision.produced, context, mutate=False). What the engine read of its containers while
-    judging the mutation is reused: the produced spec is the very spec it read."""
-    produced = decision.produced
-    if produced is None or not decision.produced_findings:
-        raise ValueError("this decision has no produced pod")
-    metadata = produced["metadata"]
-    namespace = metadata.get("namespace") or "default"
-    shape = PodShape(metadata, produced["spec"], "spec", "", True)
-    return evaluate_pod(shape, namespace, context, mutate=False, inspected=list(decision.produced_findings))
+def _as_produced(review: _Review, produced: Mapping[str, Any] | None) -> _Review:
+    """The review of the pod `produced` (None: the pod itself) judged as it is, up to the enforcement's decision.
+
+    What evaluate_pod(produced, mutate=False) would find: the produced spec is the very spec this review read
+    and judged, the labels and namespace that resolve its workload are the same, and the annotations the patch
+    changes are read by no stage. Only the mutation is not the produced pod's own, nor the warnings it gave."""
+    mutation = review.mutation
+    shape = review.shape if produced is None else PodShape(produced["metadata"], produced["spec"], "spec", "", True)
+    own_warnings = review.warnings[len(mutation.warnings) :] if mutation is not None else review.warnings
+    return replace(review, shape=shape, mutation=None, warnings=own_warnings, mutating=False)
+
+
+def evaluate_produced(decision: Decision) -> Decision:
+    """The pod `decision` produces (`decision.produced`, or the pod itself when it has no patch) judged as it is:
+    what the validating call for it will ask, equal to evaluate(that pod, context, mutate=False), from what the
+    mutating judgement found."""
+    review = decision.produced_review
+    if not isinstance(review, _Review):
+        raise ValueError("this decision is not about a governed pod")
+    return _annotate(review, *_decide(review))
 
 
 def evaluate(

@@ -65,9 +65,9 @@ def sized_content_key(namespace: str, obj: Mapping[str, Any]) -> tuple[bytes, in
 def without_produced(decision: Decision) -> Decision:
     """The decision as a cache keeps it: without the produced pod and what was read of it, which hold the whole
     judged object (many times its serialised size) and serve only the call that computed them."""
-    if decision.produced is None and not decision.produced_findings:
+    if decision.produced is None and decision.produced_review is None:
         return decision
-    return replace(decision, produced=None, produced_findings=())
+    return replace(decision, produced=None, produced_review=None)
 
 
 def decision_size(decision: Decision) -> int:

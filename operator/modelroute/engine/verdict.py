@@ -111,8 +111,9 @@ class Decision:
     #: the pod as `patch` leaves it (kind, metadata, spec), for a pod with a patch: what the validating call
     #: will judge, known without applying the patch
     produced: Mapping[str, Any] | None = None
-    #: what the engine read of the produced pod's containers (ContainerFindings), for evaluate_produced
-    produced_findings: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+    #: for a governed pod, the judgement of the pod it produces (the pod itself when there is no patch) up to
+    #: the enforcement's decision: what evaluate_produced finishes, so the validating call reads nothing again
+    produced_review: Any = field(default=None, compare=False, repr=False)
 
     @property
     def denial_message(self) -> str:
