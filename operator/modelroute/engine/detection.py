@@ -58,6 +58,7 @@ from modelroute.engine.mounts import ContainerFiles, MountedFile, Origin, contai
 from modelroute.engine.redaction import redact_url
 from modelroute.engine.remedies import Remedy
 from modelroute.engine.shellcommands import CODEX_COMMANDS, SHELLS
+from modelroute.engine.values import value_object
 from modelroute.engine.verdict import Code, Violation
 from modelroute.memo import LONGEST_MEMO_KEY
 
@@ -117,7 +118,7 @@ class TargetKind(Enum):
     BEDROCK = "bedrock"  # an API type that routes to AWS Bedrock, no URL
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class Target:
     kind: TargetKind
     url: hosts.ParsedURL | None
@@ -515,8 +516,8 @@ def inspect_container(
                 for prop in carried_properties(setting):
                     judge_property(prop)
 
-    api_type = (settings.get(API_TYPE_VARIABLE) or EnvSetting("", "", Source.LITERAL, "")).value or ""
-    api_type = api_type.strip().lower()
+    api_type_setting = settings.get(API_TYPE_VARIABLE)
+    api_type = (api_type_setting.value or "").strip().lower() if api_type_setting is not None else ""
     if api_type in BEDROCK_API_TYPES:
         field_of = settings[API_TYPE_VARIABLE].field
         findings.targets.append(

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from modelroute.engine.values import value_object
+
 if TYPE_CHECKING:
     from modelroute.engine.remedies import Remedy
 
@@ -43,7 +45,7 @@ class Source(Enum):
     UNRESOLVED = "unresolved"
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class EnvSetting:
     name: str
     value: str | None  # None when not visible to ModelRoute (Secret, field reference) or unresolved
@@ -79,7 +81,7 @@ class SkippedReference:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class ContainerEnv:
     settings: dict[str, EnvSetting]
     opaque: tuple[OpaqueSource, ...]

@@ -20,6 +20,7 @@ from enum import Enum
 from typing import Any
 
 from modelroute.engine.environment import ConfigMaps, ContainerEnv, binary_data_of
+from modelroute.engine.values import value_object
 
 
 class Origin(Enum):
@@ -31,7 +32,7 @@ class Origin(Enum):
     IMAGE = "image"  # no volume covers the path: whatever the image holds
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class MountedFile:
     """What is at one path of the container."""
 
@@ -60,15 +61,18 @@ class _Entry:
     top_level: bool = False  # as `rest`: only names directly under the volume can be one of its files
 
 
+_NO_FILE = _Entry(Origin.ABSENT, "")  # frozen: one, shared
+
+
 @dataclass(slots=True)
 class _Content:
     """A volume's files by relative path; `rest` says what any other path under it is."""
 
     entries: dict[str, _Entry] = field(default_factory=dict)
-    rest: _Entry = field(default_factory=lambda: _Entry(Origin.ABSENT, ""))
+    rest: _Entry = _NO_FILE
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class _MountPoint:
     path: str
     content: _Content
@@ -182,7 +186,7 @@ def _volume_content(volume: Mapping[str, Any], namespace: str, config_maps: Conf
 def _sub_content(content: _Content, sub: str) -> _Content:
     """What a `subPath` mount shows: the file at `sub`, or the directory `sub` of the volume."""
     if sub in content.entries:
-        return _Content({"": content.entries[sub]}, _Entry(Origin.ABSENT, ""))
+        return _Content({"": content.entries[sub]}, _NO_FILE)
     if content.rest.origin is Origin.SECRET:
         # a key of a Secret whose keys are never read: the file is there, from the Secret
         return _Content({"": _Entry(Origin.SECRET, f"{content.rest.source} key {sub!r}")}, content.rest)
@@ -191,7 +195,7 @@ def _sub_content(content: _Content, sub: str) -> _Content:
     return _Content(entries, content.rest)
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class ContainerFiles:
     """The files a container sees at the paths volumes provide."""
 
@@ -219,7 +223,7 @@ class ContainerFiles:
                 if entry is None:
                     entry = mount.content.rest
                     if entry.top_level and "/" in relative:
-                        entry = _Entry(Origin.ABSENT, "")
+                        entry = _NO_FILE
                 return MountedFile(path, entry.origin, mount.field, entry.source, entry.text, entry.unreadable)
         return MountedFile(path, Origin.IMAGE)
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from modelroute.api import kinds
+from modelroute.engine.values import value_object
 
 #: kind -> path from the object root to its pod template (empty for a Pod itself).
 POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
@@ -14,7 +14,7 @@ POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@value_object
 class PodShape:
     """The pod-like part of an object: its metadata and spec, and where they sit."""
 
