@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from modelroute.api import annotations as ann
@@ -452,31 +452,39 @@ def _annotate(review: _Review, allowed: bool, outcome: Outcome, warnings: list[s
         current = shape.metadata.get("annotations")
         patch = [*(review.mutation.patch if review.mutation else []), *annotation_patch(shape.pointer, current, owned)]
         produced = _produced(shape, patch, current, owned, review.spec)
+    violations, kept_warnings = tuple(review.violations), tuple(dict.fromkeys(warnings))
+    # the last use of this review for the mutating call: from here on it is the produced pod's
+    handed_over = _hand_over(review, produced) if review.mutating and shape.is_pod else None
     return Decision(
         allowed=allowed,
         outcome=outcome,
         enforcement=review.policy.enforcement,
-        violations=tuple(review.violations),
-        warnings=tuple(dict.fromkeys(warnings)),
+        violations=violations,
+        warnings=kept_warnings,
         annotations=owned,
         patch=patch,
         workload=workload.metadata.name if workload else None,
         endpoint=endpoint.name if endpoint else None,
         produced=produced,
-        produced_review=_as_produced(review, produced) if review.mutating and shape.is_pod else None,
+        produced_review=handed_over,
     )
 
 
-def _as_produced(review: _Review, produced: Mapping[str, Any] | None) -> _Review:
-    """The review of the pod `produced` (None: the pod itself) judged as it is, up to the enforcement's decision.
+def _hand_over(review: _Review, produced: Mapping[str, Any] | None) -> _Review:
+    """The review made the review of the pod `produced` (None: the pod itself) as it is, up to the enforcement's
+    decision: what evaluate_pod(produced, mutate=False) would have found.
 
-    What evaluate_pod(produced, mutate=False) would find: the produced spec is the very spec this review read
-    and judged, the labels and namespace that resolve its workload are the same, and the annotations the patch
-    changes are read by no stage. Only the mutation is not the produced pod's own, nor the warnings it gave."""
+    The produced spec is the very spec this review read and judged, the labels and namespace that resolve its
+    workload are the same, and the annotations the patch changes are read by no stage. Only the mutation is not
+    the produced pod's own, nor the warnings it gave. Changed in place: a copy costs more than the rest of it."""
     mutation = review.mutation
-    shape = review.shape if produced is None else PodShape(produced["metadata"], produced["spec"], "spec", "", True)
-    own_warnings = review.warnings[len(mutation.warnings) :] if mutation is not None else review.warnings
-    return replace(review, shape=shape, mutation=None, warnings=own_warnings, mutating=False)
+    if produced is not None:
+        review.shape = PodShape(produced["metadata"], produced["spec"], "spec", "", True)
+    if mutation is not None:
+        review.warnings = review.warnings[len(mutation.warnings) :]
+        review.mutation = None
+    review.mutating = False
+    return review
 
 
 def evaluate_produced(decision: Decision) -> Decision:

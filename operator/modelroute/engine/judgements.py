@@ -91,9 +91,10 @@ class Judgements:
         return entries.get(key) if bound is context else None
 
     def put(self, context: PolicyContext, key: bytes, decision: Decision) -> None:
-        kept = without_produced(decision)
-        if kept.patch:  # the audit reads the verdict, never the patch
-            kept = replace(kept, patch=[])
+        kept = decision
+        if decision.patch or decision.produced is not None or decision.produced_review is not None:
+            # the audit reads the verdict, never the patch nor what was read to make it
+            kept = replace(decision, patch=[], produced=None, produced_review=None)
         size = decision_size(kept)
         bound, entries = self._entries
         if bound is not context:
