@@ -39,6 +39,13 @@ def test_the_pod_creation_benchmark_prints_every_phase_and_ratios(capsys: pytest
         out,
     )
     assert floors == ["1", "2"]
+    # and what judging alone costs, in process, beside the floor server and the operator
+    judging = r"judging in process, no I/O \(6 copies of a pod as the API server sent it\): (\d+\.\d+) ms CPU per pod"
+    assert re.search(
+        judging + r"; with the floor server's \d+\.\d+ ms that is \d+\.\d+ ms, against the "
+        r"operator's \d+\.\d+ ms at 1 client\n",
+        out,
+    )
 
 
 def test_the_scale_benchmark_prints_throughput_convergence_memory_and_quiet_cpu(
