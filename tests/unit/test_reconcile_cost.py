@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import pytest
+from spies import first_arguments
 from tests.bench import world
 
 from modelroute.cluster import ClusterState, MemoryKube
@@ -39,15 +40,7 @@ def primed() -> ClusterState:
 
 def counted_judgements(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """The objects the audit judges from now on, one entry per judgement."""
-    calls: list[object] = []
-    real = audit_module.evaluate
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        calls.append(args[0])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(audit_module, "evaluate", counting)
-    return calls
+    return first_arguments(monkeypatch, audit_module, "evaluate")
 
 
 def test_a_pod_already_judged_against_the_same_context_is_not_judged_again(monkeypatch: pytest.MonkeyPatch) -> None:

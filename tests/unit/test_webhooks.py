@@ -13,6 +13,7 @@ from typing import Any
 import jsonpatch
 import orjson
 import pytest
+from spies import first_arguments
 from tests.bench import world
 
 import modelroute.engine.evaluate as evaluate_module
@@ -24,7 +25,6 @@ from modelroute.cluster import MemoryKube
 from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import ClusterState
 from modelroute.engine import audit as audit_module
-from modelroute.engine.evaluate import evaluate
 from modelroute.engine.judgements import content_key
 from modelroute.observability import Metrics
 
@@ -114,14 +114,7 @@ def test_the_pod_the_mutating_call_produced_is_judged_before_its_validating_call
 def test_the_two_calls_for_one_pod_read_its_containers_once_per_spec(
     harness: Harness, monkeypatch: pytest.MonkeyPatch, pod: dict[str, Any], readings: int
 ) -> None:
-    read: list[object] = []
-    real = evaluate_module.inspect_pod_spec
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        read.append(args[0])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(evaluate_module, "inspect_pod_spec", counting)
+    read = first_arguments(monkeypatch, evaluate_module, "inspect_pod_spec")
     answer = harness.response(cfg.MUTATE_PODS, world.review(pod))
     after = produced(pod, answer) if "patch" in answer else pod
     validated = harness.response(cfg.VALIDATE_PODS, world.review(after))
@@ -137,14 +130,7 @@ def test_the_audit_takes_the_validating_decision_of_a_pod_stored_as_judged(
     harness.response(cfg.VALIDATE_PODS, world.review(after))
     stored = copy.deepcopy(after)  # as the API server stores it: name, uid and version filled in
     stored["metadata"].update(name="app-0-x1", uid="u-1", resourceVersion="7")
-    judged: list[object] = []
-    real = evaluate
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        judged.append(args[0])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(audit_module, "evaluate", counting)
+    judged = first_arguments(monkeypatch, audit_module, "evaluate")
     context = harness.state.context()
     result = audit_module.audit([stored], context, judgements=harness.state.judgements)
     assert judged == []
