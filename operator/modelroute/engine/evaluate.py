@@ -298,7 +298,6 @@ def evaluate_pod(
     context: PolicyContext,
     *,
     mutate: bool = True,
-    inspected: list[ContainerFindings] | None = None,
 ) -> Decision:
     """Judge a pod (or template) as it will run after its mutation; `mutate=False` judges it as it is,
     which is what the background audit wants of pods that already exist.
@@ -309,7 +308,7 @@ def evaluate_pod(
     policy = context.policy_for(namespace)
     if policy is None:
         return _ungoverned(shape, namespace, context)
-    review = _resolve(shape, namespace, context, policy, inspected)
+    review = _resolve(shape, namespace, context, policy)
     if mutate:
         review.mutating = True
         _mutate(review)
@@ -338,7 +337,6 @@ def _resolve(
     namespace: str,
     context: PolicyContext,
     policy: EffectivePolicy,
-    inspected: list[ContainerFindings] | None = None,
 ) -> _Review:
     labels = shape.metadata.get("labels") or {}
     review = _Review(
@@ -350,7 +348,7 @@ def _resolve(
         spec=shape.spec,
         findings=[],
     )
-    review.findings = review.inspect() if inspected is None else inspected
+    review.findings = review.inspect()
     if len(review.covering) > 1:
         names = " and ".join(w.name for w in review.covering)
         review.violations.append(
