@@ -84,12 +84,18 @@ env_names = st.sampled_from(
 env_values = st.one_of(st.text(max_size=40), st.sampled_from(["https://api.openai.com/v1", f"https://{APPROVED_HOST}"]))
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.dictionaries(env_names, env_values, max_size=4), st.booleans())
-def test_the_produced_pod_is_judged_as_if_it_had_been_sent_on_its_own(env: dict[str, str], rewrite: bool) -> None:
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(env_names, env_values, max_size=4),
+    st.booleans(),
+    st.sampled_from(["Enforce", "Warn", "Audit"]),
+)
+def test_the_produced_pod_is_judged_as_if_it_had_been_sent_on_its_own(
+    env: dict[str, str], rewrite: bool, enforcement: str
+) -> None:
     from modelroute.engine.evaluate import evaluate, evaluate_produced
 
-    ctx = context(policies=[policy(rewrite=rewrite)])
+    ctx = context(policies=[policy(rewrite=rewrite, enforcement=enforcement)])
     subject = pod(container(env=env))
     decision = judge(subject, ctx)
     # a pod with no patch is the pod it produces
