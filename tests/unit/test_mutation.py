@@ -8,7 +8,9 @@ from typing import Any
 import jsonpatch
 import pytest
 from builders import APPROVED_URL, container, context, endpoint, env_of, judge, pod, policy, workload
+from spies import first_arguments
 
+from modelroute.engine import detection
 from modelroute.engine.evaluate import evaluate, evaluate_produced
 from modelroute.engine.verdict import Outcome
 
@@ -64,6 +66,19 @@ def test_only_the_named_containers_are_injected() -> None:
     decision = judge(p, context(workloads=[workload(inject={"containers": ["app"]})]))
     assert "OPENAI_BASE_URL" in env_of(decision, p, 0)
     assert env_of(decision, p, 1) == {}
+
+
+def test_after_the_mutation_only_the_containers_it_changed_are_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    p = pod(container("app"), container("sidecar", env={"LOG_LEVEL": "info"}), initContainers=[container("migrate")])
+    ctx = context(workloads=[workload(inject={"containers": ["app"]})])
+    read = first_arguments(monkeypatch, detection, "inspect_container")
+    decision = judge(p, ctx)
+    assert decision.patch
+    names = [c["name"] for c in read]
+    assert sorted(names) == ["app", "app", "migrate", "sidecar"]  # the three once, then the mutated app
+    # judged as it will run all the same
+    produced = jsonpatch.apply_patch(copy.deepcopy(p), decision.patch)
+    assert evaluate_produced(decision) == evaluate(produced, ctx, mutate=False)
 
 
 def test_naming_a_container_the_pod_lacks_earns_a_warning() -> None:

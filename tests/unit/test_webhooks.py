@@ -16,7 +16,6 @@ import pytest
 from spies import first_arguments
 from tests.bench import world
 
-import modelroute.engine.evaluate as evaluate_module
 from modelroute.admission import configurations as cfg
 from modelroute.admission.review import validate
 from modelroute.admission.webhooks import AdmissionService, Reply
@@ -25,6 +24,7 @@ from modelroute.cluster import MemoryKube
 from modelroute.cluster.events import EventRecorder
 from modelroute.cluster.state import ClusterState
 from modelroute.engine import audit as audit_module
+from modelroute.engine import detection
 from modelroute.engine.judgements import content_key
 from modelroute.observability import Metrics
 
@@ -114,7 +114,7 @@ def test_the_pod_the_mutating_call_produced_is_judged_before_its_validating_call
 def test_the_two_calls_for_one_pod_read_its_containers_once_per_spec(
     harness: Harness, monkeypatch: pytest.MonkeyPatch, pod: dict[str, Any], readings: int
 ) -> None:
-    read = first_arguments(monkeypatch, evaluate_module, "inspect_pod_spec")
+    read = first_arguments(monkeypatch, detection, "inspect_container")
     answer = harness.response(cfg.MUTATE_PODS, world.review(pod))
     after = produced(pod, answer) if "patch" in answer else pod
     validated = harness.response(cfg.VALIDATE_PODS, world.review(after))

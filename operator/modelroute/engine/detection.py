@@ -627,16 +627,47 @@ def inspect_pod_spec(
 ) -> list[ContainerFindings]:
     volumes = volumes_by_name(spec) if spec.get("volumes") else None
     return [
-        inspect_container(
-            container,
-            f"{field_prefix}.{list_name}[{index}]",
-            list_name == "containers",
-            namespace,
-            config_maps,
-            volumes,
-        )
+        _inspect_at(list_name, index, container, field_prefix, namespace, config_maps, volumes)
         for list_name, index, container in iter_containers(spec, field_prefix)
     ]
+
+
+def _inspect_at(
+    list_name: str,
+    index: int,
+    container: Mapping[str, Any],
+    field_prefix: str,
+    namespace: str,
+    config_maps: ConfigMaps,
+    volumes: Mapping[str, Mapping[str, Any]] | None,
+) -> ContainerFindings:
+    path = f"{field_prefix}.{list_name}[{index}]"
+    return inspect_container(container, path, list_name == "containers", namespace, config_maps, volumes)
+
+
+def reinspect_pod_spec(
+    spec: Mapping[str, Any],
+    before: Mapping[str, Any],
+    findings: list[ContainerFindings],
+    field_prefix: str,
+    namespace: str,
+    config_maps: ConfigMaps,
+) -> list[ContainerFindings]:
+    """inspect_pod_spec(spec), where `spec` is `before` with some containers replaced and `findings` is what
+    inspect_pod_spec(before) found: a container that is the very object it was, under the same volumes, is not
+    read again, since what a container's inspection finds depends on nothing else of the pod."""
+    if spec.get("volumes") is not before.get("volumes"):
+        return inspect_pod_spec(spec, field_prefix, namespace, config_maps)
+    volumes = volumes_by_name(spec) if spec.get("volumes") else None
+    old = iter_containers(before, field_prefix)
+    out = []
+    for (list_name, index, container), (_, _, was), found in zip(
+        iter_containers(spec, field_prefix), old, findings, strict=True
+    ):
+        if container is not was:
+            found = _inspect_at(list_name, index, container, field_prefix, namespace, config_maps, volumes)
+        out.append(found)
+    return out
 
 
 #: Arguments that name configuration files: a container with none of them, none of the variables

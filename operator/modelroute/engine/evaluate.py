@@ -10,7 +10,14 @@ from modelroute.api import annotations as ann
 from modelroute.api.v1alpha1 import ApiMode, Enforcement, ModelWorkload, StatefulDirect, UnmanagedAction
 from modelroute.engine import hosts
 from modelroute.engine.context import CompiledWorkload, EffectivePolicy, EndpointState, PolicyContext
-from modelroute.engine.detection import ContainerFindings, Target, TargetKind, inspect_pod_spec, redacted
+from modelroute.engine.detection import (
+    ContainerFindings,
+    Target,
+    TargetKind,
+    inspect_pod_spec,
+    redacted,
+    reinspect_pod_spec,
+)
 from modelroute.engine.mutation import Mutation, mutate_pod_spec
 from modelroute.engine.podspec import NotAPodError, PodShape, pod_shape
 from modelroute.engine.redaction import redact_path
@@ -375,8 +382,11 @@ def _mutate(review: _Review) -> None:
     review.mutation = mutation
     review.warnings.extend(mutation.warnings)
     if mutation.patch:
-        review.spec = mutation.spec
-        review.findings = review.inspect()
+        before, review.spec = review.spec, mutation.spec
+        shape, context = review.shape, review.context
+        review.findings = reinspect_pod_spec(
+            review.spec, before, review.findings, shape.field_prefix, review.namespace, context.config_maps
+        )
 
 
 def _judge(review: _Review) -> None:
