@@ -38,6 +38,8 @@ class MemoryStream:
         data = b"".join(orjson.dumps(e) + b"\n" for e in events)
         self.chunks = [data[i : i + chunk] for i in range(0, len(data), chunk)]
         self.released = False
+        #: urllib3's connection under the response (its `sock` is what the watch looks at); none here
+        self.connection: Any = None
 
     def stream(self, amt: int | None = None, decode_content: bool | None = None) -> Iterator[bytes]:
         yield from self.chunks
